@@ -1,0 +1,46 @@
+export type {
+  BalancerStrategyName,
+  CacheOptions,
+  ClusterConfig,
+  ClusterConfiguration,
+  ClusterMonitorOptions,
+  ConsistencyLevel,
+  LoadBalancingConfig,
+  NodeConfig,
+  NodeConnectionConfig,
+  PoolOptions,
+  ReadPreference,
+  SchemaOptions,
+  ShardConfig,
+  ShardingConfig,
+  ShardKeyType,
+} from './config.js';
+export type { Balancer, NodeRole, NodeState, PickContext } from './contracts/balancer.js';
+export type { CacheEntry, CacheSetOptions, CacheStore, InvalidationCriteria } from './contracts/cache-store.js';
+export type {
+  Connection,
+  ConnectionProvider,
+  FieldInfo,
+  PoolStats,
+  QueryResult,
+} from './contracts/connection-provider.js';
+export {
+  ConfigError,
+  type ConfigIssue,
+  isPgmError,
+  PgmError,
+  type PgmErrorCode,
+  type PgmErrorOptions,
+} from './errors.js';
+export { type PoolClientLike, type PoolLike, type PoolProviderOptions, poolProvider } from './pool-provider.js';
+export { quoteIdent, quoteLiteral, quoteQualified } from './quote-ident.js';
+export { collectSecrets, describeNode, redactError, redactSecrets } from './redact.js';
+export {
+  type NormalizedCluster,
+  type NormalizedConfiguration,
+  type NormalizedNode,
+  type NormalizedShard,
+  toPgPoolConfig,
+  type ValidateOptions,
+  validateConfiguration,
+} from './validate-config.js';

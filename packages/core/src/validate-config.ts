@@ -1,0 +1,382 @@
+import type {
+  ClusterConfig,
+  ConsistencyLevel,
+  LoadBalancingConfig,
+  NodeConfig,
+  NodeConnectionConfig,
+  PoolOptions,
+  ReadPreference,
+  ShardingConfig,
+} from './config.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
+
+/** A node after validation: id and role assigned, connection as an object. */
+export interface NormalizedNode {
+  /** Unique in its cluster: `primary`, `replica-1`, or the configured id. Shards: `shard-0/primary`. */
+  id: string;
+  clusterId: string;
+  role: 'primary' | 'replica';
+  /** Shard id for sharded clusters with explicit shards. */
+  shardId?: string;
+  connection: NodeConnectionConfig;
+  weight: number;
+  pool: PoolOptions;
+}
+
+export interface NormalizedShard {
+  id: string;
+  primary: NormalizedNode;
+  replicas: NormalizedNode[];
+}
+
+export interface NormalizedCluster {
+  id: string;
+  schemas: string[];
+  primary: NormalizedNode;
+  replicas: NormalizedNode[];
+  readPreference: ReadPreference;
+  consistencyLevel: ConsistencyLevel;
+  maxLagMs: number;
+  sharding?: Omit<ShardingConfig, 'shards'> & { shards: NormalizedShard[] };
+  loadBalancing: LoadBalancingConfig;
+  connectionPool: PoolOptions;
+  priority: number;
+}
+
+export interface NormalizedConfiguration {
+  clusters: Record<string, NormalizedCluster>;
+  /** schema -> cluster id */
+  schemaToCluster: Record<string, string>;
+}
+
+export interface ValidateOptions {
+  /** Defaults applied under each cluster's own `connectionPool`. */
+  connectionPool?: PoolOptions;
+  /** Defaults applied under each cluster's own `loadBalancing`. */
+  loadBalancing?: LoadBalancingConfig;
+}
+
+const READ_PREFS: readonly ReadPreference[] = ['primary', 'replica', 'any'];
+const CONSISTENCY: readonly ConsistencyLevel[] = ['strong', 'session', 'bounded', 'eventual'];
+const KEY_TYPES = ['int4', 'int8', 'text', 'uuid'];
+const ID_RE = /^[A-Za-z0-9_.-]+$/;
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkPool(p: unknown, path: string, issues: ConfigIssue[]): PoolOptions {
+  if (p === undefined) return {};
+  if (!isObj(p)) {
+    issues.push({ path, message: 'must be an object like { min, max, idleTimeoutMillis }' });
+    return {};
+  }
+  for (const k of ['min', 'max', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'statementTimeout', 'queryTimeout']) {
+    const v = p[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+      issues.push({ path: `${path}.${k}`, message: `must be a non-negative number, got ${JSON.stringify(v)}` });
+    }
+  }
+  if (typeof p.max === 'number' && p.max < 1) issues.push({ path: `${path}.max`, message: 'must be at least 1' });
+  if (typeof p.min === 'number' && typeof p.max === 'number' && p.min > p.max) {
+    issues.push({ path: `${path}.min`, message: `(${p.min}) must not exceed max (${p.max})` });
+  }
+  return p as PoolOptions;
+}
+
+function checkNode(n: unknown, path: string, issues: ConfigIssue[]): NodeConnectionConfig | undefined {
+  if (typeof n === 'string') {
+    if (!/^postgres(ql)?:\/\//i.test(n)) {
+      issues.push({ path, message: 'a connection string must start with postgres:// or postgresql://' });
+      return undefined;
+    }
+    return checkUrl(n, path, issues) ? { connectionString: n } : undefined;
+  }
+  if (!isObj(n)) {
+    issues.push({
+      path,
+      message: 'must be a connection object ({ host, port, database, user, password }) or a connection string',
+    });
+    return undefined;
+  }
+  const c = n as NodeConnectionConfig;
+  if (c.connectionString !== undefined) {
+    if (typeof c.connectionString !== 'string')
+      issues.push({ path: `${path}.connectionString`, message: 'must be a string' });
+    else checkUrl(c.connectionString, `${path}.connectionString`, issues);
+  } else if (c.host === undefined) {
+    issues.push({ path: `${path}.host`, message: 'is required (or give a connectionString)' });
+  }
+  if (c.host !== undefined && (typeof c.host !== 'string' || c.host === '')) {
+    issues.push({ path: `${path}.host`, message: 'must be a non-empty string' });
+  }
+  if (
+    c.port !== undefined &&
+    (typeof c.port !== 'number' || !Number.isInteger(c.port) || c.port < 1 || c.port > 65535)
+  ) {
+    issues.push({
+      path: `${path}.port`,
+      message: `must be an integer between 1 and 65535, got ${JSON.stringify(c.port)}`,
+    });
+  }
+  for (const k of ['database', 'user', 'applicationName', 'id'] as const) {
+    if (c[k] !== undefined && typeof c[k] !== 'string')
+      issues.push({ path: `${path}.${k}`, message: 'must be a string' });
+  }
+  if (c.id !== undefined && typeof c.id === 'string' && !ID_RE.test(c.id)) {
+    issues.push({ path: `${path}.id`, message: 'may contain only letters, digits, "_", "." and "-"' });
+  }
+  if (c.password !== undefined && typeof c.password !== 'string' && typeof c.password !== 'function') {
+    issues.push({ path: `${path}.password`, message: 'must be a string or a function returning one' });
+  }
+  if (c.weight !== undefined && (typeof c.weight !== 'number' || !Number.isFinite(c.weight) || c.weight < 0)) {
+    issues.push({ path: `${path}.weight`, message: `must be a non-negative number, got ${JSON.stringify(c.weight)}` });
+  }
+  checkPool(c.pool, `${path}.pool`, issues);
+  return c;
+}
+
+function checkUrl(s: string, path: string, issues: ConfigIssue[]): boolean {
+  try {
+    const u = new URL(s);
+    if (u.port && !/^\d+$/.test(u.port)) throw new Error('port');
+    return true;
+  } catch {
+    issues.push({ path, message: 'is not a valid connection URL (postgres://user:password@host:port/database)' });
+    return false;
+  }
+}
+
+function normNode(
+  raw: NodeConfig,
+  c: NodeConnectionConfig,
+  clusterId: string,
+  role: 'primary' | 'replica',
+  defaultId: string,
+  pool: PoolOptions,
+  weights: Record<string, number> | undefined,
+  shardId?: string,
+): NormalizedNode {
+  const id = (typeof raw === 'object' && raw.id) || defaultId;
+  const weight = weights?.[id] ?? c.weight ?? 1;
+  return {
+    id,
+    clusterId,
+    role,
+    ...(shardId ? { shardId } : {}),
+    connection: c,
+    weight,
+    pool: { ...pool, ...(c.pool ?? {}) },
+  };
+}
+
+/**
+ * Validate a cluster configuration and return it normalised. Throws one
+ * `ConfigError` listing every problem with its path, e.g.
+ * `users_cluster.primary.port: must be an integer between 1 and 65535, got "5432x"`.
+ */
+export function validateConfiguration(config: unknown, options: ValidateOptions = {}): NormalizedConfiguration {
+  const issues: ConfigIssue[] = [];
+  const clusters: Record<string, NormalizedCluster> = {};
+  const schemaToCluster: Record<string, string> = {};
+  if (!isObj(config)) {
+    throw new ConfigError([
+      { path: '(root)', message: 'must be an object mapping cluster ids to cluster configurations' },
+    ]);
+  }
+  const ids = Object.keys(config);
+  if (ids.length === 0)
+    issues.push({
+      path: '(root)',
+      message: 'defines no clusters; add at least one, e.g. { main: { schemas: ["public"], primary: {...} } }',
+    });
+  for (const clusterId of ids) {
+    const cl = config[clusterId];
+    const p = clusterId;
+    if (!ID_RE.test(clusterId))
+      issues.push({ path: p, message: 'cluster ids may contain only letters, digits, "_", "." and "-"' });
+    if (!isObj(cl)) {
+      issues.push({ path: p, message: 'must be an object with schemas and primary' });
+      continue;
+    }
+    const c = cl as unknown as ClusterConfig;
+    if (!Array.isArray(c.schemas) || c.schemas.length === 0) {
+      issues.push({ path: `${p}.schemas`, message: 'must be a non-empty array of schema names' });
+    } else {
+      c.schemas.forEach((s, i) => {
+        if (typeof s !== 'string' || s === '') {
+          issues.push({ path: `${p}.schemas[${i}]`, message: 'must be a non-empty string' });
+        } else if (schemaToCluster[s] !== undefined && schemaToCluster[s] !== clusterId) {
+          issues.push({
+            path: `${p}.schemas[${i}]`,
+            message: `schema "${s}" is already claimed by cluster "${schemaToCluster[s]}"; a schema belongs to exactly one cluster`,
+          });
+        } else if (schemaToCluster[s] === clusterId) {
+          issues.push({ path: `${p}.schemas[${i}]`, message: `schema "${s}" is listed twice` });
+        } else {
+          schemaToCluster[s] = clusterId;
+        }
+      });
+    }
+    const pool = { ...(options.connectionPool ?? {}), ...checkPool(c.connectionPool, `${p}.connectionPool`, issues) };
+    const lb: LoadBalancingConfig = {
+      ...(options.loadBalancing ?? {}),
+      ...((isObj(c.loadBalancing) ? c.loadBalancing : {}) as LoadBalancingConfig),
+    };
+    if (c.loadBalancing !== undefined && !isObj(c.loadBalancing))
+      issues.push({ path: `${p}.loadBalancing`, message: 'must be an object' });
+    if (
+      lb.healthThreshold !== undefined &&
+      (typeof lb.healthThreshold !== 'number' || lb.healthThreshold < 0 || lb.healthThreshold > 100)
+    ) {
+      issues.push({ path: `${p}.loadBalancing.healthThreshold`, message: 'must be a number between 0 and 100' });
+    }
+    if (lb.weights !== undefined) {
+      if (!isObj(lb.weights))
+        issues.push({ path: `${p}.loadBalancing.weights`, message: 'must map node ids to numbers' });
+      else
+        for (const [k, v] of Object.entries(lb.weights)) {
+          if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+            issues.push({ path: `${p}.loadBalancing.weights.${k}`, message: 'must be a non-negative number' });
+        }
+    }
+    const weights = isObj(lb.weights) ? (lb.weights as Record<string, number>) : undefined;
+    let primary: NormalizedNode | undefined;
+    if (c.primary === undefined || c.primary === null) {
+      issues.push({ path: `${p}.primary`, message: 'is required: every cluster needs a primary to write to' });
+    } else {
+      const n = checkNode(c.primary, `${p}.primary`, issues);
+      if (n) primary = normNode(c.primary, n, clusterId, 'primary', 'primary', pool, weights);
+    }
+    const replicas: NormalizedNode[] = [];
+    if (c.replicas !== undefined && !Array.isArray(c.replicas)) {
+      issues.push({ path: `${p}.replicas`, message: 'must be an array of nodes' });
+    } else {
+      (c.replicas ?? []).forEach((r, i) => {
+        const n = checkNode(r, `${p}.replicas[${i}]`, issues);
+        if (n) replicas.push(normNode(r, n, clusterId, 'replica', `replica-${i + 1}`, pool, weights));
+      });
+    }
+    const seen = new Set<string>();
+    for (const n of [primary, ...replicas]) {
+      if (!n) continue;
+      if (seen.has(n.id)) issues.push({ path: `${p}`, message: `node id "${n.id}" is used twice in this cluster` });
+      seen.add(n.id);
+    }
+    if (c.readPreference !== undefined && !READ_PREFS.includes(c.readPreference)) {
+      issues.push({
+        path: `${p}.readPreference`,
+        message: `must be one of ${READ_PREFS.join(', ')}, got ${JSON.stringify(c.readPreference)}`,
+      });
+    }
+    if (c.consistencyLevel !== undefined && !CONSISTENCY.includes(c.consistencyLevel)) {
+      issues.push({
+        path: `${p}.consistencyLevel`,
+        message: `must be one of ${CONSISTENCY.join(', ')}, got ${JSON.stringify(c.consistencyLevel)}`,
+      });
+    }
+    if (c.maxLagMs !== undefined && (typeof c.maxLagMs !== 'number' || c.maxLagMs < 0)) {
+      issues.push({ path: `${p}.maxLagMs`, message: 'must be a non-negative number of milliseconds' });
+    }
+    let sharding: NormalizedCluster['sharding'];
+    if (c.sharding !== undefined) {
+      const s = c.sharding;
+      const sp = `${p}.sharding`;
+      if (!isObj(s)) issues.push({ path: sp, message: 'must be an object { strategy: "hash", key, partitions }' });
+      else {
+        if (s.strategy !== 'hash')
+          issues.push({
+            path: `${sp}.strategy`,
+            message: `only "hash" is supported, got ${JSON.stringify(s.strategy)}`,
+          });
+        if (typeof s.key !== 'string' || !s.key)
+          issues.push({ path: `${sp}.key`, message: 'must name the shard-key column' });
+        if (typeof s.partitions !== 'number' || !Number.isInteger(s.partitions) || s.partitions < 1) {
+          issues.push({
+            path: `${sp}.partitions`,
+            message: `must be a positive integer, got ${JSON.stringify(s.partitions)}`,
+          });
+        }
+        if (s.keyType !== undefined && !KEY_TYPES.includes(s.keyType))
+          issues.push({ path: `${sp}.keyType`, message: `must be one of ${KEY_TYPES.join(', ')}` });
+        if (s.shardFunction !== undefined && typeof s.shardFunction !== 'function')
+          issues.push({ path: `${sp}.shardFunction`, message: 'must be a function (key, partitions) => partition' });
+        const shards: NormalizedShard[] = [];
+        if (s.shards !== undefined) {
+          if (!Array.isArray(s.shards) || s.shards.length === 0)
+            issues.push({ path: `${sp}.shards`, message: 'must be a non-empty array of { primary, replicas }' });
+          else if (typeof s.partitions === 'number' && s.shards.length > s.partitions)
+            issues.push({
+              path: `${sp}.shards`,
+              message: `has ${s.shards.length} shards for ${s.partitions} partitions; a shard without a partition would never be used`,
+            });
+          else
+            s.shards.forEach((sh, i) => {
+              const shp = `${sp}.shards[${i}]`;
+              if (!isObj(sh)) {
+                issues.push({ path: shp, message: 'must be an object { primary, replicas }' });
+                return;
+              }
+              const sid = typeof sh.id === 'string' && sh.id ? sh.id : `shard-${i}`;
+              let pn: NodeConnectionConfig | undefined;
+              if (sh.primary === undefined) issues.push({ path: `${shp}.primary`, message: 'is required' });
+              else pn = checkNode(sh.primary, `${shp}.primary`, issues);
+              const rs: NormalizedNode[] = [];
+              (Array.isArray(sh.replicas) ? sh.replicas : []).forEach((r, j) => {
+                const rn = checkNode(r, `${shp}.replicas[${j}]`, issues);
+                if (rn) rs.push(normNode(r, rn, clusterId, 'replica', `${sid}/replica-${j + 1}`, pool, weights, sid));
+              });
+              if (pn && sh.primary)
+                shards.push({
+                  id: sid,
+                  primary: normNode(sh.primary, pn, clusterId, 'primary', `${sid}/primary`, pool, weights, sid),
+                  replicas: rs,
+                });
+            });
+        }
+        const { shards: _ignored, ...rest } = s;
+        sharding = { ...rest, shards };
+      }
+    }
+    if (primary && issues.length === 0) {
+      const hasReplicas = replicas.length > 0;
+      clusters[clusterId] = {
+        id: clusterId,
+        schemas: [...c.schemas],
+        primary,
+        replicas,
+        readPreference: c.readPreference ?? (hasReplicas ? 'replica' : 'primary'),
+        consistencyLevel: c.consistencyLevel ?? 'eventual',
+        maxLagMs: c.maxLagMs ?? 1000,
+        ...(sharding ? { sharding } : {}),
+        loadBalancing: lb,
+        connectionPool: pool,
+        priority: typeof c.priority === 'number' ? c.priority : 0,
+      };
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { clusters, schemaToCluster };
+}
+
+/**
+ * Options for `new pg.Pool(...)` from a normalised node. Pool keys follow pg's
+ * names; `statementTimeout` becomes pg's `statement_timeout`.
+ */
+export function toPgPoolConfig(node: NormalizedNode): Record<string, unknown> {
+  const c = node.connection;
+  const p = node.pool;
+  const out: Record<string, unknown> = {};
+  if (c.connectionString) out.connectionString = c.connectionString;
+  for (const k of ['host', 'port', 'database', 'user', 'password', 'ssl'] as const) {
+    if (c[k] !== undefined) out[k] = c[k];
+  }
+  out.application_name = c.applicationName ?? 'pg-multiverse';
+  out.max = p.max ?? 10;
+  if (p.min !== undefined) out.min = p.min;
+  out.idleTimeoutMillis = p.idleTimeoutMillis ?? 10_000;
+  out.connectionTimeoutMillis = p.connectionTimeoutMillis ?? 5_000;
+  if (p.statementTimeout !== undefined) out.statement_timeout = p.statementTimeout;
+  if (p.queryTimeout !== undefined) out.query_timeout = p.queryTimeout;
+  return out;
+}
