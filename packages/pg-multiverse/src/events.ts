@@ -1,0 +1,43 @@
+/**
+ * Events of `PgMultiverse`, forwarded from the router, cache, transaction and
+ * migration managers. Payloads never contain passwords or query parameters.
+ */
+export interface PgMultiverseEvents {
+  /** A statement ran on a node. */
+  queryExecuted: {
+    clusterId: string;
+    nodeId: string;
+    role: 'primary' | 'replica';
+    reason: string;
+    kind: 'read' | 'write';
+    schema?: string;
+    durationMs: number;
+    /** Same as durationMs (the documented name). */
+    duration: number;
+    ok: boolean;
+    retried: boolean;
+    sql: string;
+  };
+  nodeDown: { clusterId: string; nodeId: string; reason: string; [k: string]: unknown };
+  nodeUp: { clusterId: string; nodeId: string; downtime?: number; [k: string]: unknown };
+  clusterDown: { clusterId: string; reason: string; [k: string]: unknown };
+  clusterRecovered: { clusterId: string; downtime: number; [k: string]: unknown };
+  roleChanged: { clusterId: string; nodeId: string; from: string; to: string; [k: string]: unknown };
+  replicaLagging: { clusterId: string; nodeId: string; lagMs: number; lagBytes: number; [k: string]: unknown };
+  readFallback: { clusterId: string; reason: string; [k: string]: unknown };
+  splitBrain: { clusterId: string; nodes: string[]; [k: string]: unknown };
+  cacheHit: { key: string; schema?: string; [k: string]: unknown };
+  cacheMiss: { key: string; schema?: string; [k: string]: unknown };
+  cacheStale: { key: string; schema?: string; [k: string]: unknown };
+  cacheInvalidated: { [k: string]: unknown };
+  cacheEvicted: { [k: string]: unknown };
+  cacheError: { error: Error; [k: string]: unknown };
+  transactionStarted: { id: string; [k: string]: unknown };
+  transactionCommitted: { id: string; [k: string]: unknown };
+  transactionRolledBack: { id: string; [k: string]: unknown };
+  transactionRecovered: { [k: string]: unknown };
+  migrationStarted: { version: string; name: string; schema: string; cluster: string; [k: string]: unknown };
+  migrationCompleted: { version: string; name: string; schema: string; cluster: string; duration: number; [k: string]: unknown };
+  migrationFailed: { version: string; name: string; schema: string; cluster: string; error: Error; [k: string]: unknown };
+  error: Error;
+}

@@ -1,0 +1,76 @@
+import type {
+  CacheOptions,
+  ClusterMonitorOptions,
+  ConnectionProvider,
+  ConsistencyLevel,
+  LoadBalancingConfig,
+  PoolOptions,
+} from '@pg-multiverse/core';
+import type { MigrationManagerOptions } from '@pg-multiverse/migrate';
+import type { QueryTracer } from './tracing.js';
+
+/** Options of `new PgMultiverse(options)` (the documented `MultiClusterConfig`). */
+export interface PgMultiverseOptions {
+  /** Cache query results (`query(..., { cache: true })`). Default false. */
+  enableCache?: boolean;
+  /** Count queries, errors, latency, pool and cache figures for `getMetrics()`. Default true. */
+  enableMetrics?: boolean;
+  /** Allow `withTransaction` across clusters (two-phase commit). Default true. */
+  enableTransactions?: boolean;
+  /** Allow the migration methods. Default false. */
+  enableMigrations?: boolean;
+  /** Cache options; `notify` (default true with the memory store) broadcasts invalidations to other instances with LISTEN/NOTIFY. */
+  cache?: CacheOptions & { notify?: boolean };
+  /** Migration options (see `@pg-multiverse/migrate`). */
+  migrations?: Omit<MigrationManagerOptions, 'clusters' | 'primary'>;
+  /** Health monitoring. */
+  cluster?: ClusterMonitorOptions;
+  /** Default load balancing for every cluster (a cluster's own `loadBalancing` wins). */
+  loadBalancing?: LoadBalancingConfig;
+  /** Default pool options for every node (a cluster's own `connectionPool` wins). */
+  connectionPool?: PoolOptions;
+  /** Cross-cluster transaction settings. */
+  transactions?: {
+    /** Cluster whose primary stores commit decisions. Default: the first cluster. */
+    coordinatorClusterId?: string;
+    /** How often `recover()` runs in the background, ms. Default 30000; 0 disables. */
+    recoveryIntervalMs?: number;
+    /** Prepared transactions without a decision older than this are rolled back by recovery, ms. Default 60000. */
+    safeAgeMs?: number;
+  };
+  /** Use existing pools: `'users_cluster/primary'` -> a `pg.Pool` or a `ConnectionProvider`. */
+  providers?: Record<string, ConnectionProvider | import('pg').Pool>;
+  /** OpenTelemetry-compatible tracer: one span per query. */
+  tracer?: QueryTracer;
+}
+
+/** Options of `query()`. */
+export interface QueryOptions {
+  /** Schema the query is for; routes to the cluster that owns it and puts it first on the search_path. */
+  schema?: string;
+  /** Cache the result (reads only). Needs `enableCache`. */
+  cache?: boolean;
+  /** Time to live of the cached result, ms. Default `cache.ttl`. */
+  cacheTtl?: number;
+  /** Your own cache key instead of the digest of cluster, schema, SQL and parameters. */
+  cacheKey?: string;
+  /** Tags for bulk invalidation (`invalidateCache({ tags })`). */
+  tags?: string[];
+  /** Override the cluster's consistency level for this read. */
+  consistency?: ConsistencyLevel;
+  /** Max replica lag for `bounded` reads, ms. */
+  maxLagMs?: number;
+  /** Force the primary or a replica. */
+  role?: 'primary' | 'replica';
+  /** Shard key for hash-sharded clusters. */
+  shardKey?: unknown;
+  /** Read-your-writes token (see `createSession()`). */
+  sessionToken?: unknown;
+}
+
+/** `invalidateCache(criteria)`. */
+export interface InvalidationCriteria {
+  schema?: string;
+  tags?: string[];
+  keys?: string[];
+}
