@@ -35,6 +35,15 @@ export {
 export { type PoolClientLike, type PoolLike, type PoolProviderOptions, poolProvider } from './pool-provider.js';
 export { quoteIdent, quoteLiteral, quoteQualified } from './quote-ident.js';
 export { collectSecrets, describeNode, redactError, redactSecrets } from './redact.js';
+export { type SqlStatement, splitStatements } from './sql/split-statements.js';
+export {
+  iterateSqlTokens,
+  type SqlStringKind,
+  type SqlToken,
+  type SqlTokenType,
+  type TokenizeOptions,
+  tokenizeSql,
+} from './sql/tokenize.js';
 export {
   type NormalizedCluster,
   type NormalizedConfiguration,
