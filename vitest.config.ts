@@ -8,6 +8,7 @@ const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/inde
 export default defineConfig({
   resolve: {
     alias: [
+      { find: /^@pg-multiverse\/balancer\/testing$/, replacement: pkg('balancer').replace(/index\.ts$/, 'testing.ts') },
       {
         find: /^@pg-multiverse\/(core|balancer|cache|router|tx|migrate|cli|testkit)$/,
         replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)),
