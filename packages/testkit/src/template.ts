@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { chownSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PgBinaries } from './binaries.js';
+import { TestkitError } from './errors.js';
+import { runAsServerUser, serverUser } from './run-as.js';
+import { BASE_SETTINGS, DEFAULT_PASSWORD, HBA, PASSWORD_ROLE, settingsText } from './settings.js';
+
+const TEMPLATE_FORMAT = 1;
+const inFlight = new Map<string, Promise<string>>();
+
+/** Makes a directory under os.tmpdir() owned by the server user. */
+export function makeServerOwnedTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const u = serverUser();
+  if (u.dropped) chownSync(dir, u.uid, u.gid);
+  return dir;
+}
+
+/**
+ * A freshly initdb'ed data directory with the testkit's settings, built once
+ * per binary version and settings and cached under os.tmpdir() (shared by
+ * every process of a run, and by later runs). Returns its path; copy it, never
+ * start it.
+ */
+export function ensureTemplate(bins: PgBinaries): Promise<string> {
+  const key = createHash('sha256')
+    .update(
+      `${TEMPLATE_FORMAT}\n${bins.binDir}\n${bins.version}\n${settingsText(BASE_SETTINGS)}\n${HBA}\n${serverUser().uid}`,
+    )
+    .digest('hex')
+    .slice(0, 16);
+  const final = join(tmpdir(), `pgm-testkit-template-${key}`);
+  const pending = inFlight.get(final);
+  if (pending) return pending;
+  const p = existsSync(join(final, 'data', 'PG_VERSION')) ? Promise.resolve(final) : buildTemplate(bins, final);
+  inFlight.set(final, p);
+  p.catch(() => inFlight.delete(final));
+  return p;
+}
+
+async function buildTemplate(bins: PgBinaries, final: string): Promise<string> {
+  const staging = makeServerOwnedTempDir('pgm-testkit-template-build-');
+  const data = join(staging, 'data');
+  try {
+    await runAsServerUser(
+      join(bins.binDir, 'initdb'),
+      ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'],
+      { cwd: staging },
+    );
+    await appendFile(
+      join(data, 'postgresql.conf'),
+      `\n# pg-multiverse testkit\n${settingsText(BASE_SETTINGS)}include_if_exists = 'node.conf'\n`,
+    );
+    writeFileSync(join(data, 'pg_hba.conf'), HBA);
+    // The password-protected role, created once here in single-user mode (no port, no socket).
+    await runAsServerUser(join(bins.binDir, 'postgres'), ['--single', '-D', data, 'postgres'], {
+      cwd: staging,
+      input: `CREATE ROLE ${PASSWORD_ROLE} LOGIN SUPERUSER PASSWORD '${DEFAULT_PASSWORD}';\n`,
+    });
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw err instanceof TestkitError
+      ? err
+      : new TestkitError('cannot build the template data directory', { cause: err });
+  }
+  try {
+    renameSync(staging, final);
+  } catch {
+    // Another process won the race; use its template.
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(join(final, 'data', 'PG_VERSION'))) {
+      throw new TestkitError(`template directory ${final} exists but is incomplete; remove it`);
+    }
+  }
+  return final;
+}
