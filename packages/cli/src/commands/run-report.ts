@@ -1,0 +1,126 @@
+import { isPgmError, redactSecrets } from '@pg-multiverse/core';
+import type { MigrationManager, MigrationRunResult, MigrationStepResult } from '@pg-multiverse/migrate';
+import type { CommandContext } from '../context.js';
+import { codeOf } from '../errors.js';
+import { formatDuration, plural } from '../output/format.js';
+
+/** Print a line per step as the engine reports it (terminal or --verbose). Returns the unsubscribe. */
+export function followProgress(ctx: CommandContext, mm: MigrationManager): () => void {
+  const { c } = ctx;
+  const where = (e: { schema: string; cluster: string }) => c.dim(`${e.schema}@${e.cluster}`);
+  const onStart = (e: { version: string; schema: string; cluster: string; direction: string }) => {
+    if (ctx.verbose)
+      ctx.step(`  ${c.cyan('→')} ${e.direction === 'down' ? 'rolling back' : 'applying'} ${e.version}  ${where(e)}`);
+  };
+  const onDone = (e: { version: string; schema: string; cluster: string; direction: string; duration: number }) => {
+    const mark = e.direction === 'down' ? c.yellow('↩') : c.green('✔');
+    ctx.step(`  ${mark} ${e.version}  ${where(e)}  ${c.dim(formatDuration(e.duration))}`);
+  };
+  const onFail = (e: { version: string; schema: string; cluster: string; duration: number; error: Error }) => {
+    ctx.step(
+      `  ${c.red('✖')} ${e.version}  ${where(e)}  ${c.dim(formatDuration(e.duration))}  ${c.red(firstLine(e.error))}`,
+    );
+  };
+  const onWait = (e: { schema: string; cluster: string; holder?: string }) => {
+    ctx.step(`  ${c.yellow('…')} waiting for the lock on ${where(e)}${e.holder ? ` (held by ${e.holder})` : ''}`);
+  };
+  mm.on('migrationStarted', onStart);
+  mm.on('migrationCompleted', onDone);
+  mm.on('migrationFailed', onFail);
+  mm.on('lockWaiting', onWait);
+  return () => {
+    mm.off('migrationStarted', onStart);
+    mm.off('migrationCompleted', onDone);
+    mm.off('migrationFailed', onFail);
+    mm.off('lockWaiting', onWait);
+  };
+}
+
+function firstLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0] ?? msg;
+}
+
+/** The run result the engine attached to its error, if any. */
+export function resultOf(err: unknown): MigrationRunResult | undefined {
+  if (!err || typeof err !== 'object') return undefined;
+  const candidates = [(err as { result?: unknown }).result, isPgmError(err) ? err.details?.result : undefined];
+  for (const r of candidates) {
+    if (r && typeof r === 'object' && Array.isArray((r as MigrationRunResult).steps)) return r as MigrationRunResult;
+  }
+  return undefined;
+}
+
+export function stepJson(s: MigrationStepResult, secrets: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    version: s.version,
+    name: s.name,
+    cluster: s.cluster,
+    schema: s.schema,
+    direction: s.direction,
+    status: s.status,
+    durationMs: Math.round(s.durationMs),
+  };
+  if (s.reason) out.reason = redactSecrets(s.reason, secrets);
+  if (s.error) out.error = { code: codeOf(s.error), message: redactSecrets(s.error.message, secrets) };
+  return out;
+}
+
+export function resultJson(r: MigrationRunResult, secrets: string[]): Record<string, unknown> {
+  return {
+    direction: r.direction,
+    dryRun: r.dryRun,
+    applied: r.applied,
+    rolledBack: r.rolledBack,
+    failed: r.failed,
+    skipped: r.skipped,
+    durationMs: Math.round(r.durationMs),
+    steps: r.steps.map((s) => stepJson(s, secrets)),
+  };
+}
+
+/** Dry run: the plan, always printed (it is the answer). */
+export function printPlan(ctx: CommandContext, r: MigrationRunResult): void {
+  const { c } = ctx;
+  const planned = r.steps.filter((s) => s.status === 'planned');
+  if (planned.length === 0) return;
+  ctx.print(c.bold(`Plan (dry run, nothing changed):`));
+  for (const s of planned) {
+    ctx.print(
+      `  ${c.cyan('•')} ${r.direction === 'down' ? 'roll back' : 'apply'} ${s.version}  ${c.dim(`${s.schema}@${s.cluster}`)}`,
+    );
+  }
+}
+
+/** Failed steps and their errors, to stderr (always, also when piped). */
+export function printFailures(ctx: CommandContext, r: MigrationRunResult): void {
+  const { c } = ctx;
+  for (const s of r.steps) {
+    if (s.status !== 'failed') continue;
+    const msg = s.error ? s.error.message : 'failed';
+    ctx.warn(`${c.red('✖')} ${s.version} on ${s.schema}@${s.cluster}: ${msg}`);
+  }
+}
+
+/** One summary line. */
+export function summary(ctx: CommandContext, r: MigrationRunResult): string {
+  const { c } = ctx;
+  const targets = new Set(r.steps.map((s) => `${s.cluster}/${s.schema}`)).size;
+  const took = c.dim(`in ${formatDuration(r.durationMs)}`);
+  const done = r.direction === 'up' ? r.applied : r.rolledBack;
+  const verb = r.direction === 'up' ? 'Applied' : 'Rolled back';
+  const parts: string[] = [];
+  if (r.dryRun) {
+    const planned = r.steps.filter((s) => s.status === 'planned').length;
+    if (planned === 0)
+      return r.direction === 'up' ? 'Nothing to migrate: every target is up to date.' : 'Nothing to roll back.';
+    return `Dry run: ${plural(planned, 'step')} on ${plural(targets, 'target')} would ${r.direction === 'up' ? 'be applied' : 'be rolled back'}.`;
+  }
+  if (r.steps.length === 0 || (done === 0 && r.failed === 0 && r.skipped === 0)) {
+    return r.direction === 'up' ? 'Nothing to migrate: every target is up to date.' : 'Nothing to roll back.';
+  }
+  parts.push(`${verb} ${plural(done, 'migration step', 'migration steps')} on ${plural(targets, 'target')}`);
+  if (r.failed) parts.push(c.red(`${r.failed} failed`));
+  if (r.skipped) parts.push(c.yellow(`${r.skipped} skipped`));
+  return `${r.failed ? c.red('✖') : c.green('✔')} ${parts.join(', ')} ${took}.`;
+}
