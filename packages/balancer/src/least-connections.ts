@@ -1,5 +1,5 @@
 import type { Balancer, NodeState } from '@pg-multiverse/core';
-import { createStateTable, positive, rotate } from './state-table.js';
+import { createStateTable, positive, rotationStart } from './state-table.js';
 
 /**
  * Least connections: the candidate with the fewest queries in flight
@@ -16,7 +16,8 @@ export function leastConnections(): Balancer {
     pick(candidates, ctx) {
       const n = candidates.length;
       if (n <= 1) return candidates[0];
-      const start = rotate(table.forPick(candidates, ctx), n);
+      const state = table.forPick(candidates, ctx);
+      const start = rotationStart(state, n);
       let best = start;
       let bestLoad = load(candidates[start]!);
       for (let k = 1; k < n && bestLoad > 0; k++) {
@@ -28,6 +29,8 @@ export function leastConnections(): Balancer {
           best = i;
         }
       }
+      // Next search starts after the winner: ties take turns.
+      state.rr = best + 1;
       return candidates[best];
     },
   };

@@ -1,6 +1,6 @@
 import type { Balancer } from '@pg-multiverse/core';
 import { type LatencyOptions, latencyModel } from './latency.js';
-import { createStateTable, rotate } from './state-table.js';
+import { createStateTable, rotationStart } from './state-table.js';
 
 export interface ResponseTimeOptions extends LatencyOptions {}
 
@@ -30,7 +30,7 @@ export function responseTime(options: ResponseTimeOptions = {}): Balancer {
       const state = table.forPick(candidates, ctx);
       const slots = table.align(state, candidates);
       const now = ctx?.now ?? performance.now();
-      const start = rotate(state, n);
+      const start = rotationStart(state, n);
       let best = start;
       let bestCost = Number.POSITIVE_INFINITY;
       for (let k = 0; k < n; k++) {
@@ -44,6 +44,8 @@ export function responseTime(options: ResponseTimeOptions = {}): Balancer {
           best = i;
         }
       }
+      // Next search starts after the winner: ties take turns.
+      state.rr = best + 1;
       return candidates[best];
     },
     observe(node, latencyMs, ok) {

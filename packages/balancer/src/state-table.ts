@@ -101,7 +101,13 @@ export function createStateTable(weights?: Readonly<Record<string, number>>): St
   };
 }
 
-/** Next start index for rotation over `n` candidates (tie-breaking, round robin). */
+/** Current rotation index over `n` candidates, without advancing it. */
+export function rotationStart(s: ClusterState, n: number): number {
+  const i = s.rr;
+  return i >= n ? i % n : i;
+}
+
+/** Next start index for rotation over `n` candidates (round robin), advancing it. */
 export function rotate(s: ClusterState, n: number): number {
   let i = s.rr;
   if (i >= n) i %= n;

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { responseTime } from './response-time.js';
+import { makeNode } from './testing.js';
+
+describe('responseTime', () => {
+  it('prefers the node with the lowest latency EWMA', () => {
+    const now = 100_000;
+    const b = responseTime();
+    const list = [
+      makeNode('slow', { ewmaLatencyMs: 20, lastSampleAt: now }),
+      makeNode('fast', { ewmaLatencyMs: 1, lastSampleAt: now }),
+      makeNode('mid', { ewmaLatencyMs: 5, lastSampleAt: now }),
+    ];
+    for (let k = 0; k < 20; k++) expect(b.pick(list, { now })!.id).toBe('fast');
+  });
+
+  it('tries a node that was never measured before measured ones', () => {
+    const now = 1000;
+    const b = responseTime();
+    const list = [makeNode('measured', { ewmaLatencyMs: 0.2, lastSampleAt: now }), makeNode('new')];
+    expect(b.pick(list, { now })!.id).toBe('new');
+  });
+
+  it('counts queueing: a fast node with many queries in flight loses to an idle slower one', () => {
+    const now = 1000;
+    const b = responseTime();
+    const list = [
+      makeNode('fast', { ewmaLatencyMs: 1, lastSampleAt: now, inFlight: 9 }),
+      makeNode('slower', { ewmaLatencyMs: 4, lastSampleAt: now }),
+    ];
+    expect(b.pick(list, { now })!.id).toBe('slower');
+  });
+
+  it('decays the latency of an unsampled node so a node slow once is tried again (2^(-age/halfLife))', () => {
+    const b = responseTime({ halfLifeMs: 1000 });
+    const t0 = 50_000;
+    const slow = makeNode('slow', { ewmaLatencyMs: 32, lastSampleAt: t0 });
+    const fast = makeNode('fast', { ewmaLatencyMs: 1, lastSampleAt: t0 });
+    const pickAt = (ageMs: number) => {
+      fast.lastSampleAt = t0 + ageMs; // the fast node keeps being sampled
+      return b.pick([slow, fast], { now: t0 + ageMs })!.id;
+    };
+    // 32 * 2^(-age/1000) < 1  <=>  age > 5000 ms
+    expect(pickAt(0)).toBe('fast');
+    expect(pickAt(3000)).toBe('fast');
+    expect(pickAt(4900)).toBe('fast');
+    expect(pickAt(5200)).toBe('slow');
+  });
+
+  it('learns from observe(), which takes precedence over the node fields', () => {
+    const b = responseTime();
+    const a = makeNode('a', { ewmaLatencyMs: 1, lastSampleAt: performance.now() });
+    const c = makeNode('c', { ewmaLatencyMs: 50, lastSampleAt: performance.now() });
+    for (let k = 0; k < 5; k++) {
+      b.observe!(a, 40, true);
+      b.observe!(c, 2, true);
+    }
+    expect(b.pick([a, c])!.id).toBe('c');
+  });
+
+  it('penalises failures reported to observe()', () => {
+    const b = responseTime({ failurePenaltyMs: 100 });
+    const a = makeNode('a');
+    const c = makeNode('c');
+    b.observe!(a, 1, false); // fast failure: counts as 101 ms
+    b.observe!(c, 5, true);
+    for (let k = 0; k < 5; k++) expect(b.pick([a, c])!.id).toBe('c');
+  });
+
+  it('rotates between equally fast nodes', () => {
+    const now = 10;
+    const b = responseTime();
+    const list = [makeNode('a'), makeNode('b'), makeNode('c')];
+    expect(new Set([1, 2, 3].map(() => b.pick(list, { now })!.id)).size).toBe(3);
+  });
+});
