@@ -1,0 +1,136 @@
+import type { Connection, ConnectionProvider } from '@pg-multiverse/core';
+import { quoteIdent, quoteQualified } from '@pg-multiverse/core';
+import { MigrationError } from './errors.js';
+import type { HistoryRow } from './plan.js';
+
+/** Names of the control objects on every cluster. */
+export interface ControlTables {
+  schema: string;
+  migrations: string;
+  locks: string;
+}
+
+/** Namespace of the advisory lock keys: `(hashtext(LOCK_NAMESPACE), hashtext(<schema>))`. */
+export const LOCK_NAMESPACE = 'pg-multiverse:migrate';
+
+const q = (t: ControlTables) => ({
+  history: quoteQualified(t.schema, t.migrations),
+  locks: quoteQualified(t.schema, t.locks),
+});
+
+/** True when both control tables exist. */
+export async function controlTablesExist(c: Pick<Connection, 'query'>, t: ControlTables): Promise<boolean> {
+  const r = await c.query<{ h: string | null; l: string | null }>('SELECT to_regclass($1) AS h, to_regclass($2) AS l', [
+    quoteQualified(t.schema, t.migrations),
+    quoteQualified(t.schema, t.locks),
+  ]);
+  return r.rows[0]!.h !== null && r.rows[0]!.l !== null;
+}
+
+/**
+ * Create the control schema and tables when missing (serialised between
+ * runners by a transaction-level advisory lock, polled).
+ */
+export async function ensureControlTables(provider: ConnectionProvider, t: ControlTables, autoCreate: boolean) {
+  if (await controlTablesExist(provider, t)) return;
+  if (!autoCreate) {
+    throw new MigrationError(
+      'MIGRATION_FAILED',
+      `Control tables ${quoteQualified(t.schema, t.migrations)} / ${quoteQualified(t.schema, t.locks)} are missing on ${provider.id} and autoCreateMigrationsTable is false`,
+    );
+  }
+  const n = q(t);
+  await provider.withConnection(async (c) => {
+    await c.query('BEGIN');
+    try {
+      for (let i = 0; ; i++) {
+        const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS ok', [
+          LOCK_NAMESPACE,
+          `control:${t.schema}`,
+        ]);
+        if (r.rows[0]!.ok) break;
+        await new Promise((res) => setTimeout(res, Math.min(10 * 2 ** i, 200)));
+      }
+      await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(t.schema)}`);
+      await c.query(`CREATE TABLE IF NOT EXISTS ${n.history} (
+        id bigserial PRIMARY KEY,
+        schema_name text NOT NULL,
+        version text NOT NULL,
+        name text NOT NULL,
+        checksum text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now(),
+        execution_ms integer NOT NULL,
+        applied_by text NOT NULL,
+        UNIQUE (schema_name, version)
+      )`);
+      await c.query(`CREATE TABLE IF NOT EXISTS ${n.locks} (
+        schema_name text PRIMARY KEY,
+        holder text NOT NULL,
+        host text NOT NULL,
+        pid integer NOT NULL,
+        backend_pid integer NOT NULL,
+        since timestamptz NOT NULL DEFAULT now()
+      )`);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  });
+}
+
+/** History rows of some schemas, per schema in order of application. Empty when the table is missing. */
+export async function readHistory(
+  c: Pick<Connection, 'query'>,
+  t: ControlTables,
+  schemas: readonly string[],
+): Promise<Map<string, HistoryRow[]>> {
+  const out = new Map<string, HistoryRow[]>();
+  if (schemas.length === 0 || !(await controlTablesExist(c, t))) return out;
+  const r = await c.query<{
+    id: string;
+    schema_name: string;
+    version: string;
+    name: string;
+    checksum: string;
+    applied_at: Date;
+    execution_ms: number;
+    applied_by: string;
+  }>(
+    `SELECT id, schema_name, version, name, checksum, applied_at, execution_ms, applied_by FROM ${q(t).history} WHERE schema_name = ANY($1) ORDER BY id`,
+    [schemas],
+  );
+  for (const row of r.rows) {
+    const list = out.get(row.schema_name) ?? [];
+    list.push({
+      id: Number(row.id),
+      schema: row.schema_name,
+      version: row.version,
+      name: row.name,
+      checksum: row.checksum,
+      appliedAt: row.applied_at,
+      executionMs: row.execution_ms,
+      appliedBy: row.applied_by,
+    });
+    out.set(row.schema_name, list);
+  }
+  return out;
+}
+
+export const historySql = (t: ControlTables) => ({
+  insert: `INSERT INTO ${q(t).history} (schema_name, version, name, checksum, execution_ms, applied_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+  remove: `DELETE FROM ${q(t).history} WHERE schema_name = $1 AND version = $2`,
+  updateChecksum: `UPDATE ${q(t).history} SET checksum = $3 WHERE schema_name = $1 AND version = $2 AND checksum <> $3`,
+});
+
+/** Lock rows (visibility only; the advisory lock is the real lock). */
+export const lockSql = (t: ControlTables) => ({
+  upsert: `INSERT INTO ${q(t).locks} (schema_name, holder, host, pid, backend_pid, since) VALUES ($1, $2, $3, $4, pg_backend_pid(), now())
+    ON CONFLICT (schema_name) DO UPDATE SET holder = EXCLUDED.holder, host = EXCLUDED.host, pid = EXCLUDED.pid, backend_pid = EXCLUDED.backend_pid, since = EXCLUDED.since`,
+  remove: `DELETE FROM ${q(t).locks} WHERE schema_name = $1 AND backend_pid = pg_backend_pid()`,
+  /** Rows whose backend still holds the advisory lock (stale rows of crashed runners are not listed). */
+  live: `SELECT l.schema_name, l.holder, l.host, l.pid, l.since FROM ${q(t).locks} l
+    WHERE l.schema_name = ANY($1) AND EXISTS (
+      SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND k.pid = l.backend_pid
+        AND k.classid::int = hashtext($2) AND k.objid::int = hashtext(l.schema_name) AND k.objsubid = 2)`,
+});

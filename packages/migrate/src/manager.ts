@@ -1,0 +1,605 @@
+import { EventEmitter } from 'node:events';
+import { hostname, userInfo } from 'node:os';
+import {
+  type ConnectionProvider,
+  collectSecrets,
+  type NormalizedConfiguration,
+  PgmError,
+  poolProvider,
+  redactError,
+  redactSecrets,
+  toPgPoolConfig,
+  validateConfiguration,
+} from '@pg-multiverse/core';
+import pg from 'pg';
+import {
+  type ControlTables,
+  ensureControlTables,
+  historySql,
+  LOCK_NAMESPACE,
+  lockSql,
+  readHistory,
+} from './control-tables.js';
+import { createMigrationFile } from './create-migration.js';
+import { MigrationError } from './errors.js';
+import { formatPlan } from './format-plan.js';
+import { loadMigrationFile, loadMigrations } from './load-migrations.js';
+import { normalizeMigration } from './normalize-migration.js';
+import { orderMigrations } from './order.js';
+import { type Histories, type PlannedStep, planDown, planUp } from './plan.js';
+import { runStep } from './run-step.js';
+import { runScheduled } from './scheduler.js';
+import { lockTargets } from './target-lock.js';
+import { allTargets, checkFilter, type Target, targetKey, targetsOf } from './targets.js';
+import type {
+  LoadedMigration,
+  Migration,
+  MigrationCreateOptions,
+  MigrationEvents,
+  MigrationExecutionOptions,
+  MigrationLogger,
+  MigrationManagerOptions,
+  MigrationRollbackOptions,
+  MigrationRunResult,
+  MigrationStatus,
+  MigrationStepResult,
+  TargetFilter,
+  TargetStatus,
+} from './types.js';
+import { makeWaves } from './waves.js';
+
+const SILENT: MigrationLogger = { info() {}, warn() {}, error() {}, debug() {} };
+
+function defaultHolder(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (containers)
+  }
+  return `${user}@${hostname()}:${process.pid}`;
+}
+
+/**
+ * Runs migrations on every (cluster, schema) target: per-target history,
+ * advisory locks, one transaction per step, checksums, dependencies.
+ *
+ * @example
+ * const mm = new MigrationManager({ clusters, migrationsPath: './migrations' });
+ * await mm.initialize();
+ * await mm.migrate();
+ * await mm.close();
+ */
+export class MigrationManager extends EventEmitter<MigrationEvents> {
+  private readonly options: MigrationManagerOptions;
+  private readonly config: NormalizedConfiguration;
+  private readonly tables: ControlTables;
+  private readonly logger: MigrationLogger;
+  private readonly holder: string;
+  private readonly secrets: string[];
+  private readonly owned = new Map<string, ConnectionProvider>();
+  private fileMigrations: LoadedMigration[] = [];
+  private readonly added: LoadedMigration[] = [];
+  private initialized = false;
+  private closed = false;
+
+  constructor(options: MigrationManagerOptions) {
+    super();
+    if (!options || typeof options !== 'object' || !options.clusters) {
+      throw new PgmError('INVALID_ARGUMENT', 'MigrationManager: `clusters` (a ClusterConfiguration) is required');
+    }
+    this.options = options;
+    this.config = validateConfiguration(options.clusters);
+    this.tables = {
+      schema: options.controlSchema ?? 'pgm_migrations',
+      migrations: options.migrationsTable ?? 'pg_multiverse_migrations',
+      locks: options.lockTable ?? 'pg_multiverse_migration_locks',
+    };
+    for (const [k, v] of Object.entries({ lockTimeout: options.lockTimeout, batchSize: options.batchSize })) {
+      if (v !== undefined && !(typeof v === 'number' && v >= (k === 'batchSize' ? 1 : 0))) {
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          `MigrationManager: \`${k}\` must be a ${k === 'batchSize' ? 'positive' : 'non-negative'} number`,
+        );
+      }
+    }
+    this.logger = options.logger ?? SILENT;
+    this.holder = options.holder ?? defaultHolder();
+    this.secrets = collectSecrets(Object.values(this.config.clusters).map((c) => c.primary.connection));
+  }
+
+  /** Load the files of `migrationsPath` (again). Migrations added with `addMigration` are kept. */
+  async initialize(): Promise<void> {
+    this.assertOpen();
+    const files = await loadMigrations(this.options.migrationsPath ?? './migrations', this.logger);
+    const seen = new Map<string, LoadedMigration>();
+    for (const m of [...files, ...this.added]) {
+      const dup = seen.get(m.version);
+      if (dup) {
+        throw new PgmError(
+          'MIGRATION_LOAD_FAILED',
+          `Duplicate migration version ${m.version}: ${dup.file ?? 'addMigration()'} and ${m.file ?? 'addMigration()'}`,
+        );
+      }
+      seen.set(m.version, m);
+    }
+    this.fileMigrations = files;
+    this.initialized = true;
+  }
+
+  /** Every known migration, sorted by version. */
+  getMigrations(): LoadedMigration[] {
+    return [...this.fileMigrations, ...this.added].sort((a, b) =>
+      a.version < b.version ? -1 : a.version > b.version ? 1 : 0,
+    );
+  }
+
+  /** Register a migration object (in addition to the files). Throws on a duplicate version. */
+  addMigration(migration: Migration): void {
+    this.assertOpen();
+    const m = normalizeMigration(migration);
+    if (this.getMigrations().some((x) => x.version === m.version)) {
+      throw new PgmError('MIGRATION_LOAD_FAILED', `Duplicate migration version ${m.version}`);
+    }
+    this.added.push(m);
+  }
+
+  /** Apply pending migrations. Throws `MIGRATION_FAILED` (with `result`) when a step failed. */
+  async migrate(options: MigrationExecutionOptions = {}): Promise<MigrationRunResult> {
+    await this.ready();
+    const started = performance.now();
+    const schemaMap = this.schemaMap();
+    checkFilter(options, schemaMap);
+    const ordered = orderMigrations(this.getMigrations());
+    const concurrency = options.parallel ? Math.max(1, options.maxParallel ?? 4) : 1;
+    const plan = (h: Histories) =>
+      planUp({
+        ordered,
+        histories: h,
+        schemaMap,
+        filter: options,
+        allowOutOfOrder: this.options.allowOutOfOrder ?? false,
+        validateChecksums: this.options.validateChecksums ?? true,
+        ...(options.targetVersion !== undefined ? { targetVersion: options.targetVersion } : {}),
+      });
+    const first = plan(await this.readHistories(schemaMap));
+    this.announce('up', first, !!options.dryRun);
+    const results = new Map<string, MigrationStepResult>(first.map((s) => [stepKey(s), planned(s)]));
+    if (options.dryRun || first.length === 0) return summarize('up', !!options.dryRun, [...results.values()], started);
+
+    for (const cluster of new Set(first.map((s) => s.cluster))) {
+      await ensureControlTables(this.provider(cluster), this.tables, this.options.autoCreateMigrationsTable ?? true);
+    }
+    let stopped = false;
+    for (const wave of makeWaves(first, this.options.batchSize ?? 100)) {
+      const inWave = new Set(wave.map(targetKey));
+      if (stopped) {
+        for (const r of results.values()) {
+          if (r.status === 'planned' && inWave.has(`${r.cluster}/${r.schema}`)) {
+            Object.assign(r, { status: 'skipped', reason: 'the run stopped after a failure' });
+          }
+        }
+        continue;
+      }
+      const locks = await this.lock(wave, () => summarize('up', false, [...results.values()], started));
+      try {
+        const current = plan(await this.readHistories(schemaMap));
+        const steps = current.filter((s) => inWave.has(targetKey(s)));
+        // Planned before the lock but applied meanwhile by another runner.
+        const pendingKeys = new Set(steps.map(stepKey));
+        for (const r of results.values()) {
+          if (r.status === 'planned' && inWave.has(`${r.cluster}/${r.schema}`) && !pendingKeys.has(resultKey(r))) {
+            Object.assign(r, { status: 'skipped', reason: 'already applied (by another runner)' });
+          }
+        }
+        const outcome = await this.execute(steps, current, results, {
+          concurrency,
+          continueOnError: !!options.continueOnError,
+        });
+        if (outcome.failed && !options.continueOnError) stopped = true;
+      } finally {
+        await locks.release();
+      }
+    }
+    return this.finish('up', [...results.values()], started);
+  }
+
+  /** Undo applied migrations, newest first per target. Throws `MIGRATION_FAILED` (with `result`) when a step failed. */
+  async rollback(options: MigrationRollbackOptions = {}): Promise<MigrationRunResult> {
+    await this.ready();
+    const started = performance.now();
+    const schemaMap = this.schemaMap();
+    checkFilter(options, schemaMap);
+    if (options.steps !== undefined && !(Number.isInteger(options.steps) && options.steps >= 0)) {
+      throw new PgmError('INVALID_ARGUMENT', 'rollback: `steps` must be a non-negative integer');
+    }
+    const ordered = orderMigrations(this.getMigrations());
+    const targets = allTargets(schemaMap, options);
+    const plan = (h: Histories) =>
+      planDown({
+        ordered,
+        histories: h,
+        schemaMap,
+        filter: options,
+        targets,
+        force: !!options.force,
+        ...(options.steps !== undefined ? { steps: options.steps } : {}),
+        ...(options.targetVersion !== undefined ? { targetVersion: options.targetVersion } : {}),
+      });
+    const first = plan(await this.readHistories(schemaMap));
+    this.announce('down', first, !!options.dryRun);
+    const results = new Map<string, MigrationStepResult>(first.map((s) => [stepKey(s), planned(s)]));
+    if (options.dryRun || first.length === 0)
+      return summarize('down', !!options.dryRun, [...results.values()], started);
+
+    const lockSet = uniqueTargets(first);
+    const locks = await this.lock(lockSet, () => summarize('down', false, [...results.values()], started));
+    try {
+      const current = plan(await this.readHistories(schemaMap)).filter((s) =>
+        lockSet.some((t) => targetKey(t) === targetKey(s)),
+      );
+      const currentKeys = new Set(current.map(stepKey));
+      for (const r of results.values()) {
+        if (!currentKeys.has(resultKey(r))) Object.assign(r, { status: 'skipped', reason: 'no longer applied' });
+      }
+      await this.execute(current, current, results, { concurrency: 1, continueOnError: false });
+    } finally {
+      await locks.release();
+    }
+    return this.finish('down', [...results.values()], started);
+  }
+
+  /** Applied/pending counts per target, schema and cluster (no changes made). */
+  async getStatus(filter: TargetFilter = {}): Promise<MigrationStatus> {
+    await this.ready();
+    const schemaMap = this.schemaMap();
+    checkFilter(filter, schemaMap);
+    const migrations = this.getMigrations();
+    const known = new Map(migrations.map((m) => [m.version, m]));
+    const perSchema = new Map<string, LoadedMigration[]>();
+    for (const m of migrations) {
+      for (const t of targetsOf(m, schemaMap, filter)) perSchema.set(t.schema, [...(perSchema.get(t.schema) ?? []), m]);
+    }
+    const targets = allTargets(schemaMap, filter);
+    const histories = await this.readHistories(schemaMap);
+    const locks = await this.readLocks(targets);
+    const status: MigrationStatus = {
+      migrations: migrations.length,
+      totalMigrations: 0,
+      appliedMigrations: 0,
+      pendingMigrations: 0,
+      bySchema: {},
+      byCluster: {},
+      targets: [],
+    };
+    for (const t of targets) {
+      const rows = histories.get(targetKey(t)) ?? [];
+      const appliedSet = new Set(rows.map((r) => r.version));
+      const mine = perSchema.get(t.schema) ?? [];
+      const pending = mine.filter((m) => !appliedSet.has(m.version)).map((m) => m.version);
+      const last = rows[rows.length - 1];
+      const ts: TargetStatus = {
+        ...t,
+        applied: rows.length,
+        pending: pending.length,
+        appliedVersions: rows.map((r) => r.version),
+        pendingVersions: pending,
+        unknownVersions: rows.filter((r) => !known.has(r.version)).map((r) => r.version),
+        checksumMismatches: rows
+          .filter((r) => known.has(r.version) && known.get(r.version)!.checksum !== r.checksum)
+          .map((r) => r.version),
+        ...(last ? { lastApplied: last.version, lastAppliedAt: last.appliedAt } : {}),
+      };
+      const lock = locks.get(targetKey(t));
+      if (lock) ts.lockedBy = lock;
+      status.targets.push(ts);
+      status.appliedMigrations += ts.applied;
+      status.pendingMigrations += ts.pending;
+      status.bySchema[t.schema] = {
+        cluster: t.cluster,
+        applied: ts.applied,
+        pending: ts.pending,
+        ...(ts.lastApplied ? { lastApplied: ts.lastApplied } : {}),
+      };
+      const c = (status.byCluster[t.cluster] ??= { applied: 0, pending: 0 });
+      c.applied += ts.applied;
+      c.pending += ts.pending;
+    }
+    status.totalMigrations = status.appliedMigrations + status.pendingMigrations;
+    return status;
+  }
+
+  /**
+   * Accept changed migration sources: store the current checksum for applied
+   * migrations whose source changed (optionally only `versions`). Returns what changed.
+   */
+  async repairChecksums(
+    options: TargetFilter & { versions?: string[] } = {},
+  ): Promise<Array<Target & { version: string }>> {
+    await this.ready();
+    const schemaMap = this.schemaMap();
+    checkFilter(options, schemaMap);
+    const known = new Map(this.getMigrations().map((m) => [m.version, m]));
+    const histories = await this.readHistories(schemaMap);
+    const out: Array<Target & { version: string }> = [];
+    for (const t of allTargets(schemaMap, options)) {
+      for (const r of histories.get(targetKey(t)) ?? []) {
+        const m = known.get(r.version);
+        if (!m || m.checksum === r.checksum) continue;
+        if (options.versions && !options.versions.includes(r.version)) continue;
+        await this.provider(t.cluster).query(historySql(this.tables).updateChecksum, [t.schema, r.version, m.checksum]);
+        out.push({ ...t, version: r.version });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Write a new migration file from a template into `migrationsPath` and
+   * return its path. Never connects. The new migration is loaded at once.
+   */
+  async createMigration(name: string, options: MigrationCreateOptions = {}): Promise<string> {
+    this.assertOpen();
+    const file = await createMigrationFile(this.options.migrationsPath ?? './migrations', name, options);
+    if (this.initialized) this.fileMigrations.push(await loadMigrationFile(file));
+    return file;
+  }
+
+  /** Close the pools this manager opened (not providers passed as `primary`). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const owned = [...this.owned.values()];
+    this.owned.clear();
+    await Promise.allSettled(owned.map((p) => p.end()));
+  }
+
+  // ---- internals ----
+
+  private assertOpen(): void {
+    if (this.closed) throw new PgmError('CLOSED', 'MigrationManager is closed');
+  }
+
+  private async ready(): Promise<void> {
+    this.assertOpen();
+    if (!this.initialized) await this.initialize();
+  }
+
+  private schemaMap(): Record<string, string> {
+    return this.options.schemas?.() ?? this.config.schemaToCluster;
+  }
+
+  private provider(cluster: string): ConnectionProvider {
+    if (this.options.primary) return this.options.primary(cluster);
+    let p = this.owned.get(cluster);
+    if (!p) {
+      const c = this.config.clusters[cluster];
+      if (!c) throw new PgmError('UNKNOWN_CLUSTER', `Unknown cluster "${cluster}"`, { clusterId: cluster });
+      const pool = new pg.Pool(toPgPoolConfig(c.primary) as pg.PoolConfig);
+      p = poolProvider(pool, `${cluster}/${c.primary.id}`, {
+        onIdleError: (err) =>
+          this.logger.warn(`idle connection to ${cluster} failed: ${redactSecrets(err.message, this.secrets)}`),
+      });
+      this.owned.set(cluster, p);
+    }
+    return p;
+  }
+
+  private async readHistories(schemaMap: Record<string, string>): Promise<Histories> {
+    const byCluster = new Map<string, string[]>();
+    for (const [schema, cluster] of Object.entries(schemaMap))
+      byCluster.set(cluster, [...(byCluster.get(cluster) ?? []), schema]);
+    const out: Histories = new Map();
+    await Promise.all(
+      [...byCluster].map(async ([cluster, schemas]) => {
+        const h = await readHistory(this.provider(cluster), this.tables, schemas);
+        for (const [schema, rows] of h) out.set(targetKey({ cluster, schema }), rows);
+      }),
+    );
+    return out;
+  }
+
+  private async readLocks(targets: readonly Target[]): Promise<Map<string, NonNullable<TargetStatus['lockedBy']>>> {
+    const out = new Map<string, NonNullable<TargetStatus['lockedBy']>>();
+    const byCluster = new Map<string, string[]>();
+    for (const t of targets) byCluster.set(t.cluster, [...(byCluster.get(t.cluster) ?? []), t.schema]);
+    for (const [cluster, schemas] of byCluster) {
+      const p = this.provider(cluster);
+      const exists = await p.query<{ l: string | null }>('SELECT to_regclass($1) AS l', [
+        `"${this.tables.schema.replace(/"/g, '""')}"."${this.tables.locks.replace(/"/g, '""')}"`,
+      ]);
+      if (exists.rows[0]!.l === null) continue;
+      const r = await p.query<{ schema_name: string; holder: string; host: string; pid: number; since: Date }>(
+        lockSql(this.tables).live,
+        [schemas, LOCK_NAMESPACE],
+      );
+      for (const row of r.rows) {
+        out.set(targetKey({ cluster, schema: row.schema_name }), {
+          holder: row.holder,
+          host: row.host,
+          pid: row.pid,
+          since: row.since,
+        });
+      }
+    }
+    return out;
+  }
+
+  private async lock(targets: readonly Target[], partial: () => MigrationRunResult) {
+    try {
+      return await lockTargets(targets, (c) => this.provider(c), {
+        tables: this.tables,
+        timeoutMs: this.options.lockTimeout ?? 60_000,
+        holder: this.holder,
+        onWaiting: (e) => {
+          this.logger.info(
+            `Waiting for the migration lock on ${e.cluster}/${e.schema}${e.holder ? ` (held by ${e.holder})` : ''}`,
+          );
+          this.emit('lockWaiting', e);
+        },
+        onAcquired: (e) => this.emit('lockAcquired', e),
+        onReleased: (e) => this.emit('lockReleased', e),
+      });
+    } catch (err) {
+      if (err instanceof MigrationError) {
+        throw new MigrationError(err.code, err.message, {
+          cause: err.cause,
+          ...(err.schema ? { schema: err.schema } : {}),
+          ...(err.clusterId ? { clusterId: err.clusterId } : {}),
+          ...(err.details ? { details: err.details } : {}),
+          result: partial(),
+        });
+      }
+      throw redactError(err as Error, this.secrets);
+    }
+  }
+
+  private announce(direction: 'up' | 'down', steps: PlannedStep[], dryRun: boolean): void {
+    this.emit('plan', {
+      direction,
+      dryRun,
+      steps: steps.map((s) => ({ version: s.version, name: s.name, cluster: s.cluster, schema: s.schema })),
+    });
+    if (dryRun || steps.length > 0) {
+      for (const line of formatPlan(direction, steps, dryRun).split('\n')) this.logger.info(line);
+    }
+  }
+
+  private async execute(
+    steps: PlannedStep[],
+    plan: PlannedStep[],
+    results: Map<string, MigrationStepResult>,
+    opts: { concurrency: number; continueOnError: boolean },
+  ): Promise<{ failed: boolean }> {
+    const inRun = new Set(steps.map((s) => s.index));
+    const byIndex = new Map(plan.map((s) => [s.index, s]));
+    const runnable: PlannedStep[] = [];
+    for (const s of steps) {
+      const outside = s.prereqs.map((p) => byIndex.get(p)!).find((p) => !inRun.has(p.index));
+      const r = this.result(results, s);
+      if (outside) {
+        Object.assign(r, {
+          status: 'skipped',
+          reason: `needs ${outside.version} on ${targetKey(outside)} first, which is still pending`,
+        });
+      } else runnable.push(s);
+    }
+    const ensured = new Set<string>();
+    const outcomes = await runScheduled(
+      runnable,
+      async (s) => {
+        const first = !ensured.has(targetKey(s));
+        ensured.add(targetKey(s));
+        await this.runOne(s, first, this.result(results, s));
+      },
+      { ...opts, describe: (s) => `${s.version} on ${targetKey(s)}` },
+    );
+    let failed = false;
+    outcomes.forEach((o, i) => {
+      if (o.state === 'skipped')
+        Object.assign(this.result(results, runnable[i]!), { status: 'skipped', reason: o.reason });
+      if (o.state === 'failed') failed = true;
+    });
+    return { failed };
+  }
+
+  private result(results: Map<string, MigrationStepResult>, s: PlannedStep): MigrationStepResult {
+    let r = results.get(stepKey(s));
+    if (!r) results.set(stepKey(s), (r = planned(s)));
+    return r;
+  }
+
+  private async runOne(s: PlannedStep, ensureSchema: boolean, r: MigrationStepResult): Promise<void> {
+    const base = { version: s.version, name: s.name, schema: s.schema, cluster: s.cluster, direction: s.direction };
+    this.emit('migrationStarted', base);
+    const started = performance.now();
+    try {
+      if (s.forget) this.logger.warn(`[${s.version} ${s.schema}@${s.cluster}] ${s.forget}`);
+      await runStep(this.provider(s.cluster), s, {
+        tables: this.tables,
+        holder: this.holder,
+        logger: this.logger,
+        ensureSchema,
+      });
+      const duration = Math.round(performance.now() - started);
+      Object.assign(r, { status: s.direction === 'up' ? 'applied' : 'rolledBack', durationMs: duration });
+      if (s.forget) r.reason = s.forget;
+      this.logger.debug?.(
+        `${s.direction === 'up' ? 'Applied' : 'Rolled back'} ${s.version} on ${s.schema}@${s.cluster} (${duration} ms)`,
+      );
+      this.emit('migrationCompleted', { ...base, duration });
+    } catch (cause) {
+      const duration = Math.round(performance.now() - started);
+      const message = redactSecrets((cause as Error)?.message ?? String(cause), this.secrets);
+      const error = new MigrationError(
+        'MIGRATION_FAILED',
+        `${s.migration?.file ?? `Migration ${s.version}`} failed (${s.direction}) on ${s.cluster}/${s.schema}: ${message}`,
+        { cause, version: s.version, schema: s.schema, clusterId: s.cluster },
+      );
+      Object.assign(r, { status: 'failed', durationMs: duration, error });
+      this.logger.error(error.message);
+      this.emit('migrationFailed', { ...base, duration, error });
+      throw error;
+    }
+  }
+
+  private finish(direction: 'up' | 'down', steps: MigrationStepResult[], started: number): MigrationRunResult {
+    const result = summarize(direction, false, steps, started);
+    if (result.failed > 0) {
+      const failures = steps.filter((s) => s.status === 'failed');
+      throw new MigrationError(
+        'MIGRATION_FAILED',
+        `${direction === 'up' ? 'Migration' : 'Rollback'} failed: ${failures.map((f) => f.error!.message).join('; ')}` +
+          (result.skipped > 0 ? ` (${result.skipped} step${result.skipped === 1 ? '' : 's'} skipped)` : ''),
+        {
+          cause: failures[0]!.error,
+          result,
+          version: failures[0]!.version,
+          schema: failures[0]!.schema,
+          clusterId: failures[0]!.cluster,
+        },
+      );
+    }
+    return result;
+  }
+}
+
+const stepKey = (s: PlannedStep) => `${s.version}@${targetKey(s)}`;
+const resultKey = (r: MigrationStepResult) => `${r.version}@${r.cluster}/${r.schema}`;
+
+function planned(s: PlannedStep): MigrationStepResult {
+  return {
+    version: s.version,
+    name: s.name,
+    cluster: s.cluster,
+    schema: s.schema,
+    direction: s.direction,
+    status: 'planned',
+    durationMs: 0,
+  };
+}
+
+function uniqueTargets(steps: readonly PlannedStep[]): Target[] {
+  const m = new Map<string, Target>();
+  for (const s of steps) m.set(targetKey(s), { cluster: s.cluster, schema: s.schema });
+  return [...m.values()];
+}
+
+function summarize(
+  direction: 'up' | 'down',
+  dryRun: boolean,
+  steps: MigrationStepResult[],
+  started: number,
+): MigrationRunResult {
+  const count = (st: MigrationStepResult['status']) => steps.filter((s) => s.status === st).length;
+  return {
+    direction,
+    dryRun,
+    steps,
+    applied: count('applied'),
+    rolledBack: count('rolledBack'),
+    failed: count('failed'),
+    skipped: count('skipped'),
+    durationMs: Math.round(performance.now() - started),
+  };
+}
