@@ -1,0 +1,149 @@
+import { type ConnectionProvider, quoteLiteral } from '@pg-multiverse/core';
+import type { Decision, DecisionLog } from './decision-log.js';
+import { ownerPrefix, parseGid } from './gid.js';
+import type { InDoubtTransaction, RecoveryReport, TransactionEvents } from './types.js';
+
+export interface RecoveryContext {
+  ownerId: string;
+  coordinatorClusterId: string;
+  clusterIds: string[];
+  primary(clusterId: string): ConnectionProvider;
+  log: DecisionLog;
+  safeAgeMs: number;
+  retentionMs: number;
+  emit<K extends keyof TransactionEvents>(event: K, ...args: TransactionEvents[K]): void;
+}
+
+interface Found {
+  gid: string;
+  txid: string;
+  clusterId: string;
+  ageMs: number;
+}
+
+/** Run `COMMIT PREPARED` / `ROLLBACK PREPARED`; true when done (or already gone), false when busy elsewhere. */
+export async function finishPrepared(
+  provider: Pick<ConnectionProvider, 'query'>,
+  gid: string,
+  action: 'commit' | 'rollback',
+): Promise<boolean> {
+  try {
+    await provider.query(`${action === 'commit' ? 'COMMIT' : 'ROLLBACK'} PREPARED ${quoteLiteral(gid)}`);
+    return true;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === '42704') return true; // no such prepared transaction: someone finished it already
+    if (code === '55006') return false; // being finished by another session right now
+    throw err;
+  }
+}
+
+async function scan(provider: ConnectionProvider, clusterId: string, prefix: string): Promise<Found[]> {
+  const res = await provider.query<{ gid: string; age_ms: number }>(
+    `SELECT gid, GREATEST(0, extract(epoch FROM (now() - prepared)) * 1000)::float8 AS age_ms
+       FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, $1)`,
+    [prefix],
+  );
+  const out: Found[] = [];
+  for (const row of res.rows) {
+    const parsed = parseGid(row.gid);
+    if (!parsed) continue;
+    out.push({ gid: row.gid, txid: parsed.txid, clusterId, ageMs: Number(row.age_ms) });
+  }
+  return out;
+}
+
+/**
+ * Find our in-doubt prepared transactions on every cluster and finish them
+ * the way the decision table says. Without a decision, a prepared transaction
+ * older than safeAgeMs is presumed aborted: recovery first records `abort`
+ * (so a slow coordinator can no longer record `commit`), then rolls it back.
+ * Never touches gids of other owners. Does nothing when the coordinator
+ * cluster cannot be reached.
+ */
+export async function runRecovery(ctx: RecoveryContext): Promise<RecoveryReport> {
+  const report: RecoveryReport = {
+    ran: false,
+    committed: 0,
+    rolledBack: 0,
+    waiting: 0,
+    pruned: 0,
+    transactions: [],
+    failedClusters: [],
+  };
+  const coordinator = ctx.primary(ctx.coordinatorClusterId);
+  try {
+    await ctx.log.ensureTable(coordinator);
+  } catch (err) {
+    report.reason = `coordinator cluster "${ctx.coordinatorClusterId}" unreachable: ${(err as Error).message}`;
+    ctx.emit('recoveryFailed', { clusterId: ctx.coordinatorClusterId, error: err });
+    return report;
+  }
+  const prefix = ownerPrefix(ctx.ownerId);
+  const scans = await Promise.all(
+    ctx.clusterIds.map(async (clusterId) => {
+      try {
+        return await scan(ctx.primary(clusterId), clusterId, prefix);
+      } catch (err) {
+        report.failedClusters.push(clusterId);
+        ctx.emit('recoveryFailed', { clusterId, error: err });
+        return [];
+      }
+    }),
+  );
+  const found = scans.flat();
+  const txids = [...new Set(found.map((f) => f.txid))];
+  let decisions: Map<string, Decision>;
+  try {
+    decisions = await ctx.log.lookup(coordinator, txids);
+  } catch (err) {
+    report.reason = `could not read decisions on "${ctx.coordinatorClusterId}": ${(err as Error).message}`;
+    ctx.emit('recoveryFailed', { clusterId: ctx.coordinatorClusterId, error: err });
+    return report;
+  }
+  report.ran = true;
+
+  for (const f of found) {
+    let decision = decisions.get(f.txid);
+    const entry: InDoubtTransaction = { ...f, decision: decision ?? 'none', action: 'wait' };
+    report.transactions.push(entry);
+    try {
+      if (!decision) {
+        if (f.ageMs < ctx.safeAgeMs) {
+          report.waiting++;
+          continue;
+        }
+        // Presumed abort, fenced: the first row written for a txid wins.
+        decision = await ctx.log.decide(coordinator, f.txid, ctx.ownerId, 'abort', [f.clusterId]);
+        decisions.set(f.txid, decision);
+        entry.decision = decision;
+      }
+      const action = decision === 'commit' ? 'commit' : 'rollback';
+      const done = await finishPrepared(ctx.primary(f.clusterId), f.gid, action);
+      if (!done) {
+        report.waiting++;
+        continue;
+      }
+      entry.action = action;
+      if (action === 'commit') report.committed++;
+      else report.rolledBack++;
+      ctx.emit('transactionRecovered', { gid: f.gid, txid: f.txid, clusterId: f.clusterId, action, ageMs: f.ageMs });
+    } catch (err) {
+      entry.action = 'failed';
+      if (!report.failedClusters.includes(f.clusterId)) report.failedClusters.push(f.clusterId);
+      ctx.emit('recoveryFailed', { clusterId: f.clusterId, error: err });
+    }
+  }
+
+  // Old rows can go once no cluster still holds a prepared transaction of theirs.
+  // Only when every cluster answered: an unreachable one may still need its decision.
+  if (report.failedClusters.length === 0) {
+    const keep = report.transactions.filter((t) => t.action === 'wait' || t.action === 'failed').map((t) => t.txid);
+    try {
+      report.pruned = await ctx.log.prune(coordinator, ctx.ownerId, ctx.retentionMs, keep);
+    } catch (err) {
+      ctx.emit('recoveryFailed', { clusterId: ctx.coordinatorClusterId, error: err });
+    }
+  }
+  return report;
+}

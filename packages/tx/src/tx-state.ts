@@ -1,0 +1,237 @@
+import { type ConnectionProvider, PgmError, type QueryResult, quoteIdent } from '@pg-multiverse/core';
+import { beginSql } from './begin-sql.js';
+import { isConnectionError, openSession, type Session, SessionSealedError } from './session.js';
+import type { StatementRecord, Transaction, TransactionOptions, TxQueryOptions } from './types.js';
+
+/** Everything one running transaction knows. */
+export interface TxState {
+  id: string;
+  schemas: readonly string[];
+  schemaCluster: Map<string, string>;
+  options: TransactionOptions;
+  /** Participants by cluster, as they open (BEGIN sent on first use). */
+  sessions: Map<string, Promise<Session>>;
+  opened: Session[];
+  savepoints: string[];
+  statements: StatementRecord[];
+  phase: 'active' | 'finishing' | 'done';
+  timedOut: boolean;
+  /** The commit decision is durable: never roll back from here on. */
+  decided: boolean;
+  /** gids PREPARE TRANSACTION was sent for, by cluster. */
+  attempted: Map<string, string>;
+}
+
+export function newTxState(id: string, schemaCluster: Map<string, string>, options: TransactionOptions): TxState {
+  return {
+    id,
+    schemas: [...schemaCluster.keys()],
+    schemaCluster,
+    options,
+    sessions: new Map(),
+    opened: [],
+    savepoints: [],
+    statements: [],
+    phase: 'active',
+    timedOut: false,
+    decided: false,
+    attempted: new Map(),
+  };
+}
+
+/** The schema first, then public: what the router puts on the search_path too. */
+export function searchPathFor(schema: string): string {
+  return schema === 'public' ? quoteIdent(schema) : `${quoteIdent(schema)}, public`;
+}
+
+export function timeoutError(state: TxState, cause?: unknown): PgmError {
+  return new PgmError(
+    'TRANSACTION_TIMEOUT',
+    `Transaction ${state.id} exceeded its timeout of ${state.options.timeoutMs} ms and was rolled back`,
+    { cause, details: { id: state.id, timeoutMs: state.options.timeoutMs } },
+  );
+}
+
+function finishedError(state: TxState): PgmError {
+  if (state.timedOut) return timeoutError(state);
+  return new PgmError('TRANSACTION_FAILED', `Transaction ${state.id} is already finishing; no more statements`, {
+    details: { id: state.id },
+  });
+}
+
+/** Wait for participants still opening; the ones that opened. Throws the first opening failure when `strict`. */
+export async function settledSessions(state: TxState, strict: boolean): Promise<Session[]> {
+  const results = await Promise.allSettled([...state.sessions.values()]);
+  if (strict) {
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+  return state.opened;
+}
+
+function getSession(
+  state: TxState,
+  primary: (clusterId: string) => ConnectionProvider,
+  clusterId: string,
+  schema: string,
+): Promise<Session> {
+  let pending = state.sessions.get(clusterId);
+  if (pending) return pending;
+  pending = (async () => {
+    let session: Session;
+    try {
+      session = await openSession(primary(clusterId), clusterId);
+    } catch (err) {
+      throw new PgmError('CONNECTION_FAILED', `tx: could not get a connection to the primary of "${clusterId}"`, {
+        cause: err,
+        clusterId,
+      });
+    }
+    try {
+      const path = searchPathFor(schema);
+      await session.use(async (c) => {
+        await c.query(beginSql(state.options));
+        const r = await c.query<{ pid: number }>(
+          "SELECT pg_backend_pid() AS pid, set_config('search_path', $1, true) AS search_path",
+          [path],
+        );
+        session.pid = r.rows[0]?.pid;
+        session.searchPath = path;
+        // A participant that joins after a savepoint gets it too (its state then was: nothing done).
+        for (const sp of state.savepoints) await c.query(`SAVEPOINT ${quoteIdent(sp)}`);
+      });
+    } catch (err) {
+      await session.release(true);
+      throw new PgmError(
+        'QUERY_FAILED',
+        `tx: BEGIN failed on the primary of "${clusterId}": ${(err as Error).message}`,
+        {
+          cause: err,
+          clusterId,
+        },
+      );
+    }
+    state.opened.push(session);
+    return session;
+  })();
+  pending.catch(() => undefined);
+  state.sessions.set(clusterId, pending);
+  return pending;
+}
+
+/** The object the callback receives. */
+export function createTxHandle(state: TxState, primary: (clusterId: string) => ConnectionProvider): Transaction {
+  const active = () => {
+    if (state.phase !== 'active') throw finishedError(state);
+  };
+  const everywhere = async (sql: string, after?: (s: Session) => void) => {
+    const sessions = await settledSessions(state, false);
+    await Promise.all(
+      sessions.map(async (s) => {
+        try {
+          await s.use((c) => c.query(sql));
+          after?.(s);
+        } catch (err) {
+          if (err instanceof SessionSealedError) throw finishedError(state);
+          if (isConnectionError(err)) s.broken = true;
+          s.aborted = true;
+          throw new PgmError('QUERY_FAILED', `tx: "${sql}" failed on "${s.clusterId}": ${(err as Error).message}`, {
+            cause: err,
+            clusterId: s.clusterId,
+          });
+        }
+      }),
+    );
+  };
+  const checkName = (name: unknown): string => {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 63) {
+      throw new PgmError('INVALID_ARGUMENT', `tx: savepoint names are 1-63 characters, got ${JSON.stringify(name)}`);
+    }
+    return name;
+  };
+  let spCounter = 0;
+
+  return {
+    id: state.id,
+    schemas: state.schemas,
+    clusters: () => state.opened.map((s) => s.clusterId),
+    async query<R>(sql: string, params?: readonly unknown[], options?: TxQueryOptions): Promise<QueryResult<R>> {
+      active();
+      const schema = options?.schema ?? (state.schemas.length === 1 ? state.schemas[0] : undefined);
+      if (schema === undefined) {
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          `tx.query needs { schema } when the transaction spans several schemas (one of: ${state.schemas.join(', ')})`,
+        );
+      }
+      const clusterId = state.schemaCluster.get(schema);
+      if (clusterId === undefined) {
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          `tx.query: schema "${schema}" is not part of this transaction; declare it in withTransaction([...]) (declared: ${state.schemas.join(', ')})`,
+          { schema },
+        );
+      }
+      const session = await getSession(state, primary, clusterId, schema);
+      state.statements.push({ clusterId, schema, sql });
+      const path = searchPathFor(schema);
+      try {
+        return await session.use(async (c) => {
+          if (session.searchPath !== path) {
+            await c.query("SELECT set_config('search_path', $1, true)", [path]);
+            session.searchPath = path;
+          }
+          return c.query<R>(sql, params);
+        });
+      } catch (err) {
+        if (err instanceof SessionSealedError) throw finishedError(state);
+        session.aborted = true;
+        if (isConnectionError(err)) session.broken = true;
+        if (state.timedOut) throw timeoutError(state, err);
+        throw new PgmError(
+          'QUERY_FAILED',
+          `tx.query on schema "${schema}" (cluster ${clusterId}) failed: ${(err as Error).message}`,
+          {
+            cause: err,
+            clusterId,
+            schema,
+          },
+        );
+      }
+    },
+    async savepoint(name?: string) {
+      active();
+      const sp = checkName(name ?? `pgm_sp_${++spCounter}`);
+      state.savepoints.push(sp);
+      await everywhere(`SAVEPOINT ${quoteIdent(sp)}`);
+      return sp;
+    },
+    async rollbackToSavepoint(name: string) {
+      active();
+      const i = state.savepoints.lastIndexOf(checkName(name));
+      if (i < 0) throw new PgmError('INVALID_ARGUMENT', `tx: no savepoint named "${name}"`);
+      state.savepoints.length = i + 1;
+      await everywhere(`ROLLBACK TO SAVEPOINT ${quoteIdent(name)}`, (s) => {
+        s.aborted = false;
+        // SET LOCAL values made after the savepoint are undone too.
+        s.searchPath = undefined;
+      });
+    },
+    async releaseSavepoint(name: string) {
+      active();
+      const i = state.savepoints.lastIndexOf(checkName(name));
+      if (i < 0) throw new PgmError('INVALID_ARGUMENT', `tx: no savepoint named "${name}"`);
+      state.savepoints.length = i;
+      await everywhere(`RELEASE SAVEPOINT ${quoteIdent(name)}`);
+    },
+  };
+}
+
+/** Cancel statements running for this transaction (timeout). */
+export function cancelRunning(state: TxState): void {
+  for (const s of state.opened) {
+    if (s.busy > 0 && s.pid !== undefined) {
+      s.provider.query('SELECT pg_cancel_backend($1)', [s.pid]).catch(() => undefined);
+    }
+  }
+}
