@@ -1,4 +1,3 @@
-export {};
 export {
   analyzeSql,
   type ClassifyOptions,
@@ -10,3 +9,25 @@ export {
   type SqlClassifierOptions,
   type SqlKind,
 } from './classify-sql.js';
+export { createRouter, type Router } from './create-router.js';
+export { formatLsn, parseLsn } from './lsn.js';
+export { isConnectionError, isRetryableRead } from './pg-errors.js';
+export {
+  createSessionToken,
+  isSessionToken,
+  parseSessionToken,
+  type SessionToken,
+} from './session-token.js';
+export type {
+  ClusterHealth,
+  NodeHealth,
+  NodeSnapshot,
+  QueryExecutedEvent,
+  RoutedResult,
+  RouteInfo,
+  RouteOptions,
+  RouteReason,
+  RouterEvents,
+  RouterOptions,
+  SchemaEntry,
+} from './types.js';

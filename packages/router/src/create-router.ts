@@ -1,0 +1,571 @@
+import { EventEmitter } from 'node:events';
+import { createBalancer } from '@pg-multiverse/balancer';
+import type {
+  ClusterConfiguration,
+  ConnectionProvider,
+  NodeConfig,
+  PoolStats,
+  SchemaOptions,
+} from '@pg-multiverse/core';
+import { collectSecrets, PgmError, quoteIdent, redactSecrets, validateConfiguration } from '@pg-multiverse/core';
+import { createSqlClassifier } from './classify-sql.js';
+import { createHealthMonitor, monitorSettings } from './health-monitor.js';
+import { formatLsn, parseLsn } from './lsn.js';
+import type { RunOptions } from './node-executor.js';
+import { isConnectionError, isRetryableRead, sqlStateOf, wrapQueryError } from './pg-errors.js';
+import { chooseRead, type ReadChoice, writablePrimary } from './select-node.js';
+import {
+  advanceToken,
+  createSessionToken,
+  currentSession,
+  runWithSessionToken,
+  type SessionToken,
+} from './session-token.js';
+import { chooseShard } from './shard.js';
+import { buildCluster, type ClusterRuntime, type GroupRuntime, type NodeRuntime } from './topology.js';
+import type {
+  ClusterHealth,
+  NodeSnapshot,
+  RoutedResult,
+  RouteInfo,
+  RouteOptions,
+  RouterEvents,
+  RouterOptions,
+  SchemaEntry,
+} from './types.js';
+
+type Listener<K extends keyof RouterEvents> = (...args: RouterEvents[K]) => void;
+
+/** The router: see README.md for the full contract. */
+export interface Router {
+  /** Validated configuration with defaults applied. */
+  readonly config: ReturnType<typeof validateConfiguration>;
+  /** Probe every node once, warm pools (`warmupConnections`), start the background monitor. */
+  start(): Promise<void>;
+  /** Run one statement on the right cluster and node. The result carries a non-enumerable `route`. */
+  query<R = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: RouteOptions,
+  ): Promise<RoutedResult<R>>;
+  /** Cluster id for a schema (or the default cluster). */
+  resolveCluster(schema?: string, shardKey?: unknown): string;
+  /** The current primary of a cluster (or of the shard holding `shardKey`), following failover. */
+  primary(clusterId: string, shardKey?: unknown): ConnectionProvider;
+  /** The current primary of every shard of a cluster (one entry for unsharded clusters). */
+  primaries(clusterId: string): ConnectionProvider[];
+  /** Partition and shard id of a shard key on a sharded cluster. */
+  shardFor(clusterId: string, shardKey: unknown): { partition: number; shardId?: string };
+  registerSchema(schema: string, clusterId: string, options?: SchemaOptions): void;
+  /** schema -> cluster id. */
+  schemas(): Record<string, string>;
+  /** Options of a schema (from the config or `registerSchema`). */
+  schemaOptions(schema: string): SchemaEntry | undefined;
+  clusterIds(): string[];
+  healthCheck(): Promise<Record<string, ClusterHealth>>;
+  nodeStates(): NodeSnapshot[];
+  poolStats(): Record<string, PoolStats>;
+  /** A new, empty read-your-writes token. */
+  createSessionToken(): SessionToken;
+  /** Alias of `createSessionToken`. */
+  createSession(): SessionToken;
+  /** Run `fn` with a session token in scope (a new one when omitted); queries inside read their own writes. */
+  runWithSession<T>(fn: () => T): T;
+  runWithSession<T>(token: SessionToken, fn: () => T): T;
+  /** The session token in scope, if any. */
+  currentSession(): SessionToken | undefined;
+  /**
+   * Record a committed write on `clusterId` in `token` (default: the one in scope).
+   * Without `lsn` reads the primary's current WAL position. Resolves to the LSN recorded, if any.
+   */
+  noteWrite(
+    clusterId: string,
+    lsn?: string | bigint,
+    token?: SessionToken,
+    shardKey?: unknown,
+  ): Promise<bigint | undefined>;
+  on<K extends keyof RouterEvents>(event: K, listener: Listener<K>): Router;
+  once<K extends keyof RouterEvents>(event: K, listener: Listener<K>): Router;
+  off<K extends keyof RouterEvents>(event: K, listener: Listener<K>): Router;
+  /** Stop the monitor and end every pool the router opened. Idempotent. */
+  close(): Promise<void>;
+}
+
+const EWMA_ALPHA = 0.2;
+
+/** Build a router over a cluster configuration. Call `start()` before use (queries also work before it, unmonitored). */
+export function createRouter(config: ClusterConfiguration, options: RouterOptions = {}): Router {
+  const normalized = validateConfiguration(config, {
+    ...(options.connectionPool ? { connectionPool: options.connectionPool } : {}),
+    ...(options.loadBalancing ? { loadBalancing: options.loadBalancing } : {}),
+  });
+  const allNodes: NodeConfig[] = [];
+  for (const c of Object.values(config)) {
+    allNodes.push(c.primary, ...(c.replicas ?? []));
+    for (const s of c.sharding?.shards ?? []) allNodes.push(s.primary, ...(s.replicas ?? []));
+  }
+  const secrets = [...collectSecrets(allNodes), ...(options.secrets ?? [])];
+  const settings = monitorSettings(options.monitor);
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  const emit = <K extends keyof RouterEvents>(event: K, ...args: RouterEvents[K]) => {
+    if (emitter.listenerCount(event) > 0) emitter.emit(event, ...args);
+  };
+
+  const clusters = new Map<string, ClusterRuntime>();
+  for (const cfg of Object.values(normalized.clusters)) {
+    const strategy = cfg.loadBalancing.strategy ?? 'round_robin';
+    const balancer = createBalancer(strategy, cfg.loadBalancing);
+    clusters.set(
+      cfg.id,
+      buildCluster(cfg, balancer, {
+        providers: options.providers,
+        onIdleError: (n, error) =>
+          emit('poolError', { clusterId: n.clusterId, nodeId: n.nodeId, error: redactErr(error) }),
+        guardPrimary: (g) => void writablePrimary(g),
+      }),
+    );
+  }
+  if (options.defaultCluster !== undefined && !clusters.has(options.defaultCluster)) {
+    throw unknownCluster(options.defaultCluster);
+  }
+
+  const schemaMap = new Map<string, SchemaEntry>();
+  for (const [schema, clusterId] of Object.entries(normalized.schemaToCluster)) schemaMap.set(schema, { clusterId });
+
+  const monitor = createHealthMonitor(() => clusters.values(), settings, emit, secrets);
+  const searchPaths = new Map<string, string>();
+  const kinds = new Map<string, 'read' | 'write'>();
+  const classifier = createSqlClassifier(options.writeFunctions ? { writeFunctions: options.writeFunctions } : {});
+  let closed = false;
+
+  function redactErr(e: Error): Error {
+    e.message = redactSecrets(e.message, secrets);
+    return e;
+  }
+
+  function unknownCluster(id: string): PgmError {
+    return new PgmError(
+      'UNKNOWN_CLUSTER',
+      `Unknown cluster "${id}". Known clusters: ${[...clusters.keys()].join(', ') || '(none)'}`,
+      { clusterId: id },
+    );
+  }
+
+  function clusterById(id: string): ClusterRuntime {
+    const c = clusters.get(id);
+    if (!c) throw unknownCluster(id);
+    return c;
+  }
+
+  function resolveCluster(schema?: string, shardKey?: unknown): string {
+    if (schema !== undefined) {
+      const e = schemaMap.get(schema);
+      if (!e) {
+        throw new PgmError(
+          'UNKNOWN_SCHEMA',
+          `Unknown schema "${schema}". Known schemas: ${[...schemaMap.keys()].sort().join(', ') || '(none)'}; register it with registerSchema(schema, clusterId)`,
+          { schema },
+        );
+      }
+      return e.clusterId;
+    }
+    if (options.defaultCluster !== undefined) return options.defaultCluster;
+    if (clusters.size === 1) return clusters.keys().next().value as string;
+    if (shardKey !== undefined) {
+      const sharded = [...clusters.values()].filter((c) => c.cfg.sharding);
+      if (sharded.length === 1) return sharded[0]!.id;
+    }
+    throw new PgmError(
+      'UNKNOWN_SCHEMA',
+      `No schema given and no default cluster among ${clusters.size} clusters (${[...clusters.keys()].join(', ')}); pass { schema } (known: ${[...schemaMap.keys()].sort().join(', ')})`,
+    );
+  }
+
+  function searchPathFor(schema: string): string {
+    let sp = searchPaths.get(schema);
+    if (sp === undefined) {
+      sp = schema === 'public' ? quoteIdent(schema) : `${quoteIdent(schema)}, public`;
+      if (searchPaths.size > 10_000) searchPaths.clear();
+      searchPaths.set(schema, sp);
+    }
+    return sp;
+  }
+
+  function kindOf(sql: string): 'read' | 'write' {
+    let k = kinds.get(sql);
+    if (k === undefined) {
+      k = classifier.classify(sql);
+      if (kinds.size > 5_000) kinds.clear();
+      kinds.set(sql, k);
+    }
+    return k;
+  }
+
+  async function execute<R>(
+    c: ClusterRuntime,
+    node: NodeRuntime,
+    sql: string,
+    params: readonly unknown[] | undefined,
+    run: RunOptions,
+  ) {
+    const st = node.state;
+    st.inFlight++;
+    const t0 = performance.now();
+    let ok = false;
+    try {
+      const out = await node.exec.run<R>(sql, params, run);
+      ok = true;
+      return out;
+    } finally {
+      const t1 = performance.now();
+      const ms = t1 - t0;
+      st.inFlight--;
+      st.ewmaLatencyMs = st.lastSampleAt === 0 ? ms : st.ewmaLatencyMs + EWMA_ALPHA * (ms - st.ewmaLatencyMs);
+      st.lastSampleAt = t1;
+      node.queries++;
+      node.totalTimeMs += ms;
+      if (!ok) node.errors++;
+      c.balancer.observe?.(st, ms, ok);
+    }
+  }
+
+  function noteFailure(g: GroupRuntime, node: NodeRuntime, err: unknown): void {
+    if (isConnectionError(err)) {
+      // Suspect until the next probe says otherwise.
+      node.state.healthy = false;
+      monitor.kick(g);
+    } else if (sqlStateOf(err) === '25006') {
+      monitor.kick(g);
+    }
+  }
+
+  function finish<R>(
+    res: import('@pg-multiverse/core').QueryResult<R>,
+    route: RouteInfo,
+    sql: string,
+    schema: string | undefined,
+  ): RoutedResult<R> {
+    Object.defineProperty(res, 'route', { value: route, enumerable: false, configurable: true });
+    emitExecuted(route, sql, schema, true);
+    return res as RoutedResult<R>;
+  }
+
+  function emitExecuted(route: RouteInfo, sql: string, schema: string | undefined, ok: boolean, err?: unknown) {
+    if (emitter.listenerCount('queryExecuted') === 0) return;
+    const code = err ? (sqlStateOf((err as { cause?: unknown }).cause) ?? (err as PgmError).code) : undefined;
+    emitter.emit('queryExecuted', {
+      clusterId: route.clusterId,
+      nodeId: route.nodeId,
+      ...(route.shardId ? { shardId: route.shardId } : {}),
+      role: route.role,
+      reason: route.reason,
+      kind: route.kind,
+      ...(schema !== undefined ? { schema } : {}),
+      durationMs: route.durationMs,
+      duration: route.durationMs,
+      ok,
+      retried: route.retried,
+      sql,
+      ...(code ? { errorCode: code } : {}),
+    });
+  }
+
+  function routeOf(
+    g: GroupRuntime,
+    node: NodeRuntime,
+    reason: RouteInfo['reason'],
+    kind: 'read' | 'write',
+    t0: number,
+    retried: boolean,
+  ): RouteInfo {
+    return {
+      clusterId: g.clusterId,
+      nodeId: node.id,
+      ...(g.shardId ? { shardId: g.shardId } : {}),
+      role: node.state.role,
+      reason,
+      kind,
+      durationMs: performance.now() - t0,
+      retried,
+    };
+  }
+
+  async function query<R>(sql: string, params?: readonly unknown[], o: RouteOptions = {}): Promise<RoutedResult<R>> {
+    if (closed) throw new PgmError('CLOSED', 'The router is closed');
+    if (typeof sql !== 'string' || sql.length === 0) {
+      throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
+    }
+    const t0 = performance.now();
+    const kind = o.kind ?? kindOf(sql);
+    let clusterId: string;
+    if (o.clusterId !== undefined) {
+      clusterId = clusterById(o.clusterId).id;
+      if (o.schema !== undefined && resolveCluster(o.schema) !== clusterId) {
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          `Schema "${o.schema}" belongs to cluster "${resolveCluster(o.schema)}", not "${clusterId}"`,
+          { schema: o.schema, clusterId },
+        );
+      }
+    } else clusterId = resolveCluster(o.schema, o.shardKey);
+    const c = clusters.get(clusterId)!;
+    const g = chooseShard(c, o.shardKey).group;
+    const searchPath = o.schema !== undefined ? searchPathFor(o.schema) : undefined;
+    const token = o.sessionToken ?? currentSession();
+    const runBase: RunOptions = searchPath !== undefined ? { searchPath } : {};
+
+    if (kind === 'write') {
+      const node = writablePrimary(g);
+      try {
+        const out = await execute<R>(c, node, sql, params, token ? { ...runBase, captureLsn: true } : runBase);
+        if (token && out.lsn !== undefined) advanceToken(token, g.key, out.lsn);
+        return finish(out.result!, routeOf(g, node, 'write', kind, t0, false), sql, o.schema);
+      } catch (err) {
+        noteFailure(g, node, err);
+        const wrapped = wrapQueryError(err, c.id, node.id, secrets);
+        emitExecuted(routeOf(g, node, 'write', kind, t0, false), sql, o.schema, false, wrapped);
+        throw wrapped;
+      }
+    }
+
+    const entry = o.schema !== undefined ? schemaMap.get(o.schema) : undefined;
+    const consistency = o.consistency ?? entry?.consistencyLevel ?? c.cfg.consistencyLevel;
+    if (o.role === 'replica' && o.consistency === 'strong') {
+      throw new PgmError(
+        'INVALID_ARGUMENT',
+        "{ role: 'replica' } contradicts { consistency: 'strong' } (primary only)",
+      );
+    }
+    const sessionLsn = consistency === 'session' ? token?.positions.get(g.key) : undefined;
+    const req = {
+      ...(o.role ? { role: o.role } : {}),
+      consistency,
+      readPreference: entry?.readPreference ?? c.cfg.readPreference,
+      maxLagMs: o.maxLagMs ?? c.cfg.maxLagMs,
+      ...(sessionLsn !== undefined ? { sessionLsn } : {}),
+      fallbackToPrimary: settings.fallbackToPrimary,
+    };
+
+    let choice: ReadChoice | undefined = chooseRead(c, g, req);
+    let retried = false;
+    for (;;) {
+      if (!choice) {
+        throw new PgmError('NO_AVAILABLE_NODE', `No node of cluster "${c.id}" can serve this read`, {
+          clusterId: c.id,
+        });
+      }
+      if (choice.fallback) {
+        if (!g.fallbackActive) {
+          g.fallbackActive = true;
+          emit('readFallback', { clusterId: c.id, reason: choice.fallback, nodeId: choice.node.id });
+        }
+      } else if (choice.node !== g.primary) g.fallbackActive = false;
+      const node = choice.node;
+      try {
+        const run = choice.requireLsn !== undefined ? { ...runBase, requireReplayLsn: choice.requireLsn } : runBase;
+        let out = await execute<R>(c, node, sql, params, run);
+        let served = node;
+        let reason = retried ? 'retry' : choice.reason;
+        if (out.result === undefined) {
+          // The replica has not replayed the caller's last write yet: the primary answers.
+          if (out.lsn !== undefined && (node.lsn === undefined || out.lsn > node.lsn)) node.lsn = out.lsn;
+          served = g.primary;
+          reason = 'session-primary';
+          out = await execute<R>(c, served, sql, params, runBase);
+        } else if (choice.requireLsn !== undefined && (node.lsn === undefined || node.lsn < choice.requireLsn)) {
+          node.lsn = choice.requireLsn;
+        }
+        return finish(out.result!, routeOf(g, served, reason, kind, t0, retried), sql, o.schema);
+      } catch (err) {
+        noteFailure(g, node, err);
+        const wrapped = wrapQueryError(err, c.id, node.id, secrets);
+        if (!retried && isRetryableRead(err)) {
+          const next = chooseRead(c, g, { ...req, exclude: node });
+          if (next && next.node !== node) {
+            emit('queryRetried', {
+              clusterId: c.id,
+              fromNode: node.id,
+              toNode: next.node.id,
+              ...(sqlStateOf(err) ? { errorCode: sqlStateOf(err)! } : {}),
+            });
+            retried = true;
+            choice = next;
+            continue;
+          }
+        }
+        emitExecuted(routeOf(g, node, choice.reason, kind, t0, retried), sql, o.schema, false, wrapped);
+        throw wrapped;
+      }
+    }
+  }
+
+  function groupOf(clusterId: string, shardKey: unknown): GroupRuntime {
+    return chooseShard(clusterById(clusterId), shardKey).group;
+  }
+
+  function snapshot(n: NodeRuntime): NodeSnapshot {
+    return {
+      clusterId: n.clusterId,
+      nodeId: n.id,
+      ...(n.shardId ? { shardId: n.shardId } : {}),
+      role: n.state.role,
+      configuredRole: n.configuredRole,
+      healthy: n.state.healthy && !n.down,
+      healthScore: n.state.healthScore,
+      inFlight: n.state.inFlight,
+      ewmaLatencyMs: n.state.ewmaLatencyMs,
+      lagBytes: n.state.lagBytes,
+      lagMs: n.state.lagMs,
+      ...(n.lsn !== undefined ? { lsn: formatLsn(n.lsn) } : {}),
+      failureCount: n.consecutiveFailures,
+      queries: n.queries,
+      errors: n.errors,
+      totalTimeMs: n.totalTimeMs,
+      pool: n.exec.stats(),
+    };
+  }
+
+  function* nodes(): Generator<NodeRuntime> {
+    for (const c of clusters.values()) for (const g of c.groups) yield* g.nodes;
+  }
+
+  const router: Router = {
+    config: normalized,
+    async start() {
+      if (closed) throw new PgmError('CLOSED', 'The router is closed');
+      await Promise.all(
+        [...nodes()].map(async (n) => {
+          const min = Number(n.pgConfig.min ?? 0);
+          const warm = normalized.clusters[n.clusterId]?.connectionPool.warmupConnections;
+          if (!warm || min <= 0) return;
+          const conns = Array.from({ length: min }, () =>
+            n.exec.provider.withConnection(async () => undefined).catch(() => undefined),
+          );
+          await Promise.all(conns);
+        }),
+      );
+      await monitor.start();
+    },
+    query,
+    resolveCluster,
+    primary(clusterId, shardKey) {
+      return groupOf(clusterId, shardKey).primaryProvider;
+    },
+    primaries(clusterId) {
+      return clusterById(clusterId).groups.map((g) => g.primaryProvider);
+    },
+    shardFor(clusterId, shardKey) {
+      const c = clusterById(clusterId);
+      const { partition, group } = chooseShard(c, shardKey);
+      return { partition, ...(group.shardId ? { shardId: group.shardId } : {}) };
+    },
+    registerSchema(schema, clusterId, opts = {}) {
+      if (typeof schema !== 'string' || schema === '') {
+        throw new PgmError('INVALID_ARGUMENT', 'registerSchema: schema must be a non-empty string');
+      }
+      clusterById(clusterId);
+      const previous = schemaMap.get(schema)?.clusterId;
+      schemaMap.set(schema, { ...opts, clusterId });
+      emit('schemaRegistered', { schema, clusterId, ...(previous ? { previous } : {}) });
+    },
+    schemas() {
+      return Object.fromEntries([...schemaMap].map(([s, e]) => [s, e.clusterId]));
+    },
+    schemaOptions(schema) {
+      const e = schemaMap.get(schema);
+      return e ? { ...e } : undefined;
+    },
+    clusterIds() {
+      return [...clusters.keys()];
+    },
+    async healthCheck() {
+      if (closed) throw new PgmError('CLOSED', 'The router is closed');
+      await monitor.probeAll();
+      const out: Record<string, ClusterHealth> = {};
+      for (const c of clusters.values()) {
+        const nodesOut: ClusterHealth['nodes'] = {};
+        let failures = 0;
+        let error: string | undefined;
+        for (const g of c.groups) {
+          for (const n of g.nodes) {
+            failures += n.consecutiveFailures;
+            nodesOut[n.id] = {
+              healthy: n.reachable && !n.down,
+              role: n.state.role,
+              responseTime: Math.round(n.responseTime * 100) / 100,
+              lagBytes: n.state.lagBytes,
+              lagMs: n.state.lagMs,
+              ...(n.lastError ? { error: n.lastError } : {}),
+              failureCount: n.consecutiveFailures,
+            };
+          }
+          if (g.splitBrain) error ??= `more than one primary: ${g.splitBrain.join(', ')}`;
+          else if (!g.primary.reachable) error ??= `primary ${g.primary.id}: ${g.primary.lastError ?? 'unreachable'}`;
+        }
+        const primaryTimes = c.groups.map((g) => g.primary.responseTime);
+        out[c.id] = {
+          healthy: error === undefined,
+          responseTime: Math.round(Math.max(...primaryTimes) * 100) / 100,
+          ...(error ? { error } : {}),
+          failureCount: failures,
+          nodes: nodesOut,
+        };
+      }
+      return out;
+    },
+    nodeStates() {
+      return [...nodes()].map(snapshot);
+    },
+    poolStats() {
+      const out: Record<string, PoolStats> = {};
+      for (const n of nodes()) out[n.key] = n.exec.stats();
+      return out;
+    },
+    createSessionToken,
+    createSession: createSessionToken,
+    runWithSession<T>(a: SessionToken | (() => T), b?: () => T): T {
+      if (typeof a === 'function') return runWithSessionToken(createSessionToken(), a);
+      if (!b) throw new PgmError('INVALID_ARGUMENT', 'runWithSession(token, fn): fn is required');
+      return runWithSessionToken(a, b);
+    },
+    currentSession,
+    async noteWrite(clusterId, lsn, token, shardKey) {
+      const t = token ?? currentSession();
+      const g = groupOf(clusterId, shardKey);
+      if (!t) return undefined;
+      let value: bigint | undefined;
+      if (lsn === undefined) {
+        const r = await g.primary.exec.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
+        value = parseLsnStrict(r.rows[0]?.l);
+      } else value = typeof lsn === 'bigint' ? lsn : parseLsnStrict(lsn);
+      advanceToken(t, g.key, value);
+      return value;
+    },
+    on(event, listener) {
+      emitter.on(event, listener as (...a: unknown[]) => void);
+      return router;
+    },
+    once(event, listener) {
+      emitter.once(event, listener as (...a: unknown[]) => void);
+      return router;
+    },
+    off(event, listener) {
+      emitter.off(event, listener as (...a: unknown[]) => void);
+      return router;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      monitor.stop();
+      await Promise.allSettled([...nodes()].map((n) => n.exec.end()));
+    },
+  };
+  return router;
+}
+
+function parseLsnStrict(text: string | undefined): bigint {
+  const v = parseLsn(text);
+  if (v === undefined) throw new PgmError('INVALID_ARGUMENT', `Not a WAL position (X/Y): ${JSON.stringify(text)}`);
+  return v;
+}

@@ -1,0 +1,175 @@
+import type { Connection, ConnectionProvider, PoolLike, PoolStats, QueryResult } from '@pg-multiverse/core';
+import { parseLsn } from './lsn.js';
+import { isClientTimeout, isConnectionError } from './pg-errors.js';
+
+/**
+ * Runs statements on one node with the right search_path.
+ *
+ * pg.Pool-backed nodes remember each pooled client's search_path on the
+ * client object (a symbol). A statement for schema S issues
+ * `SET search_path TO "S", public` only when that client is not already on
+ * S, so with a steady mix of schemas every warm client ends up pinned and
+ * there is no extra round trip. Clients whose session state we cannot vouch
+ * for (after `withConnection`, a user `SET`, or any error) are marked dirty
+ * and get `RESET ALL` before their next routed statement; clients left inside
+ * a transaction by user SQL (`BEGIN`) are destroyed on release.
+ */
+export interface RunOptions {
+  /** Already-quoted search_path (`"s", public`), or undefined for the server default. */
+  searchPath?: string;
+  /** After the statement, read `pg_current_wal_insert_lsn()` on the same session. */
+  captureLsn?: boolean;
+  /** Before the statement, check `pg_last_wal_replay_lsn()` on the same session; skip the statement if behind. */
+  requireReplayLsn?: bigint;
+}
+
+export interface RunOutcome<R> {
+  /** Undefined when `requireReplayLsn` was not reached (statement not run). */
+  result: QueryResult<R> | undefined;
+  /** Captured write position, or the replay position seen by the check. */
+  lsn?: bigint;
+}
+
+export interface NodeExecutor {
+  run<R>(sql: string, params: readonly unknown[] | undefined, o: RunOptions): Promise<RunOutcome<R>>;
+  /** The ConnectionProvider other packages use (tx, migrate); sessions it hands out come back marked dirty. */
+  readonly provider: ConnectionProvider;
+  stats(): PoolStats;
+  end(): Promise<void>;
+}
+
+interface PoolClientish {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+  release(destroy?: boolean | Error): void;
+  [SEARCH_PATH]?: string;
+}
+
+const SEARCH_PATH = Symbol('pgm.searchPath');
+const DIRTY = '\u0000dirty';
+const SESSION_COMMANDS = new Set(['SET', 'RESET', 'DISCARD', 'LISTEN', 'UNLISTEN', 'PREPARE', 'DEALLOCATE', 'LOAD']);
+const TX_COMMANDS = new Set(['BEGIN', 'START', 'SAVEPOINT']);
+
+function settle(client: PoolClientish, want: string | undefined): string | undefined {
+  const cur = client[SEARCH_PATH];
+  if (cur === want) return undefined;
+  const reset = cur === DIRTY ? 'RESET ALL' : undefined;
+  if (want === undefined) return reset ?? 'RESET search_path';
+  return reset ? `${reset}; SET search_path TO ${want}` : `SET search_path TO ${want}`;
+}
+
+function lsnOf(r: unknown): bigint | undefined {
+  return parseLsn((r as QueryResult<{ l: string | null }>).rows[0]?.l);
+}
+
+/** Executor over a pg.Pool-like pool (ours or the application's). */
+export function poolExecutor(
+  pool: PoolLike,
+  id: string,
+  opts: { ownsPool: boolean; onIdleError: (err: Error) => void },
+): NodeExecutor {
+  pool.on?.('error', (err) => opts.onIdleError(err));
+  let ended = false;
+
+  async function run<R>(sql: string, params: readonly unknown[] | undefined, o: RunOptions): Promise<RunOutcome<R>> {
+    const client = (await pool.connect()) as PoolClientish;
+    let destroy: Error | boolean | undefined;
+    try {
+      const pre = settle(client, o.searchPath);
+      if (pre !== undefined) {
+        client[SEARCH_PATH] = DIRTY;
+        await client.query(pre);
+        client[SEARCH_PATH] = o.searchPath;
+      }
+      if (o.requireReplayLsn !== undefined) {
+        const seen = lsnOf(await client.query('SELECT pg_last_wal_replay_lsn()::text AS l'));
+        if (seen === undefined || seen < o.requireReplayLsn)
+          return { result: undefined, ...(seen ? { lsn: seen } : {}) };
+      }
+      const res = (await client.query(sql, params as unknown[] | undefined)) as QueryResult<R> | QueryResult<R>[];
+      const last = Array.isArray(res) ? res[res.length - 1] : res;
+      const commands = Array.isArray(res) ? res.map((r) => r.command) : [res.command];
+      for (const c of commands) {
+        if (TX_COMMANDS.has(c)) destroy = true;
+        else if (SESSION_COMMANDS.has(c)) client[SEARCH_PATH] = DIRTY;
+      }
+      let lsn: bigint | undefined;
+      if (o.captureLsn && !destroy) lsn = lsnOf(await client.query('SELECT pg_current_wal_insert_lsn()::text AS l'));
+      return { result: last as QueryResult<R>, ...(lsn !== undefined ? { lsn } : {}) };
+    } catch (err) {
+      client[SEARCH_PATH] = DIRTY;
+      if (isConnectionError(err) || isClientTimeout(err) || !(err instanceof Error)) {
+        destroy = err instanceof Error ? err : true;
+      }
+      throw err;
+    } finally {
+      client.release(destroy);
+    }
+  }
+
+  const provider: ConnectionProvider = {
+    id,
+    async query<R>(text: string, values?: readonly unknown[]) {
+      return (await run<R>(text, values, {})).result as QueryResult<R>;
+    },
+    async withConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
+      const client = (await pool.connect()) as PoolClientish;
+      let broken: Error | undefined;
+      try {
+        const pre = settle(client, undefined);
+        if (pre !== undefined) await client.query(pre);
+        client[SEARCH_PATH] = DIRTY;
+        const conn: Connection = {
+          query: <R>(text: string, values?: readonly unknown[]) =>
+            client.query(text, values as unknown[] | undefined) as Promise<QueryResult<R>>,
+        };
+        return await fn(conn);
+      } catch (err) {
+        broken = err instanceof Error ? err : new Error(String(err));
+        throw err;
+      } finally {
+        client[SEARCH_PATH] = DIRTY;
+        client.release(broken);
+      }
+    },
+    stats,
+    end,
+  };
+
+  function stats(): PoolStats {
+    return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
+  }
+  async function end(): Promise<void> {
+    if (ended || !opts.ownsPool) return;
+    ended = true;
+    await pool.end();
+  }
+  return { run, provider, stats, end };
+}
+
+/**
+ * Executor over an application-supplied ConnectionProvider: schema-qualified
+ * statements run in a dedicated session that sets and then resets the
+ * search_path (one extra round trip each way; documented).
+ */
+export function providerExecutor(provider: ConnectionProvider): NodeExecutor {
+  async function run<R>(sql: string, params: readonly unknown[] | undefined, o: RunOptions): Promise<RunOutcome<R>> {
+    if (o.searchPath === undefined && !o.captureLsn && o.requireReplayLsn === undefined) {
+      return { result: await provider.query<R>(sql, params) };
+    }
+    return provider.withConnection(async (c) => {
+      if (o.searchPath !== undefined) await c.query(`SET search_path TO ${o.searchPath}`);
+      try {
+        if (o.requireReplayLsn !== undefined) {
+          const seen = lsnOf(await c.query('SELECT pg_last_wal_replay_lsn()::text AS l'));
+          if (seen === undefined || seen < o.requireReplayLsn) return { result: undefined };
+        }
+        const result = await c.query<R>(sql, params);
+        const lsn = o.captureLsn ? lsnOf(await c.query('SELECT pg_current_wal_insert_lsn()::text AS l')) : undefined;
+        return { result, ...(lsn !== undefined ? { lsn } : {}) };
+      } finally {
+        if (o.searchPath !== undefined) await c.query('RESET search_path').catch(() => undefined);
+      }
+    });
+  }
+  return { run, provider, stats: () => provider.stats(), end: async () => {} };
+}

@@ -1,0 +1,123 @@
+import pg from 'pg';
+import { parseLsn } from './lsn.js';
+import { isConnectionError } from './pg-errors.js';
+
+/** What one health probe saw. */
+export interface ProbeResult {
+  ok: boolean;
+  /** Round trip of the probe (connect included when it had to connect), ms. */
+  responseTime: number;
+  inRecovery?: boolean;
+  /** Primary: `pg_current_wal_lsn()`. Replica: `pg_last_wal_replay_lsn()`. */
+  lsn?: bigint;
+  /** Replica: ms since the last replayed transaction's commit time, null if none replayed yet. */
+  replayAgeMs?: number | null;
+  error?: Error;
+}
+
+export interface Prober {
+  probe(): Promise<ProbeResult>;
+  close(): void;
+}
+
+const PROBE_SQL = `SELECT pg_is_in_recovery() AS r,
+  (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS l,
+  (EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS a`;
+
+class ProbeTimeout extends Error {
+  override name = 'ProbeTimeout';
+}
+
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ProbeTimeout(`health probe timed out after ${Math.round(ms)} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A node's health probe: one dedicated connection (not from the app pool, so
+ * probes never queue behind queries), reconnected after any failure. Every
+ * probe is bounded by `timeoutMs` overall, so a black-holed node cannot hang
+ * it; up to `attempts` connection attempts fit in that budget.
+ */
+export function createProber(clientConfig: Record<string, unknown>, timeoutMs: number, attempts: number): Prober {
+  let client: pg.Client | undefined;
+  let closed = false;
+
+  function discard(): void {
+    const c = client;
+    client = undefined;
+    if (!c) return;
+    (c as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
+    c.end().catch(() => undefined);
+  }
+
+  async function connect(budget: number): Promise<pg.Client> {
+    if (client) return client;
+    const c = new pg.Client({
+      ...clientConfig,
+      connectionTimeoutMillis: Math.max(1, Math.round(budget)),
+      application_name: 'pg-multiverse-monitor',
+    } as pg.ClientConfig);
+    c.on('error', () => {
+      if (client === c) discard();
+    });
+    client = c;
+    try {
+      await within(c.connect(), budget);
+    } catch (err) {
+      discard();
+      throw err;
+    }
+    return c;
+  }
+
+  async function probe(): Promise<ProbeResult> {
+    try {
+      return await attempt();
+    } finally {
+      if (closed) discard();
+    }
+  }
+
+  async function attempt(): Promise<ProbeResult> {
+    const started = performance.now();
+    const deadline = started + timeoutMs;
+    let lastErr: Error = new Error('health probe not attempted');
+    for (let attempt = 0; attempt < Math.max(1, attempts) && !closed; attempt++) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      try {
+        const c = await connect(left);
+        const res = await within(c.query(PROBE_SQL), Math.max(1, deadline - performance.now()));
+        const row = res.rows[0] as { r: boolean; l: string | null; a: number | null };
+        const lsn = parseLsn(row.l);
+        return {
+          ok: true,
+          responseTime: performance.now() - started,
+          inRecovery: row.r,
+          ...(lsn !== undefined ? { lsn } : {}),
+          replayAgeMs: row.a === null ? null : Math.max(0, Number(row.a)),
+        };
+      } catch (err) {
+        lastErr = err instanceof Error ? err : new Error(String(err));
+        discard();
+        if (err instanceof ProbeTimeout || !isConnectionError(err)) break;
+        await sleep(Math.min(25 * (attempt + 1), Math.max(0, deadline - performance.now())));
+      }
+    }
+    return { ok: false, responseTime: performance.now() - started, error: lastErr };
+  }
+
+  return {
+    probe,
+    close() {
+      closed = true;
+      discard();
+    },
+  };
+}

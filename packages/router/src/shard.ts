@@ -1,0 +1,42 @@
+import type { ShardKeyType } from '@pg-multiverse/core';
+import { PgmError } from '@pg-multiverse/core';
+import { hashShard } from './temp-stubs.js';
+import type { ClusterRuntime, GroupRuntime } from './topology.js';
+
+export interface ShardChoice {
+  partition: number;
+  group: GroupRuntime;
+}
+
+function keyTypeOf(key: unknown, configured: ShardKeyType | undefined): ShardKeyType {
+  if (configured) return configured;
+  return typeof key === 'number' || typeof key === 'bigint' ? 'int8' : 'text';
+}
+
+/**
+ * Partition of `shardKey` on a sharded cluster (PostgreSQL-compatible hash
+ * unless a custom `shardFunction` is configured), and the group holding it:
+ * partition `p` lives on `shards[p % shards.length]`.
+ */
+export function chooseShard(c: ClusterRuntime, shardKey: unknown): ShardChoice {
+  const s = c.cfg.sharding;
+  if (!s) return { partition: 0, group: c.groups[0]! };
+  if (shardKey === undefined || shardKey === null) {
+    throw new PgmError(
+      'SHARD_KEY_REQUIRED',
+      `Cluster "${c.id}" is sharded by "${s.key}" (${s.partitions} partitions): pass { shardKey } to pick the shard; cross-shard queries are not routed automatically`,
+      { clusterId: c.id },
+    );
+  }
+  const partition = s.shardFunction
+    ? s.shardFunction(shardKey, s.partitions)
+    : hashShard(shardKey as never, s.partitions, keyTypeOf(shardKey, s.keyType));
+  if (!Number.isInteger(partition) || partition < 0 || partition >= s.partitions) {
+    throw new PgmError(
+      'INVALID_ARGUMENT',
+      `Shard function of cluster "${c.id}" returned ${String(partition)}; expected an integer in [0, ${s.partitions})`,
+      { clusterId: c.id },
+    );
+  }
+  return { partition, group: c.groups[partition % c.groups.length]! };
+}

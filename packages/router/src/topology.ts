@@ -1,0 +1,185 @@
+import type {
+  Balancer,
+  ConnectionProvider,
+  NodeRole,
+  NodeState,
+  NormalizedCluster,
+  NormalizedNode,
+  PoolLike,
+} from '@pg-multiverse/core';
+import { toPgPoolConfig } from '@pg-multiverse/core';
+import pg from 'pg';
+import { type NodeExecutor, poolExecutor, providerExecutor } from './node-executor.js';
+import type { Prober } from './probe.js';
+
+/** Everything the router knows about one node. */
+export interface NodeRuntime {
+  /** `clusterId/nodeId`. */
+  key: string;
+  id: string;
+  clusterId: string;
+  shardId?: string;
+  configuredRole: NodeRole;
+  /** Shared with balancers; mutated in place. */
+  state: NodeState;
+  exec: NodeExecutor;
+  /** pg client settings for the probe connection. */
+  pgConfig: Record<string, unknown>;
+  prober?: Prober;
+  /** Last probe succeeded. */
+  reachable: boolean;
+  /** Marked down (after `maxFailuresBeforeMarkDown` failed probes). */
+  down: boolean;
+  downSince: number;
+  consecutiveFailures: number;
+  lastError?: string;
+  responseTime: number;
+  /** Primary: current WAL LSN; replica: replay LSN (cached from the last probe or on-demand check). */
+  lsn?: bigint;
+  /** Wall-clock ms when this replica was last seen fully caught up. */
+  caughtUpAt: number;
+  /** Wall-clock ms when it was first seen behind (0 when caught up). */
+  behindSince: number;
+  /** Replica: ms since its last replayed commit, from the last probe. */
+  replayAgeMs?: number;
+  lagKnown: boolean;
+  lagging: boolean;
+  /** Monotonic ms before which a down node is not probed again (backoff). */
+  nextProbeAt: number;
+  backoffSteps: number;
+  queries: number;
+  errors: number;
+  totalTimeMs: number;
+}
+
+/** One primary with its replicas: a whole cluster, or one shard of it. */
+export interface GroupRuntime {
+  /** `clusterId` or `clusterId#shardId`: the session-token key. */
+  key: string;
+  clusterId: string;
+  shardId?: string;
+  nodes: NodeRuntime[];
+  /** Current write target (follows failover). */
+  primary: NodeRuntime;
+  /** Node ids claiming to be primary at once; writes are refused while set. */
+  splitBrain?: string[];
+  /** True while reads fall back to the primary because every replica is down (for the `readFallback` event). */
+  fallbackActive?: boolean;
+  /** Stable provider delegating to the current primary. */
+  primaryProvider: ConnectionProvider;
+}
+
+export interface ClusterRuntime {
+  id: string;
+  cfg: NormalizedCluster;
+  groups: GroupRuntime[];
+  balancer: Balancer;
+  down: boolean;
+  downSince: number;
+}
+
+function isPoolLike(v: unknown): v is PoolLike {
+  return typeof (v as PoolLike).connect === 'function' && typeof (v as PoolLike).totalCount === 'number';
+}
+
+export interface NodeBuildContext {
+  providers: Record<string, ConnectionProvider | PoolLike> | undefined;
+  onIdleError: (node: { clusterId: string; nodeId: string }, err: Error) => void;
+  /** Throws when the group cannot take writes (split brain, primary down). */
+  guardPrimary: (g: GroupRuntime) => void;
+}
+
+export function buildNode(n: NormalizedNode, ctx: NodeBuildContext): NodeRuntime {
+  const key = `${n.clusterId}/${n.id}`;
+  const pgConfig = toPgPoolConfig(n);
+  const given = ctx.providers?.[key];
+  const onIdleError = (err: Error) => ctx.onIdleError({ clusterId: n.clusterId, nodeId: n.id }, err);
+  let exec: NodeExecutor;
+  if (given === undefined) {
+    exec = poolExecutor(new pg.Pool(pgConfig as pg.PoolConfig) as unknown as PoolLike, key, {
+      ownsPool: true,
+      onIdleError,
+    });
+  } else if (isPoolLike(given)) {
+    exec = poolExecutor(given, key, { ownsPool: false, onIdleError });
+  } else {
+    exec = providerExecutor(given);
+  }
+  const { max: _m, min: _n, idleTimeoutMillis: _i, ...clientConfig } = pgConfig;
+  return {
+    key,
+    id: n.id,
+    clusterId: n.clusterId,
+    ...(n.shardId ? { shardId: n.shardId } : {}),
+    configuredRole: n.role,
+    state: {
+      id: n.id,
+      clusterId: n.clusterId,
+      role: n.role,
+      weight: n.weight,
+      inFlight: 0,
+      ewmaLatencyMs: 0,
+      lastSampleAt: 0,
+      healthScore: 100,
+      healthy: true,
+      lagBytes: 0,
+      lagMs: 0,
+    },
+    exec,
+    pgConfig: clientConfig,
+    reachable: true,
+    down: false,
+    downSince: 0,
+    consecutiveFailures: 0,
+    responseTime: 0,
+    caughtUpAt: 0,
+    behindSince: 0,
+    lagKnown: false,
+    lagging: false,
+    nextProbeAt: 0,
+    backoffSteps: 0,
+    queries: 0,
+    errors: 0,
+    totalTimeMs: 0,
+  };
+}
+
+/** A provider whose every call goes to the group's primary of the moment. */
+function delegatingPrimary(group: GroupRuntime, id: string, guard: (g: GroupRuntime) => void): ConnectionProvider {
+  return {
+    get id() {
+      return `${id}/${group.primary.id}`;
+    },
+    query: async (text, values) => {
+      guard(group);
+      return group.primary.exec.provider.query(text, values);
+    },
+    withConnection: async (fn) => {
+      guard(group);
+      return group.primary.exec.provider.withConnection(fn);
+    },
+    stats: () => group.primary.exec.stats(),
+    end: async () => {},
+  } as ConnectionProvider;
+}
+
+export function buildCluster(cfg: NormalizedCluster, balancer: Balancer, ctx: NodeBuildContext): ClusterRuntime {
+  const groups: GroupRuntime[] = [];
+  const makeGroup = (primary: NormalizedNode, replicas: NormalizedNode[], shardId?: string) => {
+    const nodes = [primary, ...replicas].map((n) => buildNode(n, ctx));
+    const g: GroupRuntime = {
+      key: shardId ? `${cfg.id}#${shardId}` : cfg.id,
+      clusterId: cfg.id,
+      ...(shardId ? { shardId } : {}),
+      nodes,
+      primary: nodes[0]!,
+      primaryProvider: undefined as unknown as ConnectionProvider,
+    };
+    g.primaryProvider = delegatingPrimary(g, cfg.id, ctx.guardPrimary);
+    groups.push(g);
+  };
+  const shards = cfg.sharding?.shards ?? [];
+  if (shards.length > 0) for (const s of shards) makeGroup(s.primary, s.replicas, s.id);
+  else makeGroup(cfg.primary, cfg.replicas);
+  return { id: cfg.id, cfg, groups, balancer, down: false, downSince: 0 };
+}

@@ -1,0 +1,174 @@
+import type {
+  ClusterMonitorOptions,
+  ConnectionProvider,
+  ConsistencyLevel,
+  LoadBalancingConfig,
+  NodeRole,
+  PoolLike,
+  PoolOptions,
+  QueryResult,
+  ReadPreference,
+  SchemaOptions,
+} from '@pg-multiverse/core';
+import type { SessionToken } from './session-token.js';
+
+/** Options of `createRouter(config, options)`. */
+export interface RouterOptions {
+  /** Health-monitor settings (interval, timeout, failures before mark-down, fallback). */
+  monitor?: ClusterMonitorOptions;
+  /** Balancer defaults for every cluster (a cluster's own `loadBalancing` wins). */
+  loadBalancing?: LoadBalancingConfig;
+  /** Pool defaults for every node (a cluster's and a node's own `connectionPool`/`pool` win). */
+  connectionPool?: PoolOptions;
+  /**
+   * Connections you already have, by `"<clusterId>/<nodeId>"` (e.g. `users_cluster/replica-1`).
+   * A `pg.Pool` keeps the zero-round-trip search_path tracking; a generic
+   * `ConnectionProvider` pays one extra round trip per schema-qualified query.
+   * Pools and providers passed here are never ended by the router.
+   */
+  providers?: Record<string, ConnectionProvider | PoolLike>;
+  /** Cluster used for queries without a schema. Default: the only cluster, if there is exactly one. */
+  defaultCluster?: string;
+  /** Extra functions whose call makes a statement a write (see `classifySql`), e.g. `['audit_log', 'app.bump_*']`. */
+  writeFunctions?: string[];
+  /** Extra secrets to redact from error messages (configured passwords are always redacted). */
+  secrets?: string[];
+}
+
+/** Per-query routing options. */
+export interface RouteOptions {
+  /** Schema whose cluster runs the query; also put first on the search_path. */
+  schema?: string;
+  /** Target a cluster directly (no search_path change unless `schema` is given too). */
+  clusterId?: string;
+  /** Force the node role: `primary` always goes to the primary; `replica` prefers replicas even for the `strong` default. */
+  role?: 'primary' | 'replica';
+  /** Consistency for reads. Default: the schema's, else the cluster's `consistencyLevel`. */
+  consistency?: ConsistencyLevel;
+  /** Max replica lag for `bounded` reads, ms. Default: the cluster's `maxLagMs`. */
+  maxLagMs?: number;
+  /** Shard key (sharded clusters): picks the shard. */
+  shardKey?: unknown;
+  /** Read-your-writes token; default: the one of `runWithSession`, if any. */
+  sessionToken?: SessionToken;
+  /** Override the SQL classification (`read` or `write`). */
+  kind?: 'read' | 'write';
+}
+
+/** Why a node was chosen. */
+export type RouteReason =
+  | 'write'
+  | 'role-primary'
+  | 'role-replica'
+  | 'strong'
+  | 'read-preference-primary'
+  | 'balanced'
+  | 'session-caught-up'
+  | 'session-primary'
+  | 'bounded-primary'
+  | 'fallback-primary'
+  | 'retry';
+
+/** Where a query ran. Attached to results as the non-enumerable `route`. */
+export interface RouteInfo {
+  clusterId: string;
+  /** Node id in its cluster, e.g. `replica-1` or `shard-0/primary`. */
+  nodeId: string;
+  shardId?: string;
+  role: NodeRole;
+  reason: RouteReason;
+  kind: 'read' | 'write';
+  durationMs: number;
+  retried: boolean;
+}
+
+export type RoutedResult<R> = QueryResult<R> & { readonly route: RouteInfo };
+
+/** Runtime view of a registered schema. */
+export interface SchemaEntry extends SchemaOptions {
+  clusterId: string;
+}
+
+/** Per-node health in `healthCheck()`. */
+export interface NodeHealth {
+  healthy: boolean;
+  role: NodeRole;
+  responseTime: number;
+  lagBytes: number;
+  lagMs: number;
+  error?: string;
+  failureCount: number;
+}
+
+/** Per-cluster health in `healthCheck()`. */
+export interface ClusterHealth {
+  /** True when the cluster can take writes (every shard has exactly one reachable primary). */
+  healthy: boolean;
+  /** Slowest probe of the cluster, ms. */
+  responseTime: number;
+  error?: string;
+  failureCount: number;
+  nodes: Record<string, NodeHealth>;
+}
+
+/** A snapshot of one node for metrics. */
+export interface NodeSnapshot {
+  clusterId: string;
+  nodeId: string;
+  shardId?: string;
+  role: NodeRole;
+  configuredRole: NodeRole;
+  healthy: boolean;
+  healthScore: number;
+  inFlight: number;
+  ewmaLatencyMs: number;
+  lagBytes: number;
+  lagMs: number;
+  /** Last replay LSN (replicas) or current WAL LSN (primary) seen, `X/Y`. */
+  lsn?: string;
+  failureCount: number;
+  queries: number;
+  errors: number;
+  totalTimeMs: number;
+  pool: { total: number; idle: number; waiting: number };
+}
+
+export interface QueryExecutedEvent {
+  clusterId: string;
+  nodeId: string;
+  shardId?: string;
+  role: NodeRole;
+  reason: RouteReason;
+  kind: 'read' | 'write';
+  schema?: string;
+  durationMs: number;
+  /** Same as `durationMs` (the documented name). */
+  duration: number;
+  ok: boolean;
+  retried: boolean;
+  /** SQL text only; parameters are never included. */
+  sql: string;
+  /** Error code (SQLSTATE or PgmError code) when `ok` is false. */
+  errorCode?: string;
+}
+
+/** Events of the router. */
+export interface RouterEvents {
+  queryExecuted: [QueryExecutedEvent];
+  nodeDown: [{ clusterId: string; nodeId: string; reason: string; failureCount: number }];
+  nodeUp: [{ clusterId: string; nodeId: string; downtime: number }];
+  clusterDown: [{ clusterId: string; reason: string }];
+  clusterRecovered: [{ clusterId: string; downtime: number }];
+  roleChanged: [{ clusterId: string; nodeId: string; from: NodeRole; to: NodeRole }];
+  primaryChanged: [{ clusterId: string; shardId?: string; from: string; to: string }];
+  splitBrain: [{ clusterId: string; shardId?: string; primaries: string[] }];
+  replicaLagging: [{ clusterId: string; nodeId: string; lagMs: number; lagBytes: number }];
+  replicaCaughtUp: [{ clusterId: string; nodeId: string }];
+  readFallback: [{ clusterId: string; reason: string; nodeId: string }];
+  queryRetried: [{ clusterId: string; fromNode: string; toNode: string; errorCode?: string }];
+  schemaRegistered: [{ schema: string; clusterId: string; previous?: string }];
+  /** Errors of idle pooled connections (already handled; informational, never thrown). */
+  poolError: [{ clusterId: string; nodeId: string; error: Error }];
+}
+
+export type { ConsistencyLevel, ReadPreference };
