@@ -76,7 +76,9 @@ export function harness(
     },
     async close() {
       await tm.close();
-      await pools[Object.keys(primaries)[0]!]!.query(`DROP SCHEMA IF EXISTS "${decisionSchema}" CASCADE`).catch(() => {});
+      await pools[Object.keys(primaries)[0]!]!.query(`DROP SCHEMA IF EXISTS "${decisionSchema}" CASCADE`).catch(
+        () => {},
+      );
       await Promise.all(Object.values(pools).map((p) => p.end()));
     },
   };

@@ -70,9 +70,10 @@ describe('cross-cluster transactions on two clusters', () => {
     expect(await h.prepared('users_cluster')).toEqual([]);
     expect(await h.prepared('commerce_cluster')).toEqual([]);
     // The decision row is in the coordinator's table.
-    const d = await h.pools.users_cluster!.query(`SELECT decision FROM "${h.decisionSchema}".decisions WHERE txid = $1`, [
-      e.id,
-    ]);
+    const d = await h.pools.users_cluster!.query(
+      `SELECT decision FROM "${h.decisionSchema}".decisions WHERE txid = $1`,
+      [e.id],
+    );
     expect(d.rows).toEqual([{ decision: 'commit' }]);
   });
 
