@@ -14,6 +14,10 @@ export default defineConfig({
         replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)),
       },
       { find: /^pg-multiverse$/, replacement: pkg('pg-multiverse') },
+      {
+        find: /^@pg-multiverse\/cache\/testing$/,
+        replacement: fileURLToPath(new URL('./packages/cache/src/testing.ts', import.meta.url)),
+      },
     ],
   },
   test: {

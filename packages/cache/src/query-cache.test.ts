@@ -1,0 +1,299 @@
+import type { CacheEntry, CacheStore } from '@pg-multiverse/core';
+import { describe, expect, it } from 'vitest';
+import type { QueryCacheEvents } from './events.js';
+import type { BusInvalidation, NotifyBus } from './notify-bus.js';
+import { createQueryCache } from './query-cache.js';
+
+const result = (rows: unknown[]) => ({ command: 'SELECT', rowCount: rows.length, rows, fields: [] });
+type R = ReturnType<typeof result>;
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const collect = <E extends keyof QueryCacheEvents>(cache: ReturnType<typeof createQueryCache>, e: E) => {
+  const out: QueryCacheEvents[E][] = [];
+  cache.on(e, (p) => out.push(p));
+  return out;
+};
+
+describe('createQueryCache', () => {
+  it('caches: miss runs the loader, hit returns an equal copy without it', async () => {
+    const cache = createQueryCache();
+    let calls = 0;
+    const loader = async () => {
+      calls++;
+      return result([{ id: 1, at: new Date(5) }]);
+    };
+    const a = await cache.wrap('k', { tags: ['t'] }, loader);
+    const b = await cache.wrap('k', { tags: ['t'] }, loader);
+    expect(calls).toBe(1);
+    expect(a).toMatchObject({ hit: false, stale: false });
+    expect(b).toMatchObject({ hit: true, stale: false });
+    expect(b.value).toEqual(a.value);
+    (b.value as R).rows.push({ mutated: true });
+    const c = await cache.wrap('k', { tags: ['t'] }, loader);
+    expect((c.value as R).rows).toHaveLength(1);
+  });
+
+  it('runs one loader for concurrent misses of one key and emits one event per lookup', async () => {
+    const cache = createQueryCache();
+    const misses = collect(cache, 'cacheMiss');
+    const hits = collect(cache, 'cacheHit');
+    const gate = deferred<void>();
+    let calls = 0;
+    const loader = async () => {
+      calls++;
+      await gate.promise;
+      return result([{ id: 7 }]);
+    };
+    const all = Array.from({ length: 100 }, () => cache.wrap('same', { schema: 's', tags: ['t'] }, loader));
+    await new Promise((r) => setImmediate(r));
+    gate.resolve();
+    const out = await Promise.all(all);
+    expect(calls).toBe(1);
+    expect(out.every((o) => ((o.value as R).rows[0] as { id: number }).id === 7)).toBe(true);
+    expect(misses).toHaveLength(100);
+    expect(misses.filter((m) => !m.shared)).toHaveLength(1);
+    expect(hits).toHaveLength(0);
+    expect(misses[0]).toMatchObject({ key: 'same', schema: 's', tags: ['t'] });
+  });
+
+  it('does not cache a failed load and lets every waiter see the error', async () => {
+    const cache = createQueryCache();
+    const boom = new Error('boom');
+    const p1 = cache.wrap('k', {}, async () => {
+      await new Promise((r) => setImmediate(r));
+      throw boom;
+    });
+    const p2 = cache.wrap('k', {}, async () => result([]));
+    await expect(p1).rejects.toBe(boom);
+    await expect(p2).rejects.toBe(boom);
+    const again = await cache.wrap('k', {}, async () => result([{ ok: 1 }]));
+    expect(again.hit).toBe(false);
+    expect((again.value as R).rows).toEqual([{ ok: 1 }]);
+  });
+
+  it('drops a fill that raced with an invalidation of its tag, and new lookups do not join it', async () => {
+    const cache = createQueryCache();
+    const dropped = collect(cache, 'cacheFillDropped');
+    const gate = deferred<void>();
+    const slow = cache.wrap('k', { tags: ['table:s.t'] }, async () => {
+      await gate.promise;
+      return result([{ v: 'old' }]);
+    });
+    await new Promise((r) => setImmediate(r));
+    await cache.invalidate({ tags: ['table:s.t'] });
+    // a lookup after the invalidation must not get the old load's value
+    const fresh = await cache.wrap('k', { tags: ['table:s.t'] }, async () => result([{ v: 'new' }]));
+    expect((fresh.value as R).rows).toEqual([{ v: 'new' }]);
+    gate.resolve();
+    expect(((await slow).value as R).rows).toEqual([{ v: 'old' }]);
+    expect(dropped).toHaveLength(1);
+    const after = await cache.wrap('k', { tags: ['table:s.t'] }, async () => result([{ v: 'loader' }]));
+    expect(after.hit).toBe(true);
+    expect((after.value as R).rows).toEqual([{ v: 'new' }]);
+    expect(cache.stats().droppedFills).toBe(1);
+  });
+
+  it('drops a racing fill with a plain CacheStore that has no snapshot support', async () => {
+    const map = new Map<string, CacheEntry>();
+    const plain: CacheStore = {
+      async get(k) {
+        return map.get(k);
+      },
+      async set(k, e) {
+        map.set(k, e);
+      },
+      async invalidate(c) {
+        let n = 0;
+        for (const k of c.keys ?? []) if (map.delete(k)) n++;
+        return n;
+      },
+    };
+    const cache = createQueryCache({ store: plain });
+    const gate = deferred<void>();
+    const slow = cache.wrap('k', {}, async () => {
+      await gate.promise;
+      return result([1]);
+    });
+    await new Promise((r) => setImmediate(r));
+    await cache.invalidate({ keys: ['k'] });
+    gate.resolve();
+    await slow;
+    expect(map.has('k')).toBe(false);
+  });
+
+  it('invalidates by schema, tags and keys', async () => {
+    const cache = createQueryCache();
+    const load = (v: number) => async () => result([v]);
+    await cache.wrap('a', { tags: cache.tagsFor({ schema: 'users', sql: 'SELECT * FROM accounts' }) }, load(1));
+    await cache.wrap('b', { tags: cache.tagsFor({ schema: 'orders', sql: 'SELECT * FROM items' }) }, load(2));
+    await cache.wrap('c', { tags: ['catalog'] }, load(3));
+    await cache.wrap('d', { tags: [] }, load(4));
+    expect(await cache.invalidate({ schema: 'users' })).toBe(1);
+    expect(await cache.invalidate({ tags: ['catalog'] })).toBe(1);
+    expect(await cache.invalidate({ keys: ['d'] })).toBe(1);
+    const hits = await Promise.all(['a', 'b', 'c', 'd'].map((k) => cache.wrap(k, {}, load(0)).then((r) => r.hit)));
+    expect(hits).toEqual([false, true, false, false]);
+  });
+
+  it('invalidates the tables a committed write touches, not the others', async () => {
+    const cache = createQueryCache();
+    const read = (sql: string) =>
+      cache.wrap(cache.keyFor({ schema: 'users', sql }), { tags: cache.tagsFor({ schema: 'users', sql }) }, async () =>
+        result([sql]),
+      );
+    await read('SELECT * FROM accounts');
+    await read('SELECT * FROM profiles');
+    await read('SELECT * FROM users.accounts a JOIN profiles p ON true');
+    await cache.invalidateWrites([{ schema: 'users', sql: "UPDATE accounts SET name = 'x'" }]);
+    expect((await read('SELECT * FROM accounts')).hit).toBe(false);
+    expect((await read('SELECT * FROM profiles')).hit).toBe(true);
+    expect((await read('SELECT * FROM users.accounts a JOIN profiles p ON true')).hit).toBe(false);
+  });
+
+  it('invalidates the whole schema when a write names no table', async () => {
+    const cache = createQueryCache();
+    const sql = 'SELECT * FROM accounts';
+    await cache.wrap('a', { tags: cache.tagsFor({ schema: 'users', sql }) }, async () => result([1]));
+    await cache.invalidateWrites([{ schema: 'users', sql: 'SELECT refresh_everything()' }]);
+    expect((await cache.wrap('a', {}, async () => result([2]))).hit).toBe(false);
+  });
+
+  it('serves stale within swrMs while one refresh runs', async () => {
+    const cache = createQueryCache({ swrMs: 60_000 });
+    const stale = collect(cache, 'cacheStale');
+    let n = 0;
+    const loader = async () => result([++n]);
+    await cache.wrap('k', { ttlMs: 20 }, loader);
+    await new Promise((r) => setTimeout(r, 40));
+    const s = await cache.wrap('k', { ttlMs: 20 }, loader);
+    expect(s).toMatchObject({ hit: true, stale: true });
+    expect((s.value as R).rows).toEqual([1]);
+    expect(stale).toHaveLength(1);
+    // the refresh stores the new value
+    for (let i = 0; i < 100 && n < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setImmediate(r));
+    const fresh = await cache.wrap('k', { ttlMs: 60_000 }, loader);
+    expect((fresh.value as R).rows).toEqual([2]);
+    expect(cache.stats().staleHits).toBe(1);
+  });
+
+  it('treats an expired entry as a miss without swrMs', async () => {
+    const cache = createQueryCache();
+    let n = 0;
+    await cache.wrap('k', { ttlMs: 10 }, async () => result([++n]));
+    await new Promise((r) => setTimeout(r, 30));
+    const r = await cache.wrap('k', { ttlMs: 10 }, async () => result([++n]));
+    expect(r.hit).toBe(false);
+    expect((r.value as R).rows).toEqual([2]);
+  });
+
+  it('compresses large entries and stays correct', async () => {
+    const big = result(Array.from({ length: 500 }, (_, i) => ({ id: i, name: `name-${i}`, mail: `m${i}@x.org` })));
+    const plain = createQueryCache();
+    const z = createQueryCache({ enableCompression: true, compressionThreshold: 1024 });
+    const sets = collect(z, 'cacheSet');
+    await plain.wrap('k', {}, async () => big);
+    await z.wrap('k', {}, async () => big);
+    expect(sets[0]?.compressed).toBe(true);
+    expect(z.stats().bytes).toBeLessThan(plain.stats().bytes / 3);
+    expect((await z.wrap('k', {}, async () => result([]))).value).toEqual(big);
+  });
+
+  it('keeps stats: hits, misses, hit rate, per-tag counts, items, bytes', async () => {
+    const cache = createQueryCache();
+    await cache.wrap('a', { tags: ['x', 'y'] }, async () => result([1]));
+    await cache.wrap('a', { tags: ['x', 'y'] }, async () => result([1]));
+    await cache.wrap('a', { tags: ['x', 'y'] }, async () => result([1]));
+    await cache.invalidate({ tags: ['y'] });
+    const s = cache.stats();
+    expect(s).toMatchObject({ hits: 2, misses: 1, sets: 1, invalidations: 1, itemCount: 0 });
+    expect(s.hitRate).toBeCloseTo(2 / 3);
+    expect(s.perTag.x).toEqual({ hits: 2, misses: 1, invalidations: 0 });
+    expect(s.perTag.y).toEqual({ hits: 2, misses: 1, invalidations: 1 });
+    await cache.wrap('b', {}, async () => result([1]));
+    expect(cache.stats().itemCount).toBe(1);
+    expect(cache.stats().bytes).toBeGreaterThan(0);
+  });
+
+  it('reports evictions of the default store', async () => {
+    const cache = createQueryCache({ maxSize: 2 });
+    const ev = collect(cache, 'cacheEvicted');
+    for (const k of ['a', 'b', 'c']) await cache.wrap(k, {}, async () => result([k]));
+    expect(ev.map((e) => e.key)).toEqual(['a']);
+    expect(cache.stats().evictions).toBe(1);
+  });
+
+  it('reports store errors as cacheError and still answers from the loader', async () => {
+    const broken: CacheStore = {
+      get: async () => {
+        throw new Error('store down');
+      },
+      set: async () => {
+        throw new Error('store down');
+      },
+      invalidate: async () => 0,
+    };
+    const cache = createQueryCache({ store: broken });
+    const errors = collect(cache, 'cacheError');
+    const r = await cache.wrap('k', {}, async () => result([1]));
+    expect((r.value as R).rows).toEqual([1]);
+    expect(errors.map((e) => [e.operation, e.error.code])).toEqual([
+      ['get', 'CACHE_ERROR'],
+      ['set', 'CACHE_ERROR'],
+    ]);
+  });
+
+  it('bypasses the cache while a notify bus is down and applies remote invalidations', async () => {
+    const cache = createQueryCache();
+    let deliver: ((inv: BusInvalidation) => void) | undefined;
+    const published: unknown[] = [];
+    const bus = {
+      instanceId: 'me',
+      channel: 'c',
+      clusterId: 'c1',
+      connected: true as boolean,
+      start: async () => {},
+      publish: async (m: unknown) => void published.push(m),
+      subscribe: (l: (inv: BusInvalidation) => void) => {
+        deliver = l;
+        return () => {};
+      },
+      on: () => undefined,
+      close: async () => {},
+    } satisfies NotifyBus;
+    await cache.attachNotify([bus]);
+    const inv = collect(cache, 'cacheInvalidated');
+    await cache.wrap('k', { tags: ['t'] }, async () => result([1]));
+    expect((await cache.wrap('k', { tags: ['t'] }, async () => result([2]))).hit).toBe(true);
+    deliver!({ tags: ['t'] });
+    await new Promise((r) => setImmediate(r));
+    expect(inv.at(-1)).toMatchObject({ source: 'remote', tags: ['t'] });
+    expect((await cache.wrap('k', { tags: ['t'] }, async () => result([3]))).hit).toBe(false);
+    await cache.invalidate({ keys: ['k'] });
+    expect(published).toEqual([{ tags: [], keys: ['k'] }]);
+    bus.connected = false;
+    let calls = 0;
+    for (let i = 0; i < 2; i++) await cache.wrap('z', {}, async () => result([++calls]));
+    expect(calls).toBe(2);
+  });
+
+  it('runs loaders uncached after close', async () => {
+    const cache = createQueryCache();
+    await cache.wrap('k', {}, async () => result([1]));
+    await cache.close();
+    const r = await cache.wrap('k', {}, async () => result([2]));
+    expect(r).toMatchObject({ hit: false });
+    expect((r.value as R).rows).toEqual([2]);
+  });
+
+  it('validates options and arguments', async () => {
+    expect(() => createQueryCache({ ttl: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    const cache = createQueryCache();
+    await expect(cache.invalidate(null as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
