@@ -31,3 +31,12 @@ export type {
   RouterOptions,
   SchemaEntry,
 } from './types.js';
+export {
+  columnHash,
+  hashBytesExtended,
+  hashCombine64,
+  hashShard,
+  hashUint32Extended,
+  partitionRowHash,
+  type ShardKey,
+} from './hash-shard.js';
