@@ -41,7 +41,27 @@ export interface NodeExecutor {
 interface PoolClientish {
   query(text: string, values?: unknown[]): Promise<unknown>;
   release(destroy?: boolean | Error): void;
+  on?(event: 'error', listener: (err: Error) => void): unknown;
   [SEARCH_PATH]?: string;
+  [GUARDED]?: true;
+}
+
+const GUARDED = Symbol('pgm.errorGuard');
+
+/**
+ * pg-pool removes its error listener while a client is checked out, and a
+ * connection dying between two statements (or after a failed one) would then
+ * emit an unhandled 'error'. Every client we touch gets one permanent listener.
+ */
+async function checkout(pool: PoolLike): Promise<PoolClientish> {
+  const client = (await pool.connect()) as PoolClientish;
+  if (!client[GUARDED]) {
+    client[GUARDED] = true;
+    client.on?.('error', () => {
+      client[SEARCH_PATH] = DIRTY;
+    });
+  }
+  return client;
 }
 
 const SEARCH_PATH = Symbol('pgm.searchPath');
@@ -71,7 +91,7 @@ export function poolExecutor(
   let ended = false;
 
   async function run<R>(sql: string, params: readonly unknown[] | undefined, o: RunOptions): Promise<RunOutcome<R>> {
-    const client = (await pool.connect()) as PoolClientish;
+    const client = await checkout(pool);
     let destroy: Error | boolean | undefined;
     try {
       const pre = settle(client, o.searchPath);
@@ -112,7 +132,7 @@ export function poolExecutor(
       return (await run<R>(text, values, {})).result as QueryResult<R>;
     },
     async withConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
-      const client = (await pool.connect()) as PoolClientish;
+      const client = await checkout(pool);
       let broken: Error | undefined;
       try {
         const pre = settle(client, undefined);

@@ -87,7 +87,9 @@ describe('schema routing', () => {
     expect(isPgmError(err, 'UNKNOWN_SCHEMA')).toBe(true);
     expect(err.message).toContain(usersSchema);
     expect(err.message).toContain(commerceSchema);
-    expect(() => router.registerSchema('x', 'no_such_cluster')).toThrow(/Unknown cluster "no_such_cluster".*users_cluster/);
+    expect(() => router.registerSchema('x', 'no_such_cluster')).toThrow(
+      /Unknown cluster "no_such_cluster".*users_cluster/,
+    );
     // Two clusters and no schema: no silent default.
     const noSchema = await router.query('SELECT 1').catch((e) => e);
     expect(isPgmError(noSchema, 'UNKNOWN_SCHEMA')).toBe(true);
@@ -211,9 +213,12 @@ describe('search_path', () => {
       };
     });
     const cfg = withSchemas(ctx.config, { users_cluster: [usersSchema, schemaB] });
-    const r = createRouter({ users_cluster: { ...cfg.users_cluster!, replicas: [] } }, {
-      providers: { 'users_cluster/primary': pool },
-    });
+    const r = createRouter(
+      { users_cluster: { ...cfg.users_cluster!, replicas: [] } },
+      {
+        providers: { 'users_cluster/primary': pool },
+      },
+    );
     try {
       const owner = async (schema?: string) => {
         const res = await r.query<{ owner: string; sp: string }>(
@@ -274,7 +279,10 @@ describe('errors, events and sessions', () => {
 
   it('records the WAL position of a write in the session and reads it back', async () => {
     const token = router.createSessionToken();
-    await router.query('INSERT INTO items VALUES ($1, $2)', [2, 'session'], { schema: usersSchema, sessionToken: token });
+    await router.query('INSERT INTO items VALUES ($1, $2)', [2, 'session'], {
+      schema: usersSchema,
+      sessionToken: token,
+    });
     expect(token.positions.get('users_cluster')).toBeTypeOf('bigint');
     const r = await router.query<{ owner: string }>('SELECT owner FROM items WHERE id = 2', [], {
       schema: usersSchema,
