@@ -43,7 +43,7 @@ export interface Migration {
   /** Unique, sortable id, e.g. `20241230120000_create_users`. */
   version: string;
   /** Human name, e.g. `create_users`. Default: the part of `version` after the timestamp. */
-  name: string;
+  name?: string;
   description?: string;
   /**
    * Schemas this migration applies to. Default: every schema of every cluster
@@ -72,6 +72,7 @@ export interface Migration {
 
 /** A migration after loading and validation (what `getMigrations()` returns). */
 export interface LoadedMigration extends Migration {
+  readonly name: string;
   readonly checksum: string;
   readonly targetSchemas: string[];
   readonly dependencies: string[];
