@@ -27,6 +27,8 @@ export interface CommandContext {
   step(text: string): void;
   /** Warnings and errors, to stderr (always). */
   warn(text: string): void;
+  /** The configuration, once `config()` loaded it. */
+  loaded: LoadedConfig | undefined;
   /** Load the configuration once (`requireClusters: false` for create/list). */
   config(requireClusters: boolean): Promise<LoadedConfig>;
 }
@@ -42,6 +44,7 @@ export function createContext(args: ParsedArgs, io: ResolvedIo, c: Colors): Comm
     json,
     verbose,
     secrets: [],
+    loaded: undefined,
     progress: json ? verbose : verbose || Boolean(io.stdout.isTTY),
     print(text) {
       if (!json) io.stdout.write(`${redactSecrets(text, ctx.secrets)}\n`);
@@ -63,6 +66,7 @@ export function createContext(args: ParsedArgs, io: ResolvedIo, c: Colors): Comm
         requireClusters,
       }).then((cfg) => {
         ctx.secrets.push(...cfg.secrets);
+        ctx.loaded = cfg;
         return cfg;
       });
       return loaded;

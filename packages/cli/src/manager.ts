@@ -6,6 +6,15 @@ import { usageError } from './errors.js';
 import { listFlag } from './parse-args.js';
 import { nearest } from './suggest.js';
 
+/**
+ * Stands in for a configuration when a command needs none (`create`, `list`
+ * without a config file): the manager validates its clusters up front but
+ * connects lazily, and these commands never connect.
+ */
+export const OFFLINE_CLUSTERS: ClusterConfiguration = {
+  offline: { schemas: ['public'], primary: { host: 'localhost', database: 'offline' } },
+};
+
 export interface OpenManager {
   mm: MigrationManager;
   config: LoadedConfig;
@@ -19,7 +28,7 @@ export async function openManager(ctx: CommandContext, requireClusters = true): 
     ctx.print(ctx.c.dim(`config: ${config.source ?? '(none)'}`));
     ctx.print(ctx.c.dim(`migrations: ${config.migrations.migrationsPath}`));
   }
-  const mm = new MigrationManager({ ...config.migrations, clusters: config.clusters ?? {} });
+  const mm = new MigrationManager({ ...config.migrations, clusters: config.clusters ?? OFFLINE_CLUSTERS });
   try {
     await mm.initialize();
   } catch (err) {

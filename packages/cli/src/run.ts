@@ -1,9 +1,10 @@
-import { isPgmError, redactSecrets } from '@pg-multiverse/core';
+import { describeNode, isPgmError, redactSecrets } from '@pg-multiverse/core';
 import { createCommand } from './commands/create.js';
 import { listCommand } from './commands/list.js';
 import { migrateCommand } from './commands/migrate.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { statusCommand } from './commands/status.js';
+import type { LoadedConfig } from './config/load-config.js';
 import { type CommandContext, type CommandOutcome, createContext } from './context.js';
 import { codeOf, exitCodeOf, usageError } from './errors.js';
 import { commandHelp, globalHelp } from './help.js';
@@ -81,9 +82,14 @@ export async function run(argv: readonly string[], io?: CliIo): Promise<number> 
   } catch (err) {
     const secrets = ctx?.secrets ?? [];
     const exitCode = exitCodeOf(err);
-    const message = redactSecrets(describeError(err, ctx?.verbose ?? false), secrets);
+    const hint = exitCode === 1 && ctx?.loaded ? connectionHint(err, ctx.loaded) : undefined;
+    const message = redactSecrets(
+      describeError(err, ctx?.verbose ?? false) + (hint ? `\n  connection: ${hint}` : ''),
+      secrets,
+    );
     if (json) {
       const error: Record<string, unknown> = { code: codeOf(err), message: redactSecrets(errMessage(err), secrets) };
+      if (hint) error.connection = redactSecrets(hint, secrets);
       if (isPgmError(err) && err.details) {
         const details = { ...err.details };
         delete details.result;
@@ -92,9 +98,42 @@ export async function run(argv: readonly string[], io?: CliIo): Promise<number> 
       writeJson(rio, { ok: false, command: args?.command?.name ?? null, exitCode, error }, secrets);
     }
     const red = ctx?.c.red ?? ((s: string) => s);
-    rio.stderr.write(`${red('error')} ${message}\n`);
+    rio.stderr.write(`${red('error:')} ${message}\n`);
     return exitCode;
   }
+}
+
+/**
+ * For a connection failure: `cluster primary postgres://user:***@host:port/db`
+ * of the cluster it is about, or of every cluster when the error does not say.
+ */
+function connectionHint(err: unknown, config: LoadedConfig): string | undefined {
+  if (!isConnectionError(err) || !config.clusters) return undefined;
+  const describe = (id: string) => {
+    const primary = config.clusters?.[id]?.primary;
+    return primary === undefined ? undefined : `${id} primary ${describeNode(primary)}`;
+  };
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    const clusterId = (e as { clusterId?: unknown }).clusterId;
+    if (typeof clusterId === 'string') return describe(clusterId);
+    e = (e as { cause?: unknown }).cause;
+  }
+  const all = Object.keys(config.clusters).map(describe).filter(Boolean);
+  return all.length === 1 ? all[0] : `one of ${all.join(', ')}`;
+}
+
+const CONNECTION_CODES =
+  /^(28P01|28000|3D000|57P03|08\d{3}|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|CONNECTION_FAILED)$/;
+
+function isConnectionError(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECTION_CODES.test(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 function errMessage(err: unknown): string {

@@ -2,6 +2,7 @@ import { relative } from 'node:path';
 import { type MigrationCreateOptions, MigrationManager } from '@pg-multiverse/migrate';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { usageError } from '../errors.js';
+import { OFFLINE_CLUSTERS } from '../manager.js';
 import { listFlag, stringFlag } from '../parse-args.js';
 
 const EXTS = ['ts', 'js', 'mjs', 'cjs', 'sql'] as const;
@@ -15,9 +16,6 @@ export async function createCommand(ctx: CommandContext): Promise<CommandOutcome
     throw usageError(
       `Unexpected argument "${extra[0]}". The name is one word, e.g. add_user_roles (quote the --description).`,
     );
-  }
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name)) {
-    throw usageError(`Invalid migration name "${name}": use letters, digits, "_" and "-", e.g. add_user_roles.`);
   }
   const ext = stringFlag(ctx.args.flags, 'ext')?.replace(/^\./, '');
   if (ext !== undefined && !EXTS.includes(ext as Ext)) {
@@ -36,7 +34,7 @@ export async function createCommand(ctx: CommandContext): Promise<CommandOutcome
   if (description !== undefined) options.description = description;
   if (ext) options.ext = ext as Ext;
 
-  const mm = new MigrationManager({ ...config.migrations, clusters: config.clusters ?? {} });
+  const mm = new MigrationManager({ ...config.migrations, clusters: config.clusters ?? OFFLINE_CLUSTERS });
   let file: string;
   try {
     file = await mm.createMigration(name, options);

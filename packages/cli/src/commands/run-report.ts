@@ -105,7 +105,9 @@ export function printFailures(ctx: CommandContext, r: MigrationRunResult): void 
 /** One summary line. */
 export function summary(ctx: CommandContext, r: MigrationRunResult): string {
   const { c } = ctx;
-  const targets = new Set(r.steps.map((s) => `${s.cluster}/${s.schema}`)).size;
+  const doneStatus = r.direction === 'up' ? 'applied' : 'rolledBack';
+  const targetsOf = (status: string) =>
+    new Set(r.steps.filter((s) => s.status === status).map((s) => `${s.cluster}/${s.schema}`)).size;
   const took = c.dim(`in ${formatDuration(r.durationMs)}`);
   const done = r.direction === 'up' ? r.applied : r.rolledBack;
   const verb = r.direction === 'up' ? 'Applied' : 'Rolled back';
@@ -114,12 +116,16 @@ export function summary(ctx: CommandContext, r: MigrationRunResult): string {
     const planned = r.steps.filter((s) => s.status === 'planned').length;
     if (planned === 0)
       return r.direction === 'up' ? 'Nothing to migrate: every target is up to date.' : 'Nothing to roll back.';
-    return `Dry run: ${plural(planned, 'step')} on ${plural(targets, 'target')} would ${r.direction === 'up' ? 'be applied' : 'be rolled back'}.`;
+    return `Dry run: ${plural(planned, 'step')} on ${plural(targetsOf('planned'), 'target')} would ${r.direction === 'up' ? 'be applied' : 'be rolled back'}.`;
   }
   if (r.steps.length === 0 || (done === 0 && r.failed === 0 && r.skipped === 0)) {
     return r.direction === 'up' ? 'Nothing to migrate: every target is up to date.' : 'Nothing to roll back.';
   }
-  parts.push(`${verb} ${plural(done, 'migration step', 'migration steps')} on ${plural(targets, 'target')}`);
+  const versions = new Set(r.steps.filter((s) => s.status === doneStatus).map((s) => s.version)).size;
+  const targets = targetsOf(doneStatus);
+  parts.push(
+    `${verb} ${plural(versions, 'migration')} ${r.direction === 'up' ? 'to' : 'on'} ${plural(targets, 'target')} (${plural(done, 'step')})`,
+  );
   if (r.failed) parts.push(c.red(`${r.failed} failed`));
   if (r.skipped) parts.push(c.yellow(`${r.skipped} skipped`));
   return `${r.failed ? c.red('✖') : c.green('✔')} ${parts.join(', ')} ${took}.`;
