@@ -1,16 +1,10 @@
-import type { ShardKeyType } from '@pg-multiverse/core';
 import { PgmError } from '@pg-multiverse/core';
-import { hashShard } from './temp-stubs.js';
+import { hashShard, type ShardKey } from './hash-shard.js';
 import type { ClusterRuntime, GroupRuntime } from './topology.js';
 
 export interface ShardChoice {
   partition: number;
   group: GroupRuntime;
-}
-
-function keyTypeOf(key: unknown, configured: ShardKeyType | undefined): ShardKeyType {
-  if (configured) return configured;
-  return typeof key === 'number' || typeof key === 'bigint' ? 'int8' : 'text';
 }
 
 /**
@@ -30,7 +24,9 @@ export function chooseShard(c: ClusterRuntime, shardKey: unknown): ShardChoice {
   }
   const partition = s.shardFunction
     ? s.shardFunction(shardKey, s.partitions)
-    : hashShard(shardKey as never, s.partitions, keyTypeOf(shardKey, s.keyType));
+    : s.keyType
+      ? hashShard(shardKey as ShardKey, s.partitions, s.keyType)
+      : hashShard(shardKey as ShardKey, s.partitions);
   if (!Number.isInteger(partition) || partition < 0 || partition >= s.partitions) {
     throw new PgmError(
       'INVALID_ARGUMENT',

@@ -1,0 +1,126 @@
+import { isPgmError } from '@pg-multiverse/core';
+import { uniqueName } from '@pg-multiverse/testkit';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRouter, hashShard, type Router } from '../src/index.js';
+
+const ctx = inject('pgmTopology');
+const schema = uniqueName('rt_shard');
+// Two real servers act as two shards: the primaries of the shared topology's clusters.
+const { id: _a, ...shardA } = ctx.config.users_cluster!.primary;
+const { id: _b, ...shardB } = ctx.config.commerce_cluster!.primary;
+const portOf = {
+  'shard-0': ctx.clusters.users_cluster!.primary.serverPort,
+  'shard-1': ctx.clusters.commerce_cluster!.primary.serverPort,
+};
+
+let router: Router;
+
+beforeAll(async () => {
+  router = createRouter({
+    orders_cluster: {
+      schemas: [schema],
+      primary: shardA,
+      sharding: { strategy: 'hash', key: 'user_id', partitions: 4, shards: [{ primary: shardA }, { primary: shardB }] },
+    },
+    plain: { schemas: [uniqueName('rt_plain')], primary: shardB },
+  });
+  for (const p of router.primaries('orders_cluster')) {
+    await p.query(`CREATE SCHEMA ${schema}`);
+    await p.query(`CREATE TABLE ${schema}.orders (user_id int8, total int)`);
+  }
+});
+
+afterAll(async () => {
+  await router?.close();
+});
+
+describe('sharding', () => {
+  it('routes by shard key: partition p lives on shards[p % shards.length]', async () => {
+    const seenShards = new Set<string>();
+    for (let userId = 1; userId <= 24; userId++) {
+      const w = await router.query<{ port: number }>(
+        'INSERT INTO orders VALUES ($1, 10) RETURNING inet_server_port() AS port',
+        [userId],
+        { schema, shardKey: userId },
+      );
+      const partition = hashShard(userId, 4, 'int8');
+      const shardId = `shard-${partition % 2}` as 'shard-0' | 'shard-1';
+      expect(w.route.shardId).toBe(shardId);
+      expect(w.rows[0]?.port).toBe(portOf[shardId]);
+      expect(router.shardFor('orders_cluster', userId)).toEqual({ partition, shardId });
+      seenShards.add(shardId);
+    }
+    expect(seenShards.size).toBe(2);
+    // Each user's rows are where its key says, and only there.
+    for (let userId = 1; userId <= 24; userId++) {
+      const r = await router.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM orders WHERE user_id = $1',
+        [userId],
+        {
+          schema,
+          shardKey: userId,
+        },
+      );
+      expect(r.rows[0]?.n).toBe(1);
+    }
+  });
+
+  it('requires a shard key, with a clear error', async () => {
+    const err = await router.query('SELECT count(*) FROM orders', [], { schema }).catch((e) => e);
+    expect(isPgmError(err, 'SHARD_KEY_REQUIRED')).toBe(true);
+    expect(err.message).toMatch(/sharded by "user_id".*shardKey/);
+    expect(() => router.primary('orders_cluster')).toThrow(/shardKey/);
+    expect(router.primary('orders_cluster', 3).id).toMatch(/^orders_cluster\/shard-[01]\/primary$/);
+  });
+
+  it('accepts a custom shard function and checks what it returns', async () => {
+    const custom = createRouter({
+      c: {
+        schemas: [schema],
+        primary: shardA,
+        sharding: {
+          strategy: 'hash',
+          key: 'user_id',
+          partitions: 2,
+          shards: [{ primary: shardA }, { primary: shardB }],
+          shardFunction: (key) => (String(key).startsWith('eu-') ? 0 : 1),
+        },
+      },
+      bad: {
+        schemas: [uniqueName('rt_bad')],
+        primary: shardA,
+        sharding: { strategy: 'hash', key: 'k', partitions: 2, shardFunction: () => 7 },
+      },
+    });
+    try {
+      const eu = await custom.query<{ port: number }>('SELECT inet_server_port() AS port', [], {
+        schema,
+        shardKey: 'eu-42',
+      });
+      expect(eu.rows[0]?.port).toBe(portOf['shard-0']);
+      const us = await custom.query<{ port: number }>('SELECT inet_server_port() AS port', [], {
+        schema,
+        shardKey: 'us-42',
+      });
+      expect(us.rows[0]?.port).toBe(portOf['shard-1']);
+      await expect(custom.query('SELECT 1', [], { clusterId: 'bad', shardKey: 1 })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+    } finally {
+      await custom.close();
+    }
+  });
+
+  it('without listed shards, the cluster nodes hold every partition', async () => {
+    const r = createRouter({
+      one: { schemas: [schema], primary: shardB, sharding: { strategy: 'hash', key: 'user_id', partitions: 8 } },
+    });
+    try {
+      const res = await r.query<{ port: number }>('SELECT inet_server_port() AS port', [], { schema, shardKey: 5 });
+      expect(res.rows[0]?.port).toBe(portOf['shard-1']);
+      expect(r.shardFor('one', 5).partition).toBe(hashShard(5, 8));
+    } finally {
+      await r.close();
+    }
+  });
+});
