@@ -22,3 +22,4 @@ export { createRedisStore, type RedisLike, type RedisStore, type RedisStoreOptio
 export type { QueryCacheStats } from './stats.js';
 export type { QueryCacheStore, RaceSafeSetOptions } from './store-types.js';
 export { schemaTag, type TagsInput, tableTag, tagsFor, type WriteInput, writeTags } from './tags.js';
+export { type ReferencedTables, referencedTables } from './referenced-tables.js';
