@@ -15,6 +15,9 @@ export interface MemoryStoreOptions {
 
 export interface MemoryStore extends QueryCacheStore {
   readonly name: 'memory';
+  snapshot(key: string, tags: readonly string[], lifetimeMs: number): Promise<unknown>;
+  clear(): Promise<void>;
+  close(): Promise<void>;
   stats(): { itemCount: number; bytes: number };
 }
 

@@ -31,6 +31,11 @@ export interface RedisStoreOptions {
 
 export interface RedisStore extends QueryCacheStore {
   readonly name: 'redis';
+  snapshot(key: string, tags: readonly string[], lifetimeMs: number): Promise<unknown>;
+  /** Remove every key of this prefix (SCAN + UNLINK; never FLUSHDB). */
+  clear(): Promise<void>;
+  /** Quit the client opened from `url`; a caller-owned client stays open. */
+  close(): Promise<void>;
 }
 
 interface Token {

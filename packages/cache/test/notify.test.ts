@@ -1,0 +1,119 @@
+import { uniqueName } from '@pg-multiverse/testkit';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNotifyBus, createQueryCache, type QueryCache, type QueryCacheEvents } from '../src/index.js';
+import { dropSchema, facade, makeSchema, newPool, primaryConn, until } from './helpers.js';
+
+// Two application instances, each with its own memory store, broadcasting
+// invalidations with LISTEN/NOTIFY on the users_cluster primary.
+
+let pool: pg.Pool;
+let schema: string;
+beforeAll(async () => {
+  pool = newPool();
+  schema = await makeSchema(pool, 'cache_ntf');
+});
+afterAll(async () => {
+  await dropSchema(pool, schema);
+  await pool.end();
+});
+
+const rows = (r: { value: unknown }) => (r.value as pg.QueryResult).rows;
+
+async function instance(channel: string): Promise<QueryCache> {
+  const cache = createQueryCache();
+  await cache.attachNotify([{ connect: primaryConn, channel, clusterId: 'users_cluster', reconnectDelayMs: 20 }]);
+  return cache;
+}
+
+describe('memory stores in two instances', () => {
+  it('an update on one instance invalidates the other via NOTIFY', async () => {
+    const channel = uniqueName('ch');
+    const cacheA = await instance(channel);
+    const cacheB = await instance(channel);
+    const a = facade(cacheA, pool, schema);
+    const b = facade(cacheB, pool, schema);
+    const q = 'SELECT name FROM items WHERE id = 2';
+    await a.read(q);
+    await b.read(q);
+    expect((await b.read(q)).hit).toBe(true);
+    const remote: QueryCacheEvents['cacheInvalidated'][] = [];
+    cacheB.on('cacheInvalidated', (e) => remote.push(e));
+    await a.write("UPDATE items SET name = 'zwei' WHERE id = 2");
+    // A's own cache is invalidated synchronously; B's when the notification arrives
+    expect(rows(await a.read(q))).toEqual([{ name: 'zwei' }]);
+    await until(async () => remote.length > 0);
+    expect(remote[0]).toMatchObject({ source: 'remote', tags: [`table:${schema}.items`] });
+    const reread = await b.read(q);
+    expect(reread.hit).toBe(false);
+    expect(rows(reread)).toEqual([{ name: 'zwei' }]);
+    // A ignores its own message
+    const own: unknown[] = [];
+    cacheA.on('cacheInvalidated', (e) => e.source === 'remote' && own.push(e));
+    await b.write("UPDATE items SET name = 'two' WHERE id = 2");
+    await until(async () => !(await a.read(q)).hit && true);
+    expect(rows(await a.read(q))).toEqual([{ name: 'two' }]);
+    expect(own).toHaveLength(1);
+    await cacheA.close();
+    await cacheB.close();
+  });
+
+  it('explicit invalidations by key and schema, and large tag lists, reach the other instance', async () => {
+    const channel = uniqueName('ch');
+    const cacheA = await instance(channel);
+    const cacheB = await instance(channel);
+    const b = facade(cacheB, pool, schema);
+    await b.read('SELECT 1 AS x', [], ['t1']);
+    await b.read('SELECT 2 AS x');
+    expect((await b.read('SELECT 2 AS x')).hit).toBe(true);
+    const seen: QueryCacheEvents['cacheInvalidated'][] = [];
+    cacheB.on('cacheInvalidated', (e) => seen.push(e));
+    const many = Array.from({ length: 1500 }, (_, i) => `bulk-tag-${i}-${'x'.repeat(20)}`);
+    await cacheA.invalidate({ tags: [...many, 't1'] });
+    await until(async () => seen.some((e) => e.tags.includes('t1')));
+    expect(seen.length).toBeGreaterThan(1); // chunked under the 8000-byte NOTIFY limit
+    expect(seen.flatMap((e) => e.tags).length).toBe(many.length + 1);
+    expect((await b.read('SELECT 1 AS x', [], ['t1'])).hit).toBe(false);
+    await cacheA.invalidate({ schema });
+    await until(async () => !(await b.read('SELECT 2 AS x')).hit && true);
+    await cacheA.close();
+    await cacheB.close();
+  });
+
+  it('a reconnect gap on the listener clears the local cache, then notifications flow again', async () => {
+    const channel = uniqueName('ch');
+    const appName = uniqueName('listener');
+    const cacheA = await instance(channel);
+    const cacheB = createQueryCache();
+    const bus = createNotifyBus({
+      connect: () => ({ ...primaryConn(), application_name: appName }),
+      channel,
+      reconnectDelayMs: 20,
+    });
+    await cacheB.attachNotify([bus]);
+    const a = facade(cacheA, pool, schema);
+    const b = facade(cacheB, pool, schema);
+    const q = 'SELECT name FROM items WHERE id = 1';
+    await b.read(q);
+    expect((await b.read(q)).hit).toBe(true);
+    const gaps: unknown[] = [];
+    cacheB.on('cacheInvalidated', (e) => e.source === 'gap' && gaps.push(e));
+    const killed = await pool.query(
+      'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1',
+      [appName],
+    );
+    expect(killed.rowCount).toBe(1);
+    await until(async () => gaps.length >= 1);
+    await until(async () => bus.connected);
+    const after = await b.read(q);
+    expect(after.hit).toBe(false);
+    expect((await b.read(q)).hit).toBe(true);
+    // the new listener receives invalidations
+    await a.write("UPDATE items SET name = 'un' WHERE id = 1");
+    await until(async () => !(await b.read(q)).hit && true);
+    expect(rows(await b.read(q))).toEqual([{ name: 'un' }]);
+    await a.write("UPDATE items SET name = 'one' WHERE id = 1");
+    await cacheA.close();
+    await cacheB.close();
+  });
+});
