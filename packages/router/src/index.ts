@@ -10,6 +10,15 @@ export {
   type SqlKind,
 } from './classify-sql.js';
 export { createRouter, type Router } from './create-router.js';
+export {
+  columnHash,
+  hashBytesExtended,
+  hashCombine64,
+  hashShard,
+  hashUint32Extended,
+  partitionRowHash,
+  type ShardKey,
+} from './hash-shard.js';
 export { formatLsn, parseLsn } from './lsn.js';
 export { isConnectionError, isRetryableRead } from './pg-errors.js';
 export {
@@ -31,12 +40,3 @@ export type {
   RouterOptions,
   SchemaEntry,
 } from './types.js';
-export {
-  columnHash,
-  hashBytesExtended,
-  hashCombine64,
-  hashShard,
-  hashUint32Extended,
-  partitionRowHash,
-  type ShardKey,
-} from './hash-shard.js';
