@@ -1,4 +1,4 @@
-import { referencedTables } from './tables-stub.js';
+import { referencedTables } from './referenced-tables.js';
 
 /** Input of `tagsFor`. */
 export interface TagsInput {
