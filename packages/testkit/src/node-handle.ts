@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { PgBinaries } from './binaries.js';
 import { TestkitError } from './errors.js';
+import { isProcessAlive } from './process-alive.js';
 import { runAsServerUser, serverUser } from './run-as.js';
 import { confString } from './settings.js';
 import type { TcpProxy } from './tcp-proxy.js';
@@ -30,15 +31,6 @@ export interface ManagedNode extends NodeHandle {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function writeOwnedFile(path: string, text: string): void {
   writeFileSync(path, text);
@@ -113,7 +105,7 @@ export function createNode(init: NodeInit): ManagedNode {
       return pid;
     },
     get running() {
-      return pid !== undefined && isAlive(pid);
+      return pid !== undefined && isProcessAlive(pid);
     },
     connection: init.connection,
     proxy: init.proxy,
@@ -164,7 +156,7 @@ export function createNode(init: NodeInit): ManagedNode {
         cwd: init.runDir,
         allowFailure: true,
       });
-      if (r.code !== 0 && was !== undefined && isAlive(was)) {
+      if (r.code !== 0 && was !== undefined && isProcessAlive(was)) {
         throw fail(`pg_ctl stop -m ${mode} failed: ${(r.stderr || r.stdout).trim()}`);
       }
       pid = undefined;
@@ -177,7 +169,7 @@ export function createNode(init: NodeInit): ManagedNode {
       try {
         process.kill(p, 'SIGKILL');
       } catch {}
-      await waitUntil('the killed postmaster to exit', 10_000, async () => !isAlive(p));
+      await waitUntil('the killed postmaster to exit', 10_000, async () => !isProcessAlive(p));
       pid = undefined;
       init.onPid();
     },
@@ -220,7 +212,11 @@ export function createNode(init: NodeInit): ManagedNode {
       if (role !== 'replica') return;
       const up = init.upstream();
       if (!up) throw fail('no primary to catch up with');
-      const lsn = (await up.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0]!.l;
+      // A tiny WAL record marks "everything written so far". Comparing with the insert position alone can
+      // wait forever right after a segment switch: replay ends at the switch record, before that position.
+      const lsn = (
+        await up.query<{ l: string }>("SELECT pg_logical_emit_message(false, 'pgm-testkit', 'catch-up')::text AS l")
+      ).rows[0]!.l;
       await waitUntil(`replay to reach ${lsn}`, opts.timeoutMs ?? 30_000, async () => {
         const r = await query<{ ok: boolean | null }>(
           'SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), $1::pg_lsn) >= 0 AS ok',

@@ -4,48 +4,80 @@ import { type ManagedNode, writeOwnedFile } from './node-handle.js';
 import { runAsServerUser } from './run-as.js';
 
 /**
- * Turns empty replica nodes into streaming standbys of `primary` and starts them.
- * With pg_basebackup: a streamed base backup of the running primary.
- * Without (embedded binaries): a cold copy of the primary's data directory, taken while it is stopped.
- * Either way the replica gets `standby.signal` and `primary_conninfo` (in node.conf) pointing at the
- * primary's server port (not its proxy).
+ * How replicas get their data directory:
+ * - `template` (default): a copy of the same template the primary was copied from (same system
+ *   identifier, same shutdown checkpoint), so it streams everything the primary wrote since. Fastest,
+ *   works with every binary set.
+ * - `basebackup`: `pg_basebackup -X stream -c fast` of the running primary (needs pg_basebackup).
+ * - `cold-copy`: stop the primary, copy its data directory, start both (what the embedded binaries,
+ *   which lack pg_basebackup, would otherwise need).
  */
-export async function makeReplicas(
-  bins: PgBinaries,
-  primary: ManagedNode,
-  replicas: readonly ManagedNode[],
-  runDir: string,
-  extraConf: string,
-): Promise<void> {
-  const finish = (r: ManagedNode) => {
-    writeOwnedFile(join(r.dataDir, 'standby.signal'), '');
-    r.writeNodeConf(primary.serverPort, extraConf);
-  };
-  if (bins.hasBasebackup) {
+export type ReplicaMethod = 'template' | 'basebackup' | 'cold-copy';
+
+const copy = (from: string, to: string, cwd: string) => runAsServerUser('cp', ['-a', from, to], { cwd });
+
+/** Makes `standby.signal` and node.conf (port, socket dir, primary_conninfo to the primary's server port). */
+function configureStandby(primary: ManagedNode, r: ManagedNode, extraConf: string): void {
+  writeOwnedFile(join(r.dataDir, 'standby.signal'), '');
+  r.writeNodeConf(primary.serverPort, extraConf);
+}
+
+/** Creates the primary's data directory and starts it, with the replicas made by `method`. */
+export async function startPrimaryAndReplicas(opts: {
+  bins: PgBinaries;
+  template: string;
+  primary: ManagedNode;
+  replicas: readonly ManagedNode[];
+  runDir: string;
+  extraConf: string;
+  method: ReplicaMethod;
+  /** Runs on the primary once it is up, before replicas are made (schemas, roles). */
+  setup: () => Promise<void>;
+}): Promise<void> {
+  const { bins, template, primary, replicas, runDir, extraConf, setup } = opts;
+  const method = replicas.length === 0 ? 'template' : opts.method;
+  const templateData = join(template, 'data');
+  if (method === 'template') {
     await Promise.all(
-      replicas.map(async (r) => {
-        await runAsServerUser(
-          join(bins.binDir, 'pg_basebackup'),
-          ['-h', '127.0.0.1', '-p', String(primary.serverPort), '-U', 'postgres', '-D', r.dataDir].concat([
-            '-X',
-            'stream',
-            '-c',
-            'fast',
-            '--no-sync',
-          ]),
-          { cwd: runDir },
-        );
-        finish(r);
-        await r.start();
+      [primary, ...replicas].map(async (n) => {
+        await copy(templateData, n.dataDir, runDir);
+        if (n === primary) n.writeNodeConf(undefined, extraConf);
+        else configureStandby(primary, n, extraConf);
       }),
     );
+    await Promise.all([primary.start().then(setup), ...replicas.map((r) => r.start())]);
+    return;
+  }
+  await copy(templateData, primary.dataDir, runDir);
+  primary.writeNodeConf(undefined, extraConf);
+  await primary.start();
+  await setup();
+  if (method === 'basebackup') {
+    // One backup at a time: concurrent ones were measured to stall for seconds; the starts overlap.
+    const starts: Promise<void>[] = [];
+    for (const r of replicas) {
+      await runAsServerUser(
+        join(bins.binDir, 'pg_basebackup'),
+        ['-h', '127.0.0.1', '-p', String(primary.serverPort), '-U', 'postgres', '-D', r.dataDir].concat([
+          '-X',
+          'stream',
+          '-c',
+          'fast',
+          '--no-sync',
+        ]),
+        { cwd: runDir },
+      );
+      configureStandby(primary, r, extraConf);
+      starts.push(r.start());
+    }
+    await Promise.all(starts);
     return;
   }
   await primary.stop({ mode: 'fast' });
   await Promise.all(
     replicas.map(async (r) => {
-      await runAsServerUser('cp', ['-a', primary.dataDir, r.dataDir], { cwd: runDir });
-      finish(r);
+      await copy(primary.dataDir, r.dataDir, runDir);
+      configureStandby(primary, r, extraConf);
     }),
   );
   await Promise.all([primary.start(), ...replicas.map((r) => r.start())]);

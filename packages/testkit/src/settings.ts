@@ -14,6 +14,8 @@ export const BASE_SETTINGS: Readonly<Record<string, string>> = {
   max_connections: '100',
   shared_buffers: "'32MB'",
   wal_retrieve_retry_interval: "'100ms'",
+  // The WAL writer hibernates at 25x this when idle; at the default 200ms async commits could take 5 s to reach replicas.
+  wal_writer_delay: "'10ms'",
   password_encryption: "'scram-sha-256'",
   logging_collector: 'off',
   log_min_messages: 'warning',

@@ -1,19 +1,19 @@
 import { createHash } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PgBinaries } from './binaries.js';
 import { TestkitError } from './errors.js';
 import { runAsServerUser, serverUser } from './run-as.js';
 import { BASE_SETTINGS, DEFAULT_PASSWORD, HBA, PASSWORD_ROLE, settingsText } from './settings.js';
+import { baseTmpDir } from './tmp-base.js';
 
-const TEMPLATE_FORMAT = 1;
+const TEMPLATE_FORMAT = 2;
 const inFlight = new Map<string, Promise<string>>();
 
 /** Makes a directory under os.tmpdir() owned by the server user. */
 export function makeServerOwnedTempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(baseTmpDir(), prefix));
   const u = serverUser();
   if (u.dropped) chownSync(dir, u.uid, u.gid);
   return dir;
@@ -32,7 +32,7 @@ export function ensureTemplate(bins: PgBinaries): Promise<string> {
     )
     .digest('hex')
     .slice(0, 16);
-  const final = join(tmpdir(), `pgm-testkit-template-${key}`);
+  const final = join(baseTmpDir(), `pgm-testkit-template-${key}`);
   const pending = inFlight.get(final);
   if (pending) return pending;
   const p = existsSync(join(final, 'data', 'PG_VERSION')) ? Promise.resolve(final) : buildTemplate(bins, final);
@@ -47,7 +47,20 @@ async function buildTemplate(bins: PgBinaries, final: string): Promise<string> {
   try {
     await runAsServerUser(
       join(bins.binDir, 'initdb'),
-      ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'],
+      [
+        '-D',
+        data,
+        '-U',
+        'postgres',
+        '-A',
+        'trust',
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-sync',
+        '--no-instructions',
+        '--wal-segsize=1',
+      ],
       { cwd: staging },
     );
     await appendFile(

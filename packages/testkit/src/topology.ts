@@ -5,10 +5,11 @@ import { registerCleanup } from './cleanup.js';
 import { TestkitError } from './errors.js';
 import { freePort } from './free-port.js';
 import { createNode, type ManagedNode } from './node-handle.js';
+import { isProcessAlive } from './process-alive.js';
 import { quoteIdent, quoteLiteral } from './quote-ident.js';
 import { type RedisHandle, startRedis } from './redis.js';
-import { makeReplicas } from './replicas.js';
-import { runAsServerUser, runAsServerUserSync } from './run-as.js';
+import { type ReplicaMethod, startPrimaryAndReplicas } from './replicas.js';
+import { runAsServerUserSync } from './run-as.js';
 import { DEFAULT_PASSWORD, PASSWORD_ROLE } from './settings.js';
 import { startTcpProxy } from './tcp-proxy.js';
 import { ensureTemplate, makeServerOwnedTempDir } from './template.js';
@@ -37,6 +38,11 @@ export interface TopologyOptions {
   createSchemas?: boolean;
   /** Extra server settings for every node, e.g. `{ max_connections: 200 }` (strings are written verbatim). */
   settings?: Record<string, string | number | boolean>;
+  /**
+   * How replicas are made: `template` (default; copy of the primary's template, fastest),
+   * `basebackup` (pg_basebackup of the running primary) or `cold-copy` (copy of the stopped primary).
+   */
+  replicaMethod?: ReplicaMethod;
   /** Directory of initdb/pg_ctl/postgres; default: see `findPgBinaries`. */
   binDir?: string;
 }
@@ -109,6 +115,9 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     if (!CLUSTER_ID.test(id)) throw new TestkitError(`startTopology: cluster id "${id}" must match ${CLUSTER_ID}`);
   }
   const bins = findPgBinaries(options.binDir);
+  if (options.replicaMethod === 'basebackup' && !bins.hasBasebackup) {
+    throw new TestkitError(`replicaMethod 'basebackup' needs pg_basebackup, which ${bins.binDir} lacks`);
+  }
   const templateP = ensureTemplate(bins);
   const dir = makeServerOwnedTempDir('pgm-testkit-');
   const password = options.password ?? DEFAULT_PASSWORD;
@@ -185,21 +194,30 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   const startCluster = async (clusterId: string, spec: ClusterSpec): Promise<ClusterHandle> => {
     const template = await templateP;
     const primary = await makeNode(clusterId, 'primary', 'primary');
-    await runAsServerUser('cp', ['-a', join(template, 'data'), primary.dataDir], { cwd: dir });
-    primary.writeNodeConf(undefined, extra);
-    await primary.start();
+    const replicas: ManagedNode[] = [];
+    for (let i = 1; i <= (spec.replicas ?? 0); i++) {
+      replicas.push(await makeNode(clusterId, `replica-${i}`, 'replica', primary));
+    }
     const schemas = spec.schemas ?? [];
     const setup: string[] = [];
     if (options.createSchemas !== false) {
       for (const s of schemas) setup.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`);
     }
     if (password !== DEFAULT_PASSWORD) setup.push(`ALTER ROLE ${PASSWORD_ROLE} PASSWORD ${quoteLiteral(password)}`);
-    if (setup.length) await primary.query(setup.join(';\n'));
-
-    const count = spec.replicas ?? 0;
-    const replicas: ManagedNode[] = [];
-    for (let i = 1; i <= count; i++) replicas.push(await makeNode(clusterId, `replica-${i}`, 'replica', primary));
-    if (count > 0) await makeReplicas(bins, primary, replicas, dir, extra);
+    await startPrimaryAndReplicas({
+      bins,
+      template,
+      primary,
+      replicas,
+      runDir: dir,
+      extraConf: extra,
+      method: options.replicaMethod ?? 'template',
+      setup: async () => {
+        if (setup.length) await primary.query(setup.join(';\n'));
+      },
+    });
+    // Replicas have everything the setup wrote before the topology is handed out.
+    await Promise.all(replicas.map((r) => r.waitForCatchUp({ timeoutMs: 60_000 })));
     return { id: clusterId, schemas, primary, replicas, nodes: [primary, ...replicas] };
   };
 
@@ -252,7 +270,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     passwordRole: { user: PASSWORD_ROLE, password },
     pids() {
       const p = all.filter((n) => n.running).map((n) => n.pid!);
-      if (redis?.owned && redis.pid) p.push(redis.pid);
+      if (redis?.owned && redis.pid && isProcessAlive(redis.pid)) p.push(redis.pid);
       return p;
     },
     describe() {
