@@ -1,0 +1,154 @@
+// Router overhead: `SELECT $1::int` through createRouter() vs a raw pg.Pool on
+// the same server, concurrency 32, interleaved rounds (medians quoted). Then a
+// read/write mix (80/20) over a primary and 2 replicas: router vs raw pools
+// with the same split done by hand. Nodes are reached directly (no testkit proxy).
+//   node --import tsx bench/routing/index.ts
+import { createRouter, type Router } from '@pg-multiverse/router';
+import { startTopology } from '@pg-multiverse/testkit';
+import pg from 'pg';
+
+const CONCURRENCY = 32;
+const ROUND_MS = Number(process.env.ROUND_MS ?? 2500);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const POOL_MAX = 16;
+
+interface Figures {
+  qps: number;
+  p50: number;
+  p99: number;
+}
+
+async function measure(op: (i: number) => Promise<unknown>): Promise<Figures> {
+  const lat: number[] = [];
+  const end = performance.now() + ROUND_MS;
+  let n = 0;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const i = n++;
+      const t = performance.now();
+      await op(i);
+      lat.push(performance.now() - t);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
+  return { qps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+};
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+function summarize(runs: Figures[]) {
+  return {
+    qps: Math.round(median(runs.map((r) => r.qps))),
+    p50_ms: round2(median(runs.map((r) => r.p50))),
+    p99_ms: round2(median(runs.map((r) => r.p99))),
+  };
+}
+
+const topo = await startTopology({
+  clusters: { main: { replicas: 2, schemas: ['app'] } },
+  settings: { max_connections: 200 },
+});
+let router: Router | undefined;
+let mixRouter: Router | undefined;
+const raws: pg.Pool[] = [];
+try {
+  const { primary, replicas } = topo.cluster('main');
+  await primary.query('CREATE TABLE app.counters (id int primary key, n int not null default 0)');
+  await primary.query('INSERT INTO app.counters SELECT g, 0 FROM generate_series(1, 1000) g');
+  for (const r of replicas) await r.waitForCatchUp();
+  const direct = (h: typeof primary) => ({ ...h.connection, port: h.serverPort });
+  const pool = (h: typeof primary) => {
+    const p = new pg.Pool({ ...direct(h), max: POOL_MAX });
+    p.on('error', () => undefined);
+    raws.push(p);
+    return p;
+  };
+
+  // 1. SELECT $1::int on one server.
+  router = createRouter(
+    { main: { schemas: ['app'], primary: direct(primary) } },
+    { connectionPool: { max: POOL_MAX } },
+  );
+  await router.start();
+  const raw = pool(primary);
+  const r1 = router;
+  const rawRuns: Figures[] = [];
+  const routerRuns: Figures[] = [];
+  await measure((i) => raw.query('SELECT $1::int', [i])); // warm-up
+  await measure((i) => r1.query('SELECT $1::int', [i], { schema: 'app' }));
+  for (let k = 0; k < ROUNDS; k++) {
+    rawRuns.push(await measure((i) => raw.query('SELECT $1::int', [i])));
+    routerRuns.push(await measure((i) => r1.query('SELECT $1::int', [i], { schema: 'app' })));
+  }
+  const select = { raw: summarize(rawRuns), router: summarize(routerRuns) };
+  const ratio = round2(median(routerRuns.map((r, i) => r.qps / rawRuns[i]!.qps)));
+  console.log(JSON.stringify({ part: 'select', ...select, ratio }));
+
+  // 2. 80% reads / 20% writes over primary + 2 replicas.
+  mixRouter = createRouter(
+    {
+      main: {
+        schemas: ['app'],
+        primary: direct(primary),
+        replicas: replicas.map(direct),
+      },
+    },
+    { connectionPool: { max: POOL_MAX } },
+  );
+  await mixRouter.start();
+  const m = mixRouter;
+  const rawPrimary = pool(primary);
+  const rawReplicas = replicas.map(pool);
+  const READ = 'SELECT n FROM app.counters WHERE id = $1';
+  const WRITE = 'UPDATE app.counters SET n = n + 1 WHERE id = $1';
+  const rawMix = (i: number) =>
+    i % 5 === 0
+      ? rawPrimary.query(WRITE, [(i % 1000) + 1])
+      : rawReplicas[i % rawReplicas.length]!.query(READ, [(i % 1000) + 1]);
+  const routerMix = (i: number) => m.query(i % 5 === 0 ? WRITE : READ, [(i % 1000) + 1], { schema: 'app' });
+  const rawMixRuns: Figures[] = [];
+  const routerMixRuns: Figures[] = [];
+  await measure(rawMix);
+  await measure(routerMix);
+  for (let k = 0; k < ROUNDS; k++) {
+    rawMixRuns.push(await measure(rawMix));
+    routerMixRuns.push(await measure(routerMix));
+  }
+  const mixed = { raw: summarize(rawMixRuns), router: summarize(routerMixRuns) };
+  const mixedRatio = round2(median(routerMixRuns.map((r, i) => r.qps / rawMixRuns[i]!.qps)));
+  console.log(JSON.stringify({ part: 'mixed', ...mixed, ratio: mixedRatio }));
+
+  console.log(
+    JSON.stringify({
+      bench: 'routing',
+      concurrency: CONCURRENCY,
+      rounds: ROUNDS,
+      round_ms: ROUND_MS,
+      raw_qps: select.raw.qps,
+      router_qps: select.router.qps,
+      raw_p50_ms: select.raw.p50_ms,
+      raw_p99_ms: select.raw.p99_ms,
+      router_p50_ms: select.router.p50_ms,
+      router_p99_ms: select.router.p99_ms,
+      mixed_raw_qps: mixed.raw.qps,
+      mixed_router_qps: mixed.router.qps,
+      mixed_router_p50_ms: mixed.router.p50_ms,
+      mixed_router_p99_ms: mixed.router.p99_ms,
+      mixed_ratio: mixedRatio,
+      ratio,
+    }),
+  );
+} finally {
+  await router?.close();
+  await mixRouter?.close();
+  await Promise.all(raws.map((p) => p.end()));
+  await topo.stop();
+}
