@@ -1,4 +1,4 @@
-import { type ConnectionProvider, PgmError, type QueryResult, quoteIdent } from '@pg-multiverse/core';
+import { type ConnectionProvider, PgmError, type QueryResult, quoteIdent, quoteLiteral } from '@pg-multiverse/core';
 import { beginSql } from './begin-sql.js';
 import { isConnectionError, openSession, type Session, SessionSealedError } from './session.js';
 import type { StatementRecord, Transaction, TransactionOptions, TxQueryOptions } from './types.js';
@@ -90,12 +90,13 @@ function getSession(
     try {
       const path = searchPathFor(schema);
       await session.use(async (c) => {
-        await c.query(beginSql(state.options));
-        const r = await c.query<{ pid: number }>(
-          "SELECT pg_backend_pid() AS pid, set_config('search_path', $1, true) AS search_path",
-          [path],
+        // One round trip: BEGIN and the first search_path in one simple-protocol message
+        // (pg answers with one result per statement; the last one is ours).
+        const res: unknown = await c.query(
+          `${beginSql(state.options)}; SELECT pg_backend_pid() AS pid, set_config('search_path', ${quoteLiteral(path)}, true) AS search_path`,
         );
-        session.pid = r.rows[0]?.pid;
+        const last = (Array.isArray(res) ? res.at(-1) : res) as { rows?: { pid?: number }[] } | undefined;
+        session.pid = last?.rows?.[0]?.pid;
         session.searchPath = path;
         // A participant that joins after a savepoint gets it too (its state then was: nothing done).
         for (const sp of state.savepoints) await c.query(`SAVEPOINT ${quoteIdent(sp)}`);
