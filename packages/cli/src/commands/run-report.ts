@@ -7,28 +7,40 @@ import { formatDuration, plural } from '../output/format.js';
 /** Print a line per step as the engine reports it (terminal or --verbose). Returns the unsubscribe. */
 export function followProgress(ctx: CommandContext, mm: MigrationManager): () => void {
   const { c } = ctx;
-  const where = (e: { schema: string; cluster: string }) => c.dim(`${e.schema}@${e.cluster}`);
+  // The plan arrives before the first step: pad versions and targets so the columns line up.
+  let vw = 0;
+  let tw = 0;
+  const onPlan = (p: { steps: Array<{ version: string; schema: string; cluster: string }> }) => {
+    vw = Math.max(0, ...p.steps.map((s) => s.version.length));
+    tw = Math.max(0, ...p.steps.map((s) => s.schema.length + s.cluster.length + 1));
+  };
+  const v = (version: string) => version.padEnd(vw);
+  const where = (e: { schema: string; cluster: string }) => c.dim(`${e.schema}@${e.cluster}`.padEnd(tw));
   const onStart = (e: { version: string; schema: string; cluster: string; direction: string }) => {
     if (ctx.verbose)
-      ctx.step(`  ${c.cyan('→')} ${e.direction === 'down' ? 'rolling back' : 'applying'} ${e.version}  ${where(e)}`);
+      ctx.step(
+        `  ${c.cyan('→')} ${e.direction === 'down' ? 'rolling back' : 'applying'} ${v(e.version)}  ${c.dim(`${e.schema}@${e.cluster}`)}`,
+      );
   };
   const onDone = (e: { version: string; schema: string; cluster: string; direction: string; duration: number }) => {
     const mark = e.direction === 'down' ? c.yellow('↩') : c.green('✔');
-    ctx.step(`  ${mark} ${e.version}  ${where(e)}  ${c.dim(formatDuration(e.duration))}`);
+    ctx.step(`  ${mark} ${v(e.version)}  ${where(e)}  ${c.dim(formatDuration(e.duration))}`);
   };
   const onFail = (e: { version: string; schema: string; cluster: string; duration: number; error: Error }) => {
     ctx.step(
-      `  ${c.red('✖')} ${e.version}  ${where(e)}  ${c.dim(formatDuration(e.duration))}  ${c.red(firstLine(e.error))}`,
+      `  ${c.red('✖')} ${v(e.version)}  ${where(e)}  ${c.dim(formatDuration(e.duration))}  ${c.red(firstLine(e.error))}`,
     );
   };
   const onWait = (e: { schema: string; cluster: string; holder?: string }) => {
     ctx.step(`  ${c.yellow('…')} waiting for the lock on ${where(e)}${e.holder ? ` (held by ${e.holder})` : ''}`);
   };
+  mm.on('plan', onPlan);
   mm.on('migrationStarted', onStart);
   mm.on('migrationCompleted', onDone);
   mm.on('migrationFailed', onFail);
   mm.on('lockWaiting', onWait);
   return () => {
+    mm.off('plan', onPlan);
     mm.off('migrationStarted', onStart);
     mm.off('migrationCompleted', onDone);
     mm.off('migrationFailed', onFail);
@@ -85,9 +97,10 @@ export function printPlan(ctx: CommandContext, r: MigrationRunResult): void {
   const planned = r.steps.filter((s) => s.status === 'planned');
   if (planned.length === 0) return;
   ctx.print(c.bold(`Plan (dry run, nothing changed):`));
+  const vw = Math.max(...planned.map((s) => s.version.length));
   for (const s of planned) {
     ctx.print(
-      `  ${c.cyan('•')} ${r.direction === 'down' ? 'roll back' : 'apply'} ${s.version}  ${c.dim(`${s.schema}@${s.cluster}`)}`,
+      `  ${c.cyan('•')} ${r.direction === 'down' ? 'roll back' : 'apply'} ${s.version.padEnd(vw)}  ${c.dim(`${s.schema}@${s.cluster}`)}`,
     );
   }
 }
