@@ -18,6 +18,12 @@ describe('tokenizeSql', () => {
     expect(toks[1]).toMatchObject({ start: 7, end: 12, text: 'Foo_1' });
   });
 
+  it('truncates identifiers to 63 bytes like PostgreSQL, on a character boundary', () => {
+    expect(values(`${'a'.repeat(70)} "${'B'.repeat(64)}"`)).toEqual(['a'.repeat(63), 'B'.repeat(63)]);
+    expect(values(`"${'é'.repeat(40)}"`)).toEqual(['é'.repeat(31)]);
+    expect(values(`x${'é'.repeat(31)}`)).toEqual([`x${'é'.repeat(31)}`]);
+  });
+
   it('decodes quoted identifiers with "" escapes and keeps their case', () => {
     expect(pairs('"Delete" "a""b" "x.y"')).toEqual([
       ['quoted_identifier', 'Delete'],

@@ -92,6 +92,21 @@ function foldAscii(s: string): string {
   return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 }
 
+/** PostgreSQL truncates identifiers to NAMEDATALEN - 1 = 63 bytes (UTF-8), never splitting a character. */
+function truncateIdentifier(id: string): string {
+  if (id.length <= 15) return id; // at most 4 bytes per UTF-16 unit pair: cannot exceed 63 bytes
+  let bytes = 0;
+  let i = 0;
+  for (const ch of id) {
+    const cp = ch.codePointAt(0)!;
+    const len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes + len > 63) return id.slice(0, i);
+    bytes += len;
+    i += ch.length;
+  }
+  return id;
+}
+
 /** Tokenize SQL text. Whitespace (and comments, unless asked for) are dropped. */
 export function tokenizeSql(sql: string, options: TokenizeOptions = {}): SqlToken[] {
   const out: SqlToken[] = [];
@@ -223,7 +238,8 @@ export function* iterateSqlTokens(sql: string): Generator<SqlToken> {
             end = ue.end;
           }
         }
-        const value = decodeUnicodeEscapes(rawValue, escChar);
+        const decoded = decodeUnicodeEscapes(rawValue, escChar);
+        const value = isIdent ? truncateIdentifier(decoded) : decoded;
         const extra: Partial<SqlToken> = isIdent ? {} : { stringKind: 'unicode' };
         if (!closed) extra.unterminated = true;
         yield make(isIdent ? 'quoted_identifier' : 'string', start, end, value, extra);
@@ -232,7 +248,7 @@ export function* iterateSqlTokens(sql: string): Generator<SqlToken> {
       }
       let j = i + 1;
       while (j < n && isIdentCont(sql.charCodeAt(j))) j++;
-      yield make('word', start, j, foldAscii(sql.slice(i, j)));
+      yield make('word', start, j, truncateIdentifier(foldAscii(sql.slice(i, j))));
       i = j;
       continue;
     }
@@ -255,7 +271,13 @@ export function* iterateSqlTokens(sql: string): Generator<SqlToken> {
     // "quoted identifier"
     if (c === 34) {
       const r = scanIdent(sql, i + 1);
-      yield make('quoted_identifier', start, r.end, r.value, r.closed ? undefined : { unterminated: true });
+      yield make(
+        'quoted_identifier',
+        start,
+        r.end,
+        truncateIdentifier(r.value),
+        r.closed ? undefined : { unterminated: true },
+      );
       i = r.end;
       continue;
     }
