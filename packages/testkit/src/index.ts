@@ -2,6 +2,7 @@ export { embeddedBinDir, findPgBinaries, type PgBinaries } from './binaries.js';
 export { TestkitError } from './errors.js';
 export { freePort } from './free-port.js';
 export { isProcessAlive } from './process-alive.js';
+export { reapOrphans } from './reaper.js';
 export { type RedisHandle, startRedis } from './redis.js';
 export type { ReplicaMethod } from './replicas.js';
 export { DEFAULT_PASSWORD, PASSWORD_ROLE } from './settings.js';

@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { reapOrphans } from './reaper.js';
 import { startTopology, type Topology } from './topology.js';
 import type { PgmTopologyContext } from './vitest-context.js';
 
@@ -15,6 +16,7 @@ let topo: Topology | undefined;
 
 /** Vitest globalSetup: starts one topology for the whole run, provides it, stops it at the end. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  reapOrphans(); // servers of earlier runs whose process was killed
   topo = await startTopology({
     clusters: {
       users_cluster: {

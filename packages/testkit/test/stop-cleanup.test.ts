@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { startTopology } from '../src/index.js';
+import { reapOrphans, startTopology } from '../src/index.js';
 import { descendants, isAlive } from './helpers.js';
 
 describe('topo.stop()', () => {
@@ -48,5 +49,33 @@ describe('topo.stop()', () => {
     // backends of a killed postmaster notice its death and exit on their own
     for (let i = 0; i < 100 && children.some(isAlive); i++) await new Promise((r) => setTimeout(r, 50));
     expect(children.filter(isAlive)).toEqual([]);
+  });
+
+  it('reapOrphans() cleans up a topology whose owner process died', async () => {
+    const topo = await startTopology({ clusters: { o: { replicas: 1 } }, redis: true });
+    const file = join(topo.dir, 'pids.json');
+    const pids = JSON.parse(readFileSync(file, 'utf8')) as { owner: number };
+    // pretend the owner was SIGKILLed: a pid that just exited
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(file, JSON.stringify({ ...pids, owner: dead }));
+    const servers = topo.pids();
+    expect(servers).toHaveLength(3);
+    const removed = reapOrphans(join(topo.dir, '..'));
+    expect(removed).toContain(topo.dir);
+    expect(existsSync(topo.dir)).toBe(false);
+    for (let i = 0; i < 100 && servers.some(isAlive); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(servers.filter(isAlive)).toEqual([]);
+    await topo.stop();
+  });
+
+  it('reapOrphans() leaves topologies of live processes alone', async () => {
+    const topo = await startTopology({ clusters: { l: {} } });
+    try {
+      expect(reapOrphans(join(topo.dir, '..'))).not.toContain(topo.dir);
+      expect(existsSync(topo.dir)).toBe(true);
+      expect(topo.pids().every(isAlive)).toBe(true);
+    } finally {
+      await topo.stop();
+    }
   });
 });
