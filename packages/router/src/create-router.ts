@@ -400,8 +400,11 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     }
   }
 
+  /** The group for a shard key; a cluster with one group (unsharded, or sharded without listed shards) needs none. */
   function groupOf(clusterId: string, shardKey: unknown): GroupRuntime {
-    return chooseShard(clusterById(clusterId), shardKey).group;
+    const c = clusterById(clusterId);
+    if (shardKey === undefined && c.groups.length === 1) return c.groups[0]!;
+    return chooseShard(c, shardKey).group;
   }
 
   function snapshot(n: NodeRuntime): NodeSnapshot {
@@ -532,15 +535,22 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     currentSession,
     async noteWrite(clusterId, lsn, token, shardKey) {
       const t = token ?? currentSession();
-      const g = groupOf(clusterId, shardKey);
+      const c = clusterById(clusterId);
       if (!t) return undefined;
-      let value: bigint | undefined;
-      if (lsn === undefined) {
+      if (lsn !== undefined) {
+        const value = typeof lsn === 'bigint' ? lsn : parseLsnStrict(lsn);
+        advanceToken(t, groupOf(clusterId, shardKey).key, value);
+        return value;
+      }
+      // No shard key on a sharded cluster: every shard's position (conservative, never stale).
+      const groups = shardKey === undefined ? c.groups : [groupOf(clusterId, shardKey)];
+      let last: bigint | undefined;
+      for (const g of groups) {
         const r = await g.primary.exec.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
-        value = parseLsnStrict(r.rows[0]?.l);
-      } else value = typeof lsn === 'bigint' ? lsn : parseLsnStrict(lsn);
-      advanceToken(t, g.key, value);
-      return value;
+        last = parseLsnStrict(r.rows[0]?.l);
+        advanceToken(t, g.key, last);
+      }
+      return last;
     },
     on(event, listener) {
       emitter.on(event, listener as (...a: unknown[]) => void);

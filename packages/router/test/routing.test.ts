@@ -302,6 +302,17 @@ describe('errors, events and sessions', () => {
     });
   });
 
+  it('noteWrite records commits made elsewhere (tx, facade) in the token in scope', async () => {
+    const token = router.createSessionToken();
+    const lsn = await router.noteWrite('users_cluster', undefined, token);
+    expect(lsn).toBeTypeOf('bigint');
+    expect(token.positions.get('users_cluster')).toBe(lsn);
+    await router.noteWrite('users_cluster', '0/10', token);
+    expect(token.positions.get('users_cluster')).toBe(lsn); // never backwards
+    expect(await router.noteWrite('users_cluster', '0/10')).toBeUndefined(); // no token in scope
+    await expect(router.noteWrite('nope', '0/10', token)).rejects.toMatchObject({ code: 'UNKNOWN_CLUSTER' });
+  });
+
   it('reports health per cluster and node, and pool stats', async () => {
     const h = await router.healthCheck();
     expect(Object.keys(h).sort()).toEqual(['commerce_cluster', 'users_cluster']);
