@@ -56,6 +56,13 @@ describe('codec', () => {
     expect(() => decodeValue(z.bytes, false)).toThrow();
   });
 
+  it('does not pin zlib output chunks: a compressed entry owns exactly its bytes', () => {
+    const rows = Array.from({ length: 100 }, (_, i) => ({ id: i, name: `user ${i}` }));
+    const z = encodeValue({ command: 'SELECT', rowCount: 100, rows, fields: [] }, { enableCompression: true });
+    expect(z.compressed).toBe(true);
+    expect(z.bytes.buffer.byteLength).toBe(z.bytes.length);
+  });
+
   it('does not compress below the threshold', () => {
     const z = encodeValue({ rows: [], command: 'SELECT', rowCount: 0, fields: [] }, { enableCompression: true });
     expect(z.compressed).toBe(false);

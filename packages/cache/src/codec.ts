@@ -56,9 +56,16 @@ export function encodeValue(value: unknown, options: CodecOptions = {}): Encoded
   const threshold = options.compressionThreshold ?? 1024;
   if (options.enableCompression && bytes.length > threshold) {
     const z = brotliCompressSync(bytes, BROTLI_OPTIONS);
-    if (z.length < bytes.length) return { bytes: z, compressed: true };
+    // zlib may return a view into a larger chunk: copy, so a cached entry does not pin the whole chunk.
+    if (z.length < bytes.length) return { bytes: z.buffer.byteLength > z.length ? exact(z) : z, compressed: true };
   }
   return { bytes, compressed: false };
+}
+
+function exact(b: Buffer): Buffer {
+  const out = Buffer.alloc(b.length);
+  b.copy(out);
+  return out;
 }
 
 /** Inverse of `encodeValue`. */

@@ -1,4 +1,4 @@
-import { referencedTables } from './referenced-tables.js';
+import { type ReferencedTables, referencedTables } from './referenced-tables.js';
 
 /** Input of `tagsFor`. */
 export interface TagsInput {
@@ -18,6 +18,19 @@ export interface WriteInput {
 }
 
 const DEFAULT_SCHEMA = 'public';
+
+// The facade asks for the tags of every cached read; parse each SQL text once.
+const MEMO_MAX = 2000;
+const memo = new Map<string, ReferencedTables>();
+function tablesOf(sql: string): ReferencedTables {
+  let r = memo.get(sql);
+  if (!r) {
+    r = referencedTables(sql);
+    if (memo.size >= MEMO_MAX) memo.clear();
+    memo.set(sql, r);
+  }
+  return r;
+}
 
 /** `schema:<s>` */
 export function schemaTag(schema: string): string {
@@ -70,15 +83,26 @@ function schemaOfTableTag(tag: string): string {
  * `schema:<schema>` (so `invalidate({ schema })` also drops cross-schema reads).
  */
 export function tagsFor(input: TagsInput): string[] {
-  const out = new Set<string>(input.tags ?? []);
-  out.add(schemaTag(input.schema ?? DEFAULT_SCHEMA));
-  const { read, written } = referencedTables(input.sql);
+  const memoKey = `${input.schema ?? ''}\u0000${input.sql}`;
+  const auto = autoMemo.get(memoKey) ?? computeAutoTags(memoKey, input.schema, input.sql);
+  if (!input.tags || input.tags.length === 0) return [...auto];
+  return [...new Set([...input.tags, ...auto])];
+}
+
+const autoMemo = new Map<string, readonly string[]>();
+function computeAutoTags(memoKey: string, schema: string | undefined, sql: string): readonly string[] {
+  const out = new Set<string>();
+  out.add(schemaTag(schema ?? DEFAULT_SCHEMA));
+  const { read, written } = tablesOf(sql);
   for (const name of [...read, ...written]) {
-    const t = tableTag(name, input.schema);
+    const t = tableTag(name, schema);
     out.add(t);
     out.add(`schema:${schemaOfTableTag(t)}`);
   }
-  return [...out];
+  const tags = [...out];
+  if (autoMemo.size >= MEMO_MAX) autoMemo.clear();
+  autoMemo.set(memoKey, tags);
+  return tags;
 }
 
 /**
@@ -87,8 +111,11 @@ export function tagsFor(input: TagsInput): string[] {
  * `DO`, ...) the whole schema is invalidated instead: when unsure, invalidate more.
  */
 export function writeTags(input: WriteInput, mode: 'tables' | 'schema' = 'tables'): string[] {
-  if (mode === 'schema') return [schemaTag(input.schema ?? DEFAULT_SCHEMA)];
-  const { written } = referencedTables(input.sql);
-  if (written.length === 0) return [schemaTag(input.schema ?? DEFAULT_SCHEMA)];
+  const own = schemaTag(input.schema ?? DEFAULT_SCHEMA);
+  const { written } = tablesOf(input.sql);
+  if (written.length === 0) return [own];
+  if (mode === 'schema') {
+    return [...new Set([own, ...written.map((n) => `schema:${schemaOfTableTag(tableTag(n, input.schema))}`)])];
+  }
   return [...new Set(written.map((n) => tableTag(n, input.schema)))];
 }
