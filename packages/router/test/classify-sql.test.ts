@@ -1,4 +1,6 @@
+import { tokenizeSql } from '@pg-multiverse/core';
 import { uniqueName } from '@pg-multiverse/testkit';
+import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { classifySql } from '../src/classify-sql.js';
@@ -88,5 +90,85 @@ describe('classifySql against a hot standby', () => {
     expect(classifySql(sql)).toBe('write');
     // 25006 read_only_sql_transaction (or a hot-standby refusal of the same class)
     await expect(replica.query(sql)).rejects.toMatchObject({ code: expect.stringMatching(/^25006$|^0A000$|^55000$/) });
+  });
+});
+
+// The lexer under the classifier decodes literals and identifiers exactly like the server.
+const PLAIN = fc.constantFrom(...'abcXYZ 09;-/*$"\t\néü日😀'.split(/(?:)/u));
+const standardLit = fc.array(fc.oneof(PLAIN, fc.constantFrom("'", '\\')), { maxLength: 20 }).map((cs) => {
+  const s = cs.join('');
+  return { src: `'${s.replace(/'/g, "''")}'`, value: s };
+});
+const escapePiece = fc.oneof(
+  PLAIN,
+  fc.constantFrom("''", "\\'", '\\\\', '\\n', '\\t', '\\b', '\\f', '\\r', '\\q', '\\ü', '\\xC3\\xA9', '\\303\\251'),
+  fc.integer({ min: 1, max: 0x7f }).map((b) => `\\x${b.toString(16)}`),
+  fc.integer({ min: 1, max: 0o177 }).map((b) => `\\${b.toString(8)}`),
+  fc.integer({ min: 1, max: 0xd7ff }).map((c) => `\\u${c.toString(16).padStart(4, '0')}`),
+  fc.integer({ min: 0x10000, max: 0x10ffff }).map((c) => `\\U${c.toString(16).padStart(8, '0')}`),
+);
+const escapeLit = fc
+  .array(escapePiece, { maxLength: 12 })
+  .map((ps) => ({ src: `E'${ps.join('')}'`, value: undefined }));
+const dollarLit = fc
+  .tuple(
+    fc.constantFrom('', 'q', 'tag_1'),
+    fc.array(fc.oneof(PLAIN, fc.constantFrom('$', "'", '\\')), { maxLength: 20 }),
+  )
+  .filter(([tag, cs]) => !`${cs.join('')}$`.includes(`$${tag}$`))
+  .map(([tag, cs]) => ({ src: `$${tag}$${cs.join('')}$${tag}$`, value: cs.join('') }));
+const unicodeLit = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom('a', 'Z', ' ', "''"),
+      fc.integer({ min: 0x20, max: 0xd7ff }).map((c) => `!${c.toString(16).padStart(4, '0')}`),
+      fc.integer({ min: 0x10000, max: 0x10ffff }).map((c) => `!+${c.toString(16).padStart(6, '0')}`),
+      fc.constant('!!'),
+    ),
+    { maxLength: 10 },
+  )
+  .map((ps) => ({ src: `U&'${ps.join('')}' UESCAPE '!'`, value: undefined }));
+
+describe('the lexer agrees with the server', () => {
+  it('on string literals of every kind', async () => {
+    const samples = fc.sample(fc.oneof(standardLit, escapeLit, dollarLit, unicodeLit), { numRuns: 400, seed: 42 });
+    samples.push(
+      { src: "'foo'\n  'bar'", value: 'foobar' },
+      { src: "E'a\\n'\n'\\x41'", value: undefined },
+      { src: "U&'d\\0061t\\+000061'", value: 'data' },
+    );
+    const { rows } = await replica.query<{ v: string[] }>(
+      `SELECT ARRAY[${samples.map((x) => x.src).join(',\n')}]::text[] AS v`,
+    );
+    const server = rows[0]!.v;
+    const ours = samples.map((x) => {
+      const toks = tokenizeSql(x.src);
+      expect(toks).toHaveLength(1);
+      return toks[0]!.value;
+    });
+    const diffs = samples
+      .map((x, i) => ({ src: x.src, server: server[i], ours: ours[i] }))
+      .filter((d) => d.server !== d.ours);
+    expect(diffs.slice(0, 5)).toEqual([]);
+    // and the literals the generator knew the value of decode to it
+    samples.forEach((x, i) => {
+      if (x.value !== undefined) expect(ours[i]).toBe(x.value);
+    });
+  });
+
+  it('on quoted, unicode and over-long identifiers', async () => {
+    const idents = [
+      '"Mixed Case"',
+      '"with ""quotes"""',
+      'Unquoted_UPPER',
+      'U&"d\\0061t\\+000061"',
+      'U&"x!00e9" UESCAPE \'!\'',
+      `"${'é'.repeat(40)}"`,
+      `${'long_'.repeat(20)}`,
+      '"select"',
+    ];
+    const res = await replica.query(`SELECT ${idents.map((id, i) => `${i} AS ${id}`).join(', ')}`);
+    const ours = idents.map((id) => tokenizeSql(id)[0]!.value);
+    expect(res.fields.map((f) => f.name)).toEqual(ours);
   });
 });

@@ -56,6 +56,8 @@ describe('tokenizeSql', () => {
     const [t] = tokenizeSql("E'a\\'b\\n\\t\\x41\\101\\u00e9\\U0001F600\\\\''q'");
     expect(t).toMatchObject({ type: 'string', stringKind: 'escape', value: "a'b\n\tAAé😀\\'q" });
     expect(values("e'\\''")).toEqual(["'"]);
+    // octal and hex escapes are bytes that form UTF-8 characters
+    expect(values("E'\\xC3\\xA9 \\303\\251'")).toEqual(['é é']);
   });
 
   it('reads B, X, N and U& strings', () => {

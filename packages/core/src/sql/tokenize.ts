@@ -203,7 +203,7 @@ export function* iterateSqlTokens(sql: string): Generator<SqlToken> {
           lower === 101 ? 'escape' : lower === 98 ? 'bit' : lower === 120 ? 'hex' : 'national';
         const r = scanQuoted(i + 2, kind === 'escape');
         const content = r.raw.map((p) => p.replace(/''/g, "'"));
-        const value = kind === 'escape' ? r.raw.map(decodeEscapeString).join('') : content.join('');
+        const value = kind === 'escape' ? decodeEscapeString(r.raw.join('')) : content.join('');
         yield make(
           'string',
           start,
@@ -482,74 +482,78 @@ function decodeUnicodeEscapes(raw: string, esc: string): string {
   return out;
 }
 
-/** Decode one segment of an E'...' string (backslash escapes and ''). */
+/**
+ * Decode the body of an E'...' string (backslash escapes and ''). Octal and
+ * hex escapes produce raw bytes, which combine into UTF-8 characters like on
+ * the server (E'\xC3\xA9' is 'é'); invalid sequences become U+FFFD.
+ */
 function decodeEscapeString(raw: string): string {
   let out = '';
+  let bytes: number[] = [];
+  const flush = () => {
+    if (bytes.length > 0) {
+      out += utf8Decoder.decode(Uint8Array.from(bytes));
+      bytes = [];
+    }
+  };
+  const text = (s: string) => {
+    flush();
+    out += s;
+  };
   for (let j = 0; j < raw.length; j++) {
     const ch = raw[j]!;
     if (ch === "'" && raw[j + 1] === "'") {
-      out += "'";
+      text("'");
       j++;
       continue;
     }
     if (ch !== '\\' || j + 1 >= raw.length) {
-      out += ch;
+      text(ch);
       continue;
     }
     const e = raw[++j]!;
-    switch (e) {
-      case 'b':
-        out += '\b';
-        break;
-      case 'f':
-        out += '\f';
-        break;
-      case 'n':
-        out += '\n';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case 'x': {
-        const m = /^[0-9a-fA-F]{1,2}/.exec(raw.slice(j + 1));
-        if (m) {
-          out += String.fromCharCode(Number.parseInt(m[0], 16));
-          j += m[0].length;
-        } else out += 'x';
-        break;
-      }
-      case 'u':
-      case 'U': {
-        const len = e === 'u' ? 4 : 8;
-        const hex = raw.slice(j + 1, j + 1 + len);
-        if (hex.length === len && /^[0-9a-fA-F]+$/.test(hex)) {
-          let cp = Number.parseInt(hex, 16);
-          j += len;
-          if (cp >= 0xd800 && cp <= 0xdbff && raw.slice(j + 1, j + 3) === '\\u') {
-            const lo = Number.parseInt(raw.slice(j + 3, j + 7), 16);
-            if (lo >= 0xdc00 && lo <= 0xdfff) {
-              cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-              j += 6;
-            }
-          }
-          out += safeCodePoint(cp);
-        } else out += e;
-        break;
-      }
-      default: {
-        const m = /^[0-7]{1,3}/.exec(raw.slice(j));
-        if (m) {
-          out += String.fromCharCode(Number.parseInt(m[0], 8) & 0xff);
-          j += m[0].length - 1;
-        } else out += e;
-      }
+    const simple = ESCAPES[e];
+    if (simple !== undefined) {
+      text(simple);
+      continue;
     }
+    if (e === 'x') {
+      const m = /^[0-9a-fA-F]{1,2}/.exec(raw.slice(j + 1));
+      if (m) {
+        bytes.push(Number.parseInt(m[0], 16));
+        j += m[0].length;
+      } else text('x');
+      continue;
+    }
+    if (e === 'u' || e === 'U') {
+      const len = e === 'u' ? 4 : 8;
+      const hex = raw.slice(j + 1, j + 1 + len);
+      if (hex.length === len && /^[0-9a-fA-F]+$/.test(hex)) {
+        let cp = Number.parseInt(hex, 16);
+        j += len;
+        if (cp >= 0xd800 && cp <= 0xdbff && raw.slice(j + 1, j + 3) === '\\u') {
+          const lo = Number.parseInt(raw.slice(j + 3, j + 7), 16);
+          if (lo >= 0xdc00 && lo <= 0xdfff) {
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            j += 6;
+          }
+        }
+        text(safeCodePoint(cp));
+      } else text(e);
+      continue;
+    }
+    const m = /^[0-7]{1,3}/.exec(raw.slice(j));
+    if (m) {
+      bytes.push(Number.parseInt(m[0], 8) & 0xff);
+      j += m[0].length - 1;
+    } else text(e);
   }
+  flush();
   return out;
 }
+
+const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+const utf8Decoder = new TextDecoder();
 
 function safeCodePoint(cp: number): string {
   return cp <= 0x10ffff ? String.fromCodePoint(cp) : '\ufffd';
