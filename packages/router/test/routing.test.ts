@@ -1,4 +1,4 @@
-import { isPgmError, PgmError } from '@pg-multiverse/core';
+import { isPgmError, PgmError, poolProvider } from '@pg-multiverse/core';
 import { uniqueName, withSchemas } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -248,6 +248,25 @@ describe('search_path', () => {
         await c.query('SET search_path TO pg_catalog');
       });
       expect((await owner(usersSchema)).owner).toBe(usersSchema);
+    } finally {
+      await r.close();
+      await pool.end();
+    }
+  });
+});
+
+describe('application-supplied providers', () => {
+  it('runs schema queries on a generic ConnectionProvider without leaking the search_path', async () => {
+    const pool = new pg.Pool({ ...ctx.config.commerce_cluster!.primary, max: 1 });
+    const provider = poolProvider(pool, 'commerce_cluster/primary', { ownsPool: false });
+    const cfg = withSchemas(ctx.config, { commerce_cluster: [commerceSchema] });
+    const r = createRouter(cfg, { providers: { 'commerce_cluster/primary': provider } });
+    try {
+      const a = await r.query<{ s: string }>('SELECT current_schema() AS s', [], { schema: commerceSchema });
+      expect(a.rows[0]?.s).toBe(commerceSchema);
+      const b = await r.query<{ s: string }>('SELECT current_schema() AS s');
+      expect(b.rows[0]?.s).toBe('public');
+      expect(pool.totalCount).toBe(1); // the router used the application's pool, not one of its own
     } finally {
       await r.close();
       await pool.end();
