@@ -1,7 +1,7 @@
-import type { Balancer, NodeState } from '@pg-multiverse/core';
-import { type LatencyOptions, latencyModel } from './latency.js';
+import type { Balancer } from '@pg-multiverse/core';
+import { effectiveLatency, type LatencyOptions, latencyModel, observeLatency } from './latency.js';
 import { checkNumber, checkWeights } from './options.js';
-import { createStateTable, type NodeSlot, positive, weightOf } from './state-table.js';
+import { createStateTable, positive, weightOf } from './state-table.js';
 import { smoothPick } from './weighted.js';
 
 export interface HealthAwareOptions extends LatencyOptions {
@@ -47,14 +47,6 @@ export function healthAware(options: HealthAwareOptions = {}): Balancer {
   const table = createStateTable(checkWeights(options.weights));
   const model = latencyModel(options);
 
-  // Weight for the smooth pick: eligible nodes only (score >= threshold, or every node when none is).
-  let floor = 0;
-  const share = (slot: NodeSlot, node: NodeState): number => {
-    const s = slot.score;
-    if (s < floor) return 0;
-    return weightOf(slot, node) * (s * s) * 1e-4;
-  };
-
   return {
     name: 'health_aware',
     pick(candidates, ctx) {
@@ -69,7 +61,7 @@ export function healthAware(options: HealthAwareOptions = {}): Balancer {
       for (let i = 0; i < n; i++) {
         const node = candidates[i]!;
         const slot = slots[i]!;
-        const eff = model.effective(slot, node, now);
+        const eff = effectiveLatency(model, slot, node, now);
         slot.eff = eff;
         if (eff < bestEff) bestEff = eff;
         const f = positive(node.inFlight);
@@ -89,13 +81,20 @@ export function healthAware(options: HealthAwareOptions = {}): Balancer {
         const load = (minLoad + 1) / (f + 1);
         const score = h * (0.5 * latency + 0.3 * lag + 0.2 * load);
         slot.score = score;
+        slot.share = weightOf(slot, node) * (score * score) * 1e-4;
         if (score >= threshold) eligible++;
       }
-      floor = eligible > 0 ? threshold : Number.NEGATIVE_INFINITY;
-      return candidates[smoothPick(state, candidates, slots, share)];
+      // Skip nodes under the threshold, unless none is left above it.
+      if (eligible > 0 && eligible < n) {
+        for (let i = 0; i < n; i++) {
+          const slot = slots[i]!;
+          if (slot.score < threshold) slot.share = 0;
+        }
+      }
+      return candidates[smoothPick(state, slots, n)];
     },
     observe(node, latencyMs, ok) {
-      model.observe(table.slot(node.clusterId, node.id), latencyMs, ok, performance.now());
+      observeLatency(model, table.slot(node.clusterId, node.id), latencyMs, ok, performance.now());
     },
   };
 }

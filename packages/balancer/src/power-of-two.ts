@@ -18,8 +18,8 @@ export interface PowerOfTwoOptions {
  * const b = powerOfTwoChoices();
  */
 export function powerOfTwoChoices(options: PowerOfTwoOptions = {}): Balancer {
-  const random = options.random ?? Math.random;
-  if (typeof random !== 'function') {
+  const random = options.random;
+  if (random !== undefined && typeof random !== 'function') {
     throw new PgmError('INVALID_ARGUMENT', 'Balancer option random must be a function returning [0, 1)');
   }
   return {
@@ -27,9 +27,11 @@ export function powerOfTwoChoices(options: PowerOfTwoOptions = {}): Balancer {
     pick(candidates) {
       const n = candidates.length;
       if (n <= 1) return candidates[0];
-      let i = Math.floor(random() * n);
+      const r1 = random === undefined ? Math.random() : random();
+      const r2 = random === undefined ? Math.random() : random();
+      let i = (r1 * n) | 0;
       if (!(i >= 0 && i < n)) i = 0;
-      let j = Math.floor(random() * (n - 1));
+      let j = (r2 * (n - 1)) | 0;
       if (!(j >= 0 && j < n - 1)) j = 0;
       if (j >= i) j++;
       const a = candidates[i]!;

@@ -1,5 +1,5 @@
 import type { Balancer } from '@pg-multiverse/core';
-import { type LatencyOptions, latencyModel } from './latency.js';
+import { effectiveLatency, type LatencyOptions, latencyModel, observeLatency } from './latency.js';
 import { createStateTable, rotationStart } from './state-table.js';
 
 export interface ResponseTimeOptions extends LatencyOptions {}
@@ -38,7 +38,7 @@ export function responseTime(options: ResponseTimeOptions = {}): Balancer {
         if (i >= n) i -= n;
         const node = candidates[i]!;
         const f = node.inFlight;
-        const cost = (model.effective(slots[i]!, node, now) + FLOOR_MS) * (f > 0 ? f + 1 : 1);
+        const cost = (effectiveLatency(model, slots[i]!, node, now) + FLOOR_MS) * (f > 0 ? f + 1 : 1);
         if (cost < bestCost) {
           bestCost = cost;
           best = i;
@@ -49,7 +49,7 @@ export function responseTime(options: ResponseTimeOptions = {}): Balancer {
       return candidates[best];
     },
     observe(node, latencyMs, ok) {
-      model.observe(table.slot(node.clusterId, node.id), latencyMs, ok, performance.now());
+      observeLatency(model, table.slot(node.clusterId, node.id), latencyMs, ok, performance.now());
     },
   };
 }

@@ -17,6 +17,8 @@ export interface NodeSlot {
   /** Scratch values of the pick in progress (health aware). */
   eff: number;
   score: number;
+  /** Weight for the smooth pick in progress (set by the caller before `smoothPick`). */
+  share: number;
 }
 
 /** Per-cluster state: a rotation counter and the node slots. */
@@ -68,7 +70,7 @@ export function createStateTable(weights?: Readonly<Record<string, number>>): St
     let slot = s.byId.get(id);
     if (slot === undefined) {
       const w = weights !== undefined && Object.hasOwn(weights, id) ? weights[id]! : -1;
-      slot = { id, weightOverride: w, current: 0, ewma: 0, at: 0, eff: 0, score: 0 };
+      slot = { id, weightOverride: w, current: 0, ewma: 0, at: 0, eff: 0, score: 0, share: 0 };
       s.byId.set(id, slot);
     }
     return slot;

@@ -1,4 +1,4 @@
-import type { Balancer, NodeState } from '@pg-multiverse/core';
+import type { Balancer } from '@pg-multiverse/core';
 import { checkWeights } from './options.js';
 import { type ClusterState, createStateTable, type NodeSlot, rotate, weightOf } from './state-table.js';
 
@@ -12,25 +12,19 @@ export interface WeightedOptions {
 }
 
 /**
- * Smooth weighted round robin over `slots` with weights `w(i)`: every pick adds
- * each weight to its node's `current`, takes the largest `current` and
- * subtracts the total from it. Deterministic, no bursts (5:1:1 gives
- * a a b a c a a), exact shares over every full period. Falls back to plain
- * rotation when every weight is 0. Returns the index picked.
+ * Smooth weighted round robin over the first `n` slots, each weighing
+ * `slot.share`: every pick adds each weight to its node's `current`, takes the
+ * largest `current` and subtracts the total from it. Deterministic, no bursts
+ * (5:1:1 gives a a b a c a a), exact shares over every full period. Falls back
+ * to plain rotation when every weight is 0. Returns the index picked.
  */
-export function smoothPick(
-  state: ClusterState,
-  candidates: readonly NodeState[],
-  slots: readonly NodeSlot[],
-  weight: (slot: NodeSlot, node: NodeState) => number,
-): number {
-  const n = candidates.length;
+export function smoothPick(state: ClusterState, slots: readonly NodeSlot[], n: number): number {
   let total = 0;
   let best = -1;
   let bestCurrent = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     const slot = slots[i]!;
-    const w = weight(slot, candidates[i]!);
+    const w = slot.share;
     if (!(w > 0)) continue;
     const c = slot.current + w;
     slot.current = c;
@@ -60,7 +54,26 @@ export function weighted(options: WeightedOptions = {}): Balancer {
       const n = candidates.length;
       if (n <= 1) return candidates[0];
       const state = table.forPick(candidates, ctx);
-      return candidates[smoothPick(state, candidates, table.align(state, candidates), weightOf)];
+      const slots = table.align(state, candidates);
+      // smoothPick, fused with reading the weights (hot path).
+      let total = 0;
+      let best = -1;
+      let bestCurrent = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < n; i++) {
+        const slot = slots[i]!;
+        const w = weightOf(slot, candidates[i]!);
+        if (w === 0) continue;
+        const c = slot.current + w;
+        slot.current = c;
+        total += w;
+        if (c > bestCurrent) {
+          bestCurrent = c;
+          best = i;
+        }
+      }
+      if (best < 0) return candidates[rotate(state, n)];
+      slots[best]!.current -= total;
+      return candidates[best];
     },
   };
 }
