@@ -165,7 +165,7 @@ describe('pgm binary against a real topology', () => {
   });
 
   it('migrate applies every step and reports them', async () => {
-    const r = await run(['migrate', '--json']);
+    const r = await run(['migrate', '--parallel', '--max-parallel', '2', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const doc = json(r);
     expect(doc).toMatchObject({ ok: true, command: 'migrate', applied: 3, failed: 0 });
@@ -184,7 +184,7 @@ describe('pgm binary against a real topology', () => {
     const row = r.stdout.split('\n').find((l) => l.includes(sA))!;
     expect(row.split(/\s+/).filter(Boolean)).toEqual(['users_cluster', sA, '2', '0', v2]);
     expect(r.stdout).toContain('2 migrations, 3 targets: 3 applied, 0 pending.');
-    expect(json(await run(['status', '--json', '--schemas', sC]))).toMatchObject({
+    expect(json(await run(['status', '--json', '--clusters', 'commerce_cluster']))).toMatchObject({
       appliedMigrations: 1,
       pendingMigrations: 0,
       targets: [{ schema: sC, cluster: 'commerce_cluster', lastApplied: v1 }],
