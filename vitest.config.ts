@@ -1,6 +1,21 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+// vitest 5's reporter calls Map.groupBy (Node 21+); this machine runs Node 20.
+if (typeof (Map as { groupBy?: unknown }).groupBy !== 'function') {
+  (Map as unknown as { groupBy: unknown }).groupBy = <K, V>(items: Iterable<V>, key: (v: V, i: number) => K) => {
+    const out = new Map<K, V[]>();
+    let i = 0;
+    for (const v of items) {
+      const k = key(v, i++);
+      const list = out.get(k);
+      if (list) list.push(v);
+      else out.set(k, [v]);
+    }
+    return out;
+  };
+}
+
 const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
 // Tests import sibling packages from source, so a change is tested without a rebuild.

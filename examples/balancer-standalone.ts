@@ -9,7 +9,9 @@ export interface Replica {
   state: NodeState;
 }
 
-export async function run(replicaConfigs: { id: string; host: string; port: number; user?: string; database?: string }[]) {
+export async function run(
+  replicaConfigs: { id: string; host: string; port: number; user?: string; database?: string }[],
+) {
   const replicas: Replica[] = replicaConfigs.map((c) => ({
     id: c.id,
     pool: new pg.Pool({ host: c.host, port: c.port, user: c.user, database: c.database, max: 4 }),

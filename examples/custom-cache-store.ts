@@ -49,8 +49,14 @@ export async function run(config: ClusterConfiguration) {
   const postgres = new PgMultiverse({ enableCache: true, cache: { store } });
   await postgres.initialize(config);
   try {
-    const a = await postgres.query('SELECT count(*)::int AS n FROM products', [], { schema: 'products', cache: true });
-    const b = await postgres.query('SELECT count(*)::int AS n FROM products', [], { schema: 'products', cache: true });
+    const a = await postgres.query('SELECT count(*)::int AS n FROM pg_catalog.pg_namespace', [], {
+      schema: 'products',
+      cache: true,
+    });
+    const b = await postgres.query('SELECT count(*)::int AS n FROM pg_catalog.pg_namespace', [], {
+      schema: 'products',
+      cache: true,
+    });
     return { a: a.rows[0], b: b.rows[0], calls: { ...store.calls }, metrics: postgres.getMetrics().cache };
   } finally {
     await postgres.close();

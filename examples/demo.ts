@@ -50,7 +50,9 @@ export async function main(): Promise<void> {
     await pgm.initialize(topo.config);
 
     step('Migrations from examples/migrations');
-    pgm.getMigrationManager().on('migrationCompleted', (d) => say(`  applied ${d.version} on ${d.cluster}/${d.schema} (${d.duration} ms)`));
+    pgm
+      .getMigrationManager()
+      .on('migrationCompleted', (d) => say(`  applied ${d.version} on ${d.cluster}/${d.schema} (${d.duration} ms)`));
     await pgm.migrate();
     const status = await pgm.getMigrationStatus();
     say(`  ${status.appliedMigrations} applied, ${status.pendingMigrations} pending`);
@@ -75,7 +77,8 @@ export async function main(): Promise<void> {
     say(`  30 reads: ${JSON.stringify(count(served))}`);
 
     step('A cached read and its invalidation by a write');
-    const read = () => pgm!.query<{ name: string }>('SELECT name FROM products WHERE id = 1', [], { schema: 'products', cache: true });
+    const read = () =>
+      pgm!.query<{ name: string }>('SELECT name FROM products WHERE id = 1', [], { schema: 'products', cache: true });
     let hits = 0;
     pgm.on('cacheHit', () => hits++);
     say(`  read 1: ${(await read()).rows[0]!.name} (miss, from the database)`);
@@ -87,7 +90,11 @@ export async function main(): Promise<void> {
     step('A cross-cluster transaction (two-phase commit)');
     const order = await pgm.withTransaction(['users', 'orders'], async (tx) => {
       await tx.query('UPDATE users SET last_order = now() WHERE id = $1', [1], { schema: 'users' });
-      const r = await tx.query<{ id: number }>('INSERT INTO orders (user_id, total) VALUES ($1, $2) RETURNING id', [1, 42.5], { schema: 'orders' });
+      const r = await tx.query<{ id: number }>(
+        'INSERT INTO orders (user_id, total) VALUES ($1, $2) RETURNING id',
+        [1, 42.5],
+        { schema: 'orders' },
+      );
       return r.rows[0]!;
     });
     say(`  committed on users_cluster and commerce_cluster: order #${order.id}`);
@@ -97,7 +104,10 @@ export async function main(): Promise<void> {
         await tx.query('INSERT INTO orders (user_id, total) VALUES (1, -1)', [], { schema: 'orders' }); // violates CHECK
       })
       .catch((err: Error) => say(`  a failing one rolled back on both clusters: ${err.message.split('\n')[0]}`));
-    const name = await pgm.query<{ name: string }>('SELECT name FROM users WHERE id = 1', [], { schema: 'users', role: 'primary' });
+    const name = await pgm.query<{ name: string }>('SELECT name FROM users WHERE id = 1', [], {
+      schema: 'users',
+      role: 'primary',
+    });
     say(`  users.name is still "${name.rows[0]!.name}"`);
 
     step('A replica dies: traffic moves off it');
@@ -127,9 +137,13 @@ export async function main(): Promise<void> {
 
     step('Metrics');
     const m = pgm.getMetrics();
-    say(`  total queries ${m.totalQueries}, avg ${m.avgResponseTime.toFixed(2)} ms, error rate ${m.errorRate.toFixed(2)}%`);
+    say(
+      `  total queries ${m.totalQueries}, avg ${m.avgResponseTime.toFixed(2)} ms, error rate ${m.errorRate.toFixed(2)}%`,
+    );
     for (const [id, c] of Object.entries(m.clusters)) {
-      say(`  ${id}: ${c.queries.total} queries (${c.queries.reads} reads, ${c.queries.writes} writes, ${c.queries.cached} cached), ${c.connections.total} connections`);
+      say(
+        `  ${id}: ${c.queries.total} queries (${c.queries.reads} reads, ${c.queries.writes} writes, ${c.queries.cached} cached), ${c.connections.total} connections`,
+      );
     }
     if (m.cache) say(`  cache: hit rate ${(m.cache.hitRate * 100).toFixed(1)}%, ${m.cache.itemCount} items`);
     say(`  transactions: ${m.transactions.committed} committed, ${m.transactions.rolledBack} rolled back`);

@@ -25,7 +25,11 @@ export async function run({ config, log }: ExampleContext) {
     users.rows.forEach((user) => {
       log(`${user.name} <${user.email}>`);
     });
-    const again = await postgres.query<User>('SELECT * FROM users WHERE active = $1', [true], { schema: 'users', cache: true, cacheTtl: 300000 });
+    const again = await postgres.query<User>('SELECT * FROM users WHERE active = $1', [true], {
+      schema: 'users',
+      cache: true,
+      cacheTtl: 300000,
+    });
     return { rows: users.rows, again: again.rows, metrics: postgres.getMetrics() };
   } finally {
     await postgres.close();

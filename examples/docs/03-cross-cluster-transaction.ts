@@ -12,7 +12,9 @@ export async function run({ config, log }: ExampleContext) {
       // Update user in users_cluster
       await tx.query('UPDATE users SET last_order = NOW() WHERE id = $1', [userId], { schema: 'users' });
       // Create order in orders_cluster
-      const order = await tx.query('INSERT INTO orders (user_id, total) VALUES ($1, $2) RETURNING *', [userId, total], { schema: 'orders' });
+      const order = await tx.query('INSERT INTO orders (user_id, total) VALUES ($1, $2) RETURNING *', [userId, total], {
+        schema: 'orders',
+      });
       return order.rows[0];
     });
     log('order created', order);

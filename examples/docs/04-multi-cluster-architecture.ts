@@ -25,8 +25,12 @@ export async function run({ config, log }: ExampleContext) {
   const postgres = new PgMultiverse();
   await postgres.initialize(clusterConfig);
   try {
-    const a = await postgres.query('SELECT count(*)::int AS n, pg_is_in_recovery() AS replica FROM users', [], { schema: 'users' });
-    const b = await postgres.query('SELECT count(*)::int AS n, pg_is_in_recovery() AS replica FROM products', [], { schema: 'products' });
+    const a = await postgres.query('SELECT count(*)::int AS n, pg_is_in_recovery() AS replica FROM users', [], {
+      schema: 'users',
+    });
+    const b = await postgres.query('SELECT count(*)::int AS n, pg_is_in_recovery() AS replica FROM products', [], {
+      schema: 'products',
+    });
     log('users read on a replica:', a.rows[0], 'products read on the primary:', b.rows[0]);
     return { users: a.rows[0], products: b.rows[0] };
   } finally {

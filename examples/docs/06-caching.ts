@@ -25,7 +25,9 @@ export async function run({ config, log }: ExampleContext) {
     const byTags = await postgres.invalidateCache({ tags: ['products', 'inventory'] });
     await read();
     const metrics = postgres.getMetrics();
-    log(`hits: ${hits.length}, invalidated by schema: ${bySchema}, by tags: ${byTags}, hit rate ${metrics.cache?.hitRate}`);
+    log(
+      `hits: ${hits.length}, invalidated by schema: ${bySchema}, by tags: ${byTags}, hit rate ${metrics.cache?.hitRate}`,
+    );
     return { hits, bySchema, byTags, cache: metrics.cache };
   } finally {
     await postgres.close();

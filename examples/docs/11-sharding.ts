@@ -23,10 +23,23 @@ export async function run({ config, log }: ExampleContext) {
   try {
     const placed: Record<number, number> = {};
     for (let userId = 1; userId <= 8; userId++) {
-      await postgres.query('CREATE SCHEMA IF NOT EXISTS sharded_orders', [], { schema: 'sharded_orders', shardKey: userId });
-      await postgres.query('CREATE TABLE IF NOT EXISTS orders (user_id bigint, total numeric)', [], { schema: 'sharded_orders', shardKey: userId });
-      await postgres.query('INSERT INTO orders VALUES ($1, $2)', [userId, userId * 10], { schema: 'sharded_orders', shardKey: userId });
-      const r = await postgres.query<{ port: number }>('SELECT inet_server_port() AS port', [], { schema: 'sharded_orders', shardKey: userId, role: 'primary' });
+      await postgres.query('CREATE SCHEMA IF NOT EXISTS sharded_orders', [], {
+        schema: 'sharded_orders',
+        shardKey: userId,
+      });
+      await postgres.query('CREATE TABLE IF NOT EXISTS orders (user_id bigint, total numeric)', [], {
+        schema: 'sharded_orders',
+        shardKey: userId,
+      });
+      await postgres.query('INSERT INTO orders VALUES ($1, $2)', [userId, userId * 10], {
+        schema: 'sharded_orders',
+        shardKey: userId,
+      });
+      const r = await postgres.query<{ port: number }>('SELECT inet_server_port() AS port', [], {
+        schema: 'sharded_orders',
+        shardKey: userId,
+        role: 'primary',
+      });
       placed[userId] = r.rows[0]!.port;
       log(`user ${userId} -> partition ${hashShard(userId, 4, 'int8')} on server port ${placed[userId]}`);
     }

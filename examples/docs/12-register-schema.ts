@@ -10,8 +10,12 @@ export async function run({ config, log }: ExampleContext) {
   });
   try {
     await postgres.query('CREATE SCHEMA IF NOT EXISTS analytics', [], { schema: 'analytics_staging' });
-    await postgres.query('CREATE TABLE IF NOT EXISTS analytics.events (id serial, date date NOT NULL, name text)', [], { schema: 'analytics_staging' });
-    await postgres.query("INSERT INTO analytics.events (date, name) VALUES (current_date, 'signup')", [], { schema: 'analytics_staging' });
+    await postgres.query('CREATE TABLE IF NOT EXISTS analytics.events (id serial, date date NOT NULL, name text)', [], {
+      schema: 'analytics_staging',
+    });
+    await postgres.query("INSERT INTO analytics.events (date, name) VALUES (current_date, 'signup')", [], {
+      schema: 'analytics_staging',
+    });
     // Register schemas at runtime
     postgres.registerSchema('analytics', 'analytics_cluster', {
       cacheStrategy: 'aggressive',

@@ -22,10 +22,19 @@ export async function run({ config, log }: ExampleContext) {
   });
   await postgres.initialize(config);
   try {
-    const big = await postgres.query("SELECT g AS id, repeat('x', 100) AS pad FROM generate_series(1, 200) g", [], { schema: 'users', cache: true });
-    const again = await postgres.query("SELECT g AS id, repeat('x', 100) AS pad FROM generate_series(1, 200) g", [], { schema: 'users', cache: true });
+    const big = await postgres.query("SELECT g AS id, repeat('x', 100) AS pad FROM generate_series(1, 200) g", [], {
+      schema: 'users',
+      cache: true,
+    });
+    const again = await postgres.query("SELECT g AS id, repeat('x', 100) AS pad FROM generate_series(1, 200) g", [], {
+      schema: 'users',
+      cache: true,
+    });
     const metrics = postgres.getMetrics();
-    log('connections per cluster:', Object.fromEntries(Object.entries(metrics.clusters).map(([k, v]) => [k, v.connections.total])));
+    log(
+      'connections per cluster:',
+      Object.fromEntries(Object.entries(metrics.clusters).map(([k, v]) => [k, v.connections.total])),
+    );
     return { rows: big.rows.length, same: JSON.stringify(big.rows) === JSON.stringify(again.rows), metrics };
   } finally {
     await postgres.close();

@@ -6,7 +6,9 @@ import type { ExampleContext } from './context.js';
 export async function run({ config }: ExampleContext) {
   const primary = config.users_cluster!.primary;
   // Before: Direct pg usage
-  const pool = new pg.Pool(typeof primary === 'string' ? { connectionString: primary } : { ...primary, password: primary.password as string });
+  const pool = new pg.Pool(
+    typeof primary === 'string' ? { connectionString: primary } : { ...primary, password: primary.password as string },
+  );
   const before = await pool.query('SELECT * FROM users.users ORDER BY id');
   await pool.end();
 

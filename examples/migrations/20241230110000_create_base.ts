@@ -9,7 +9,9 @@ const migration: Migration = {
   tags: ['initial'],
   createdAt: new Date('2024-12-30T11:00:00Z'),
   async up(context: MigrationContext): Promise<void> {
-    await context.query('CREATE TABLE IF NOT EXISTS audit_log (id bigserial PRIMARY KEY, event text NOT NULL, at timestamptz NOT NULL DEFAULT now())');
+    await context.query(
+      'CREATE TABLE IF NOT EXISTS audit_log (id bigserial PRIMARY KEY, event text NOT NULL, at timestamptz NOT NULL DEFAULT now())',
+    );
   },
   async down(context: MigrationContext): Promise<void> {
     await context.query('DROP TABLE IF EXISTS audit_log');

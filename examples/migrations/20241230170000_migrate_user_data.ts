@@ -26,7 +26,10 @@ const migration: Migration = {
         break;
       }
       for (const user of users.rows) {
-        await context.query('UPDATE users SET email_domain = $1 WHERE id = $2', [processOldField(user.old_field), user.id]);
+        await context.query('UPDATE users SET email_domain = $1 WHERE id = $2', [
+          processOldField(user.old_field),
+          user.id,
+        ]);
       }
       offset += batchSize;
       context.logger.info(`Processed ${offset} users`);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
+import { hashShard } from 'pg-multiverse';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { run as migrationsQuickStart } from '../docs/01-migrations-quick-start.js';
 import { run as quickStart } from '../docs/02-quick-start.js';
@@ -17,11 +18,10 @@ import { run as events } from '../docs/13-events.js';
 import { run as metricsAndHealth } from '../docs/14-metrics-and-health.js';
 import { run as tuning } from '../docs/15-performance-tuning.js';
 import { run as fromPg } from '../docs/16-from-pg.js';
-import { hashShard } from 'pg-multiverse';
 
 // The documentation's examples use the real schema names (users, auth, orders, products),
 // which the shared topology reserves for them; they run in order, as a reader would.
-const { config } = inject('pgmTopology');
+const { config, clusters } = inject('pgmTopology');
 const log = () => {};
 const ctx = { config, log };
 let admin: { users: pg.Pool; commerce: pg.Pool };
@@ -44,7 +44,9 @@ describe('product documentation examples', () => {
     expect(r.before.pendingMigrations).toBe(0);
     expect(r.before.appliedMigrations).toBeGreaterThan(0);
     expect(r.afterRollback.appliedMigrations).toBe(r.before.appliedMigrations - 1);
-    const t = await admin.users.query("SELECT to_regclass('users.users') AS a, to_regclass('auth.users') AS b, to_regclass('users.profiles') AS c");
+    const t = await admin.users.query(
+      "SELECT to_regclass('users.users') AS a, to_regclass('auth.users') AS b, to_regclass('users.profiles') AS c",
+    );
     expect(t.rows[0]).toEqual({ a: 'users.users', b: 'auth.users', c: 'users.profiles' });
   });
 
@@ -115,7 +117,8 @@ describe('product documentation examples', () => {
 
   it('sharding: each key lands on the server of its hash partition', async () => {
     const placed = await sharding(ctx);
-    const ports = [config.users_cluster!.primary, config.commerce_cluster!.primary].map((n) => (n as { port: number }).port);
+    // inet_server_port() reports the server's own port (clients reach it through a proxy).
+    const ports = [clusters.users_cluster!.primary.serverPort, clusters.commerce_cluster!.primary.serverPort];
     for (const [userId, port] of Object.entries(placed)) {
       const partition = hashShard(Number(userId), 4, 'int8');
       expect(port).toBe(ports[partition % 2]);

@@ -37,7 +37,21 @@ export interface PgMultiverseEvents {
   transactionRolledBack: { id: string; [k: string]: unknown };
   transactionRecovered: { [k: string]: unknown };
   migrationStarted: { version: string; name: string; schema: string; cluster: string; [k: string]: unknown };
-  migrationCompleted: { version: string; name: string; schema: string; cluster: string; duration: number; [k: string]: unknown };
-  migrationFailed: { version: string; name: string; schema: string; cluster: string; error: Error; [k: string]: unknown };
+  migrationCompleted: {
+    version: string;
+    name: string;
+    schema: string;
+    cluster: string;
+    duration: number;
+    [k: string]: unknown;
+  };
+  migrationFailed: {
+    version: string;
+    name: string;
+    schema: string;
+    cluster: string;
+    error: Error;
+    [k: string]: unknown;
+  };
   error: Error;
 }

@@ -1,10 +1,31 @@
-export { type ClusterHealth, type NodeHealth, PgMultiverse, type TransactionCallback, type TransactionContext } from './pg-multiverse.js';
-export type { PgMultiverseEvents } from './events.js';
-export { type CacheMetrics, type ClusterMetrics, type NodeMetrics, type SystemMetrics, type TransactionMetrics, toPrometheus } from './metrics.js';
-export type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
-export type { QueryTracer, SpanLike } from './tracing.js';
-export * from '@pg-multiverse/core';
-export { createBalancer, healthAware, leastConnections, powerOfTwoChoices, responseTime, roundRobin, weighted } from '@pg-multiverse/balancer';
+export {
+  createBalancer,
+  healthAware,
+  leastConnections,
+  powerOfTwoChoices,
+  responseTime,
+  roundRobin,
+  weighted,
+} from '@pg-multiverse/balancer';
 export { createMemoryStore, createRedisStore } from '@pg-multiverse/cache';
-export { classifySql, hashShard } from '@pg-multiverse/router';
+export * from '@pg-multiverse/core';
 export type { Migration, MigrationContext } from '@pg-multiverse/migrate';
+export { classifySql, hashShard } from '@pg-multiverse/router';
+export type { PgMultiverseEvents } from './events.js';
+export {
+  type CacheMetrics,
+  type ClusterMetrics,
+  type NodeMetrics,
+  type SystemMetrics,
+  type TransactionMetrics,
+  toPrometheus,
+} from './metrics.js';
+export type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
+export {
+  type ClusterHealth,
+  type NodeHealth,
+  PgMultiverse,
+  type TransactionCallback,
+  type TransactionContext,
+} from './pg-multiverse.js';
+export type { QueryTracer, SpanLike } from './tracing.js';

@@ -71,7 +71,6 @@ interface Acc {
 export class MetricsCollector {
   private readonly startedAt = Date.now();
   private readonly clusters = new Map<string, Acc>();
-  readonly tx: TransactionMetrics = { started: 0, committed: 0, rolledBack: 0, recovered: 0, twoPhase: 0, oldestPreparedAgeMs: 0 };
 
   private acc(clusterId: string): Acc {
     let a = this.clusters.get(clusterId);
@@ -110,6 +109,17 @@ export class MetricsCollector {
     clusterIds: readonly string[],
     pools: Record<string, { total: number; idle: number; waiting: number }>,
     cache: CacheMetrics | undefined,
+    tx:
+      | {
+          started: number;
+          committed: number;
+          twoPhaseCommitted: number;
+          rolledBack: number;
+          recoveredCommitted: number;
+          recoveredRolledBack: number;
+          oldestPreparedAgeMs: number;
+        }
+      | undefined,
   ): SystemMetrics {
     let total = 0;
     let errors = 0;
@@ -153,7 +163,14 @@ export class MetricsCollector {
       uptimeMs: Date.now() - this.startedAt,
       clusters,
       ...(cache ? { cache } : {}),
-      transactions: { ...this.tx },
+      transactions: {
+        started: tx?.started ?? 0,
+        committed: tx?.committed ?? 0,
+        rolledBack: tx?.rolledBack ?? 0,
+        recovered: (tx?.recoveredCommitted ?? 0) + (tx?.recoveredRolledBack ?? 0),
+        twoPhase: tx?.twoPhaseCommitted ?? 0,
+        oldestPreparedAgeMs: tx?.oldestPreparedAgeMs ?? 0,
+      },
     };
   }
 }
@@ -175,22 +192,59 @@ export function toPrometheus(m: SystemMetrics, prefix = 'pgm'): string {
     }
   };
   const cl = Object.entries(m.clusters);
-  metric('queries_total', 'counter', 'Queries by cluster and kind.', cl.flatMap(([c, s]) => [
-    [{ cluster: c, kind: 'read' }, s.queries.reads] as [Record<string, string>, number],
-    [{ cluster: c, kind: 'write' }, s.queries.writes] as [Record<string, string>, number],
-  ]));
-  metric('query_errors_total', 'counter', 'Failed queries by cluster.', cl.map(([c, s]) => [{ cluster: c }, s.queries.errors]));
-  metric('queries_cached_total', 'counter', 'Queries answered from the cache.', cl.map(([c, s]) => [{ cluster: c }, s.queries.cached]));
-  metric('query_duration_ms_avg', 'gauge', 'Mean query latency in ms.', cl.map(([c, s]) => [{ cluster: c }, s.queries.avgResponseTime]));
-  metric('node_queries_total', 'counter', 'Statements executed per node.', cl.flatMap(([c, s]) =>
-    Object.entries(s.nodes).map(([n, v]) => [{ cluster: c, node: n }, v.queries] as [Record<string, string>, number]),
-  ));
-  metric('node_errors_total', 'counter', 'Failed statements per node.', cl.flatMap(([c, s]) =>
-    Object.entries(s.nodes).map(([n, v]) => [{ cluster: c, node: n }, v.errors] as [Record<string, string>, number]),
-  ));
-  metric('connections', 'gauge', 'Pooled connections by state.', cl.flatMap(([c, s]) =>
-    (['total', 'idle', 'waiting', 'active'] as const).map((k) => [{ cluster: c, state: k }, s.connections[k]] as [Record<string, string>, number]),
-  ));
+  metric(
+    'queries_total',
+    'counter',
+    'Queries by cluster and kind.',
+    cl.flatMap(([c, s]) => [
+      [{ cluster: c, kind: 'read' }, s.queries.reads] as [Record<string, string>, number],
+      [{ cluster: c, kind: 'write' }, s.queries.writes] as [Record<string, string>, number],
+    ]),
+  );
+  metric(
+    'query_errors_total',
+    'counter',
+    'Failed queries by cluster.',
+    cl.map(([c, s]) => [{ cluster: c }, s.queries.errors]),
+  );
+  metric(
+    'queries_cached_total',
+    'counter',
+    'Queries answered from the cache.',
+    cl.map(([c, s]) => [{ cluster: c }, s.queries.cached]),
+  );
+  metric(
+    'query_duration_ms_avg',
+    'gauge',
+    'Mean query latency in ms.',
+    cl.map(([c, s]) => [{ cluster: c }, s.queries.avgResponseTime]),
+  );
+  metric(
+    'node_queries_total',
+    'counter',
+    'Statements executed per node.',
+    cl.flatMap(([c, s]) =>
+      Object.entries(s.nodes).map(([n, v]) => [{ cluster: c, node: n }, v.queries] as [Record<string, string>, number]),
+    ),
+  );
+  metric(
+    'node_errors_total',
+    'counter',
+    'Failed statements per node.',
+    cl.flatMap(([c, s]) =>
+      Object.entries(s.nodes).map(([n, v]) => [{ cluster: c, node: n }, v.errors] as [Record<string, string>, number]),
+    ),
+  );
+  metric(
+    'connections',
+    'gauge',
+    'Pooled connections by state.',
+    cl.flatMap(([c, s]) =>
+      (['total', 'idle', 'waiting', 'active'] as const).map(
+        (k) => [{ cluster: c, state: k }, s.connections[k]] as [Record<string, string>, number],
+      ),
+    ),
+  );
   if (m.cache) {
     metric('cache_hits_total', 'counter', 'Cache hits.', [[{}, m.cache.hits]]);
     metric('cache_misses_total', 'counter', 'Cache misses.', [[{}, m.cache.misses]]);
@@ -202,6 +256,8 @@ export function toPrometheus(m: SystemMetrics, prefix = 'pgm'): string {
     [{ outcome: 'rolled_back' }, m.transactions.rolledBack],
     [{ outcome: 'recovered' }, m.transactions.recovered],
   ]);
-  metric('prepared_transaction_oldest_age_ms', 'gauge', 'Age of the oldest in-doubt prepared transaction.', [[{}, m.transactions.oldestPreparedAgeMs]]);
+  metric('prepared_transaction_oldest_age_ms', 'gauge', 'Age of the oldest in-doubt prepared transaction.', [
+    [{}, m.transactions.oldestPreparedAgeMs],
+  ]);
   return `${out.join('\n')}\n`;
 }

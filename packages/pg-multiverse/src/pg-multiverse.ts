@@ -9,32 +9,36 @@ import {
   type QueryResult,
   redactError,
   type SchemaOptions,
+  toPgPoolConfig,
   validateConfiguration,
 } from '@pg-multiverse/core';
 import {
   importModule,
   type Migration,
   type MigrationCreateOptions,
+  type MigrationExecutionOptions,
   MigrationManager,
   type MigrationRollbackOptions,
-  type MigrationRunOptions,
   type MigrationRunResult,
   type MigrationStatus,
 } from '@pg-multiverse/migrate';
-import { classifySql, createRouter, type Router } from '@pg-multiverse/router';
-import { createTransactionManager, type TransactionManager, type TransactionOptions } from '@pg-multiverse/tx';
+import { classifySql, createRouter, type RouteOptions, type Router, type SessionToken } from '@pg-multiverse/router';
+import {
+  createTransactionManager,
+  type StatementRecord,
+  type Transaction,
+  type TransactionManager,
+  type TransactionOptions,
+} from '@pg-multiverse/tx';
 import type { PgMultiverseEvents } from './events.js';
 import { type CacheMetrics, MetricsCollector, type SystemMetrics, toPrometheus } from './metrics.js';
 import type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
 import { SPAN_STATUS_ERROR } from './tracing.js';
 
-/** What `withTransaction`'s callback receives. */
-export interface TransactionContext {
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: { schema?: string }): Promise<QueryResult<T>>;
-  savepoint<T>(fn: () => Promise<T>): Promise<T>;
-}
+/** What `withTransaction`'s callback receives (see `@pg-multiverse/tx`). */
+export type TransactionContext = Transaction;
 
-export type TransactionCallback<T> = (tx: TransactionContext) => Promise<T>;
+export type TransactionCallback<T> = (tx: Transaction) => Promise<T>;
 
 /** Per-cluster result of `healthCheck()`. */
 export interface ClusterHealth {
@@ -73,6 +77,8 @@ export class PgMultiverse extends EventEmitter {
   private schemaOptions = new Map<string, SchemaOptions>();
   private closed = false;
   private initializing: Promise<void> | undefined;
+  /** Statements of transactions this instance runs, filled on commit, for cache invalidation. */
+  private readonly committedStatements = new Map<string, StatementRecord[]>();
 
   constructor(options: PgMultiverseOptions = {}) {
     super();
@@ -95,7 +101,8 @@ export class PgMultiverse extends EventEmitter {
    */
   async initialize(config: ClusterConfiguration | string): Promise<void> {
     if (this.closed) throw new PgmError('CLOSED', 'initialize() called after close(); create a new PgMultiverse');
-    if (this.initializing) throw new PgmError('ALREADY_INITIALIZED', 'initialize() was already called on this instance');
+    if (this.initializing)
+      throw new PgmError('ALREADY_INITIALIZED', 'initialize() was already called on this instance');
     this.initializing = this.doInitialize(config);
     try {
       await this.initializing;
@@ -113,7 +120,9 @@ export class PgMultiverse extends EventEmitter {
       ...(o.loadBalancing ? { loadBalancing: o.loadBalancing } : {}),
     });
     this.secrets = collectSecrets(
-      Object.values(normalized.clusters).flatMap((c) => [c.primary, ...c.replicas].map((n) => n.connection as NodeConfig)),
+      Object.values(normalized.clusters).flatMap((c) =>
+        [c.primary, ...c.replicas].map((n) => n.connection as NodeConfig),
+      ),
     );
     const metricsOn = o.enableMetrics !== false;
     if (metricsOn) this.metrics = new MetricsCollector();
@@ -134,13 +143,26 @@ export class PgMultiverse extends EventEmitter {
       'replicaLagging',
       'readFallback',
       'splitBrain',
-      'error',
+      'primaryChanged',
+      'replicaCaughtUp',
+      'queryRetried',
+      'schemaRegistered',
+      'poolError',
     ]);
+    // The router only builds queryExecuted payloads when someone listens: attach our listener
+    // when metrics are on or once the application subscribes, so disabled metrics cost nothing.
     const metrics = this.metrics;
-    router.on('queryExecuted', (e: PgMultiverseEvents['queryExecuted']) => {
-      if (metrics) metrics.recordNode(e.clusterId, e.nodeId, e.durationMs, e.ok);
-      if (this.listenerCount('queryExecuted') > 0) this.emit('queryExecuted', { ...e, duration: e.durationMs });
-    });
+    let attached = false;
+    const attach = () => {
+      if (attached) return;
+      attached = true;
+      router.on('queryExecuted', (e) => {
+        if (metrics) metrics.recordNode(e.clusterId, e.nodeId, e.durationMs, e.ok);
+        if (this.listenerCount('queryExecuted') > 0) this.emit('queryExecuted', { ...e, duration: e.durationMs });
+      });
+    };
+    if (metrics || this.listenerCount('queryExecuted') > 0) attach();
+    else this.on('newListener', (event: string | symbol) => event === 'queryExecuted' && attach());
     await router.start();
 
     if (o.enableCache) {
@@ -154,9 +176,31 @@ export class PgMultiverse extends EventEmitter {
         ...(c.compressionThreshold !== undefined ? { compressionThreshold: c.compressionThreshold } : {}),
         ...(c.swrMs !== undefined ? { swrMs: c.swrMs } : {}),
       });
-      this.forward(this.cache, ['cacheHit', 'cacheMiss', 'cacheStale', 'cacheInvalidated', 'cacheEvicted', 'cacheError']);
+      this.forward(this.cache, [
+        'cacheHit',
+        'cacheMiss',
+        'cacheStale',
+        'cacheInvalidated',
+        'cacheEvicted',
+        'cacheError',
+      ]);
       if (!c.store && c.notify !== false) {
-        await this.cache.attachNotify(Object.keys(normalized.clusters).map((id) => router.primary(id)));
+        // One LISTEN/NOTIFY bus per cluster, on its current primary (followed after a failover).
+        await this.cache.attachNotify(
+          Object.keys(normalized.clusters).map((clusterId) => ({
+            clusterId,
+            connect: () => {
+              const cluster = router.config.clusters[clusterId]!;
+              const current = router
+                .nodeStates()
+                .find((n) => n.clusterId === clusterId && n.role === 'primary' && !n.shardId);
+              const node =
+                [cluster.primary, ...cluster.replicas].find((n) => n.id === current?.nodeId) ?? cluster.primary;
+              const { max: _max, min: _min, idleTimeoutMillis: _idle, ...clientConfig } = toPgPoolConfig(node);
+              return clientConfig;
+            },
+          })),
+        );
       }
     }
 
@@ -169,19 +213,19 @@ export class PgMultiverse extends EventEmitter {
       recoveryIntervalMs: o.enableTransactions === false ? 0 : (t.recoveryIntervalMs ?? 30_000),
       ...(t.safeAgeMs !== undefined ? { safeAgeMs: t.safeAgeMs } : {}),
     });
-    this.forward(this.tm, ['transactionStarted', 'transactionCommitted', 'transactionRolledBack', 'transactionRecovered']);
-    if (metrics) {
-      this.tm.on('transactionStarted', () => metrics.tx.started++);
-      this.tm.on('transactionCommitted', (e: { twoPhase?: boolean }) => {
-        metrics.tx.committed++;
-        if (e.twoPhase) metrics.tx.twoPhase++;
-      });
-      this.tm.on('transactionRolledBack', () => metrics.tx.rolledBack++);
-      this.tm.on('transactionRecovered', () => metrics.tx.recovered++);
-    }
+    this.forward(this.tm, [
+      'transactionStarted',
+      'transactionCommitted',
+      'transactionRolledBack',
+      'transactionRecovered',
+      'recoveryFailed',
+    ]);
+    this.tm.on('transactionCommitted', (e) => {
+      const waiting = this.committedStatements.get(e.id);
+      if (waiting) waiting.push(...e.statements);
+    });
     if (o.enableTransactions !== false && Object.keys(normalized.clusters).length > 1) {
-      await this.tm.preflight(Object.keys(normalized.clusters));
-      await this.tm.recover();
+      await this.tm.start();
     }
 
     if (o.enableMigrations) {
@@ -195,7 +239,10 @@ export class PgMultiverse extends EventEmitter {
     }
   }
 
-  private forward(source: EventEmitter, events: readonly string[]): void {
+  private forward(
+    source: { on(event: any, listener: (payload: any) => void): unknown },
+    events: readonly string[],
+  ): void {
     for (const name of events) source.on(name, (payload: unknown) => this.emit(name, payload));
   }
 
@@ -209,7 +256,11 @@ export class PgMultiverse extends EventEmitter {
    * Run one statement on the right cluster and node. Reads go to a replica
    * chosen by the balancer (per the consistency level), writes to the primary.
    */
-  async query<T = Record<string, unknown>>(sql: string, params: unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<T>> {
+  async query<T = Record<string, unknown>>(
+    sql: string,
+    params: unknown[] = [],
+    options: QueryOptions = {},
+  ): Promise<QueryResult<T>> {
     const router = this.need();
     if (typeof sql !== 'string' || sql.trim() === '') {
       throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
@@ -219,7 +270,12 @@ export class PgMultiverse extends EventEmitter {
     const kind = classifySql(sql);
     const clusterId = router.resolveCluster(options.schema, options.shardKey);
     const span = this.options.tracer?.startSpan('pgm.query', {
-      attributes: { 'db.system': 'postgresql', 'db.statement': sql, 'pgm.cluster': clusterId, 'pgm.schema': options.schema ?? '' },
+      attributes: {
+        'db.system': 'postgresql',
+        'db.statement': sql,
+        'pgm.cluster': clusterId,
+        'pgm.schema': options.schema ?? '',
+      },
     });
     const routeOpts = routeOptions(options);
     let cached = false;
@@ -229,7 +285,9 @@ export class PgMultiverse extends EventEmitter {
         this.cache !== undefined &&
         kind === 'read' &&
         (options.cache === true ||
-          (options.cache !== false && options.schema !== undefined && this.schemaOptions.get(options.schema)?.cacheStrategy === 'aggressive'));
+          (options.cache !== false &&
+            options.schema !== undefined &&
+            this.schemaOptions.get(options.schema)?.cacheStrategy === 'aggressive'));
       if (cacheIt && this.cache) {
         const cache = this.cache;
         const key = cache.keyFor({
@@ -242,7 +300,9 @@ export class PgMultiverse extends EventEmitter {
         });
         const tags = cache.tagsFor({ schema: options.schema, sql, tags: options.tags });
         const ttlMs = options.cacheTtl ?? this.options.cache?.ttl ?? 300_000;
-        const r = await cache.wrap(key, { ttlMs, tags, schema: options.schema }, () => router.query<T>(sql, params, routeOpts));
+        const r = await cache.wrap(key, { ttlMs, tags, schema: options.schema }, () =>
+          router.query<T>(sql, params, routeOpts),
+        );
         result = r.value as QueryResult<T>;
         cached = r.hit;
       } else {
@@ -276,10 +336,17 @@ export class PgMultiverse extends EventEmitter {
    * `schemas`. One cluster: BEGIN/COMMIT. Several: two-phase commit with a
    * durable decision (needs `enableTransactions`, the default).
    */
-  async withTransaction<T>(schemas: string[], callback: TransactionCallback<T>, options: TransactionOptions = {}): Promise<T> {
+  async withTransaction<T>(
+    schemas: string[],
+    callback: TransactionCallback<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
     const router = this.need();
     if (!Array.isArray(schemas) || schemas.length === 0) {
-      throw new PgmError('INVALID_ARGUMENT', 'withTransaction(schemas, fn): name at least one schema, e.g. ["users", "orders"]');
+      throw new PgmError(
+        'INVALID_ARGUMENT',
+        'withTransaction(schemas, fn): name at least one schema, e.g. ["users", "orders"]',
+      );
     }
     const clusters = new Set(schemas.map((s) => router.resolveCluster(s)));
     if (clusters.size > 1 && this.options.enableTransactions === false) {
@@ -290,21 +357,46 @@ export class PgMultiverse extends EventEmitter {
     }
     const tm = this.tm;
     if (!tm) throw new PgmError('NOT_INITIALIZED', 'transactions are not ready');
+    let txId: string | undefined;
+    let result: T;
     try {
-      return await tm.withTransaction(schemas, callback as never, options);
+      result = await tm.withTransaction(
+        schemas,
+        (tx) => {
+          txId = tx.id;
+          this.committedStatements.set(tx.id, []);
+          return callback(tx);
+        },
+        options,
+      );
     } catch (err) {
+      if (txId) this.committedStatements.delete(txId);
       throw redactError(err as Error, this.secrets);
     }
+    // Committed: now (and only now) the cache may forget what the transaction wrote, and a
+    // read-your-writes session in scope learns the clusters' new WAL positions.
+    const statements = txId ? (this.committedStatements.get(txId) ?? []) : [];
+    if (txId) this.committedStatements.delete(txId);
+    if (this.cache && statements.length > 0) {
+      await this.cache.invalidateWrites(statements.map((s) => ({ schema: s.schema, sql: s.sql })));
+    }
+    const session = router.currentSession();
+    if (session) {
+      for (const clusterId of new Set(statements.map((s) => s.clusterId)))
+        await router.noteWrite(clusterId, undefined, session);
+    }
+    return result;
   }
 
   /** Create a read-your-writes session token (see `QueryOptions.sessionToken`). */
-  createSession(): unknown {
+  createSession(): SessionToken {
     return this.need().createSession();
   }
 
   /** Run `fn` with a read-your-writes session in scope (AsyncLocalStorage). */
-  runWithSession<T>(fn: () => Promise<T>, token?: unknown): Promise<T> {
-    return this.need().runWithSession(token ?? this.need().createSession(), fn);
+  runWithSession<T>(fn: () => Promise<T>, token?: SessionToken): Promise<T> {
+    const router = this.need();
+    return router.runWithSession(token ?? router.createSession(), fn);
   }
 
   // ---- migrations -------------------------------------------------------------------------
@@ -312,13 +404,16 @@ export class PgMultiverse extends EventEmitter {
   private needMigrations(): MigrationManager {
     this.need();
     if (!this.mm) {
-      throw new PgmError('FEATURE_DISABLED', 'migrations are off: pass { enableMigrations: true } to new PgMultiverse()');
+      throw new PgmError(
+        'FEATURE_DISABLED',
+        'migrations are off: pass { enableMigrations: true } to new PgMultiverse()',
+      );
     }
     return this.mm;
   }
 
   /** Run pending migrations on every (cluster, schema) target. */
-  migrate(options?: MigrationRunOptions): Promise<MigrationRunResult> {
+  migrate(options?: MigrationExecutionOptions): Promise<MigrationRunResult> {
     return this.needMigrations().migrate(options);
   }
 
@@ -363,7 +458,10 @@ export class PgMultiverse extends EventEmitter {
   getMetrics(options?: { format?: 'json' | 'prometheus' }): SystemMetrics | string {
     const router = this.need();
     if (!this.metrics) {
-      throw new PgmError('FEATURE_DISABLED', 'metrics are off: pass { enableMetrics: true } (the default) to new PgMultiverse()');
+      throw new PgmError(
+        'FEATURE_DISABLED',
+        'metrics are off: pass { enableMetrics: true } (the default) to new PgMultiverse()',
+      );
     }
     let cache: CacheMetrics | undefined;
     if (this.cache) {
@@ -378,7 +476,7 @@ export class PgMultiverse extends EventEmitter {
         evictions: s.evictions,
       };
     }
-    const m = this.metrics.snapshot(Object.keys(router.schemasByCluster()), router.poolStats(), cache);
+    const m = this.metrics.snapshot(router.clusterIds(), router.poolStats(), cache, this.tm?.metrics());
     return options?.format === 'prometheus' ? toPrometheus(m) : m;
   }
 
@@ -411,7 +509,7 @@ export class PgMultiverse extends EventEmitter {
   }
 }
 
-function routeOptions(o: QueryOptions): Record<string, unknown> {
+function routeOptions(o: QueryOptions): RouteOptions {
   const r: Record<string, unknown> = {};
   if (o.schema !== undefined) r.schema = o.schema;
   if (o.role !== undefined) r.role = o.role;
@@ -419,7 +517,7 @@ function routeOptions(o: QueryOptions): Record<string, unknown> {
   if (o.maxLagMs !== undefined) r.maxLagMs = o.maxLagMs;
   if (o.shardKey !== undefined) r.shardKey = o.shardKey;
   if (o.sessionToken !== undefined) r.sessionToken = o.sessionToken;
-  return r;
+  return r as RouteOptions;
 }
 
 async function loadConfiguration(input: ClusterConfiguration | string): Promise<ClusterConfiguration> {
@@ -428,7 +526,9 @@ async function loadConfiguration(input: ClusterConfiguration | string): Promise<
   try {
     mod = await importModule(input);
   } catch (err) {
-    throw new PgmError('INVALID_CONFIG', `could not load the configuration file ${input}: ${(err as Error).message}`, { cause: err });
+    throw new PgmError('INVALID_CONFIG', `could not load the configuration file ${input}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const obj = mod as Record<string, unknown>;
   if (obj && typeof obj === 'object' && 'clusters' in obj && typeof obj.clusters === 'object') {
