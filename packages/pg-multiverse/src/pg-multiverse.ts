@@ -413,22 +413,22 @@ export class PgMultiverse extends EventEmitter {
   }
 
   /** Run pending migrations on every (cluster, schema) target. */
-  migrate(options?: MigrationExecutionOptions): Promise<MigrationRunResult> {
+  async migrate(options?: MigrationExecutionOptions): Promise<MigrationRunResult> {
     return this.needMigrations().migrate(options);
   }
 
   /** Undo applied migrations (`{ steps }` or `{ targetVersion }`). */
-  rollback(options?: MigrationRollbackOptions): Promise<MigrationRunResult> {
+  async rollback(options?: MigrationRollbackOptions): Promise<MigrationRunResult> {
     return this.needMigrations().rollback(options);
   }
 
   /** Totals, `bySchema` and `byCluster`. */
-  getMigrationStatus(): Promise<MigrationStatus> {
+  async getMigrationStatus(): Promise<MigrationStatus> {
     return this.needMigrations().getStatus();
   }
 
   /** Write a new migration file from a template; returns its path. */
-  createMigration(name: string, options: MigrationCreateOptions = {}): Promise<string> {
+  async createMigration(name: string, options: MigrationCreateOptions = {}): Promise<string> {
     return this.needMigrations().createMigration(name, options);
   }
 
