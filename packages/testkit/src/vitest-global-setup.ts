@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { installGroupByPolyfills } from './node20-polyfills.js';
 import { reapOrphans } from './reaper.js';
 import { startTopology, type Topology } from './topology.js';
 import type { PgmTopologyContext } from './vitest-context.js';
@@ -11,6 +12,8 @@ export const SHARED_TOPOLOGY = {
   },
   redis: true,
 } as const;
+
+installGroupByPolyfills();
 
 let topo: Topology | undefined;
 
