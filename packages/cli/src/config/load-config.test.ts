@@ -118,6 +118,28 @@ describe('loadConfig', () => {
     expect(err.message).not.toContain('pa55word');
   });
 
+  it('loads pgm.config.ts and a module exporting a (async) function', async () => {
+    writeFileSync(
+      join(dir, 'pgm.config.ts'),
+      `import type { ClusterConfiguration } from '@pg-multiverse/core';
+const clusters: ClusterConfiguration = { main: { schemas: ['app'], primary: 'postgres://app:\${PW}@h:5432/app' } };
+export default { clusters, migrations: { migrationsPath: 'm' } };
+`,
+    );
+    const ts = await loadConfig({ cwd: dir, env: { PW: 'from-env' }, requireClusters: true });
+    expect(ts.source).toBe(join(dir, 'pgm.config.ts'));
+    expect(ts.clusters!.main!.primary).toBe('postgres://app:from-env@h:5432/app');
+    expect(ts.migrations.migrationsPath).toBe(join(dir, 'm'));
+
+    writeFileSync(
+      join(dir, 'other.mjs'),
+      `export default async () => ({ c1: { schemas: ['x'], primary: { host: 'h', password: 'pw123' } } });\n`,
+    );
+    const fn = await loadConfig({ cwd: dir, env: {}, configFile: 'other.mjs', requireClusters: true });
+    expect(Object.keys(fn.clusters!)).toEqual(['c1']);
+    expect(fn.secrets).toContain('pw123');
+  });
+
   it('reports a missing --config file and broken JSON', async () => {
     await expect(loadConfig({ cwd: dir, env: {}, configFile: 'nope.json', requireClusters: true })).rejects.toThrow(
       /not found/,
