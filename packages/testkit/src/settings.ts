@@ -11,7 +11,7 @@ export const BASE_SETTINGS: Readonly<Record<string, string>> = {
   max_replication_slots: '10',
   wal_keep_size: "'256MB'",
   max_prepared_transactions: '32',
-  max_connections: '100',
+  max_connections: '200',
   shared_buffers: "'32MB'",
   wal_retrieve_retry_interval: "'100ms'",
   // The WAL writer hibernates at 25x this when idle; at the default 200ms async commits could take 5 s to reach replicas.
