@@ -1,7 +1,7 @@
 import type { Balancer } from '@pg-multiverse/core';
-import { effectiveLatency, type LatencyOptions, latencyModel, observeLatency } from './latency.js';
+import { type LatencyOptions, latencyModel, observeLatency } from './latency.js';
 import { checkNumber, checkWeights } from './options.js';
-import { createStateTable, positive, weightOf } from './state-table.js';
+import { createStateTable, weightOf } from './state-table.js';
 import { smoothPick } from './weighted.js';
 
 export interface HealthAwareOptions extends LatencyOptions {
@@ -46,6 +46,8 @@ export function healthAware(options: HealthAwareOptions = {}): Balancer {
   const lagBytesScale = options.lagScaleBytes ?? 16 * 1024 * 1024;
   const table = createStateTable(checkWeights(options.weights));
   const model = latencyModel(options);
+  const k = model.k;
+  const minAge = model.minAge;
 
   return {
     name: 'health_aware',
@@ -61,12 +63,22 @@ export function healthAware(options: HealthAwareOptions = {}): Balancer {
       for (let i = 0; i < n; i++) {
         const node = candidates[i]!;
         const slot = slots[i]!;
-        const eff = effectiveLatency(model, slot, node, now);
+        // effective latency (see latency.ts), inlined: a helper returning a double would box it
+        let ewma = slot.ewma;
+        let at = slot.at;
+        if (at === 0) {
+          ewma = node.ewmaLatencyMs;
+          at = node.lastSampleAt;
+          if (!(ewma > 0)) ewma = 0;
+        }
+        const age = now - at;
+        const eff = age > minAge ? ewma * Math.exp(-age * k) : ewma;
         slot.eff = eff;
         if (eff < bestEff) bestEff = eff;
-        const f = positive(node.inFlight);
+        const f = node.inFlight || 0;
         if (f < minLoad) minLoad = f;
       }
+      if (!(minLoad > 0)) minLoad = 0;
 
       let eligible = 0;
       for (let i = 0; i < n; i++) {
@@ -74,11 +86,11 @@ export function healthAware(options: HealthAwareOptions = {}): Balancer {
         const slot = slots[i]!;
         const h = node.healthy === false ? 0 : node.healthScore >= 0 ? Math.min(node.healthScore, 100) : 100;
         const latency = (bestEff + tolerance) / (slot.eff + tolerance);
-        const lagMs = positive(node.lagMs);
-        const lagBytes = positive(node.lagBytes);
-        const lag = 1 / (1 + lagMs / lagMsScale + lagBytes / lagBytesScale);
-        const f = positive(node.inFlight);
-        const load = (minLoad + 1) / (f + 1);
+        const lagMs = node.lagMs;
+        const lagBytes = node.lagBytes;
+        const lag = 1 / (1 + (lagMs > 0 ? lagMs / lagMsScale : 0) + (lagBytes > 0 ? lagBytes / lagBytesScale : 0));
+        const f = node.inFlight;
+        const load = (minLoad + 1) / (f > 0 ? f + 1 : 1);
         const score = h * (0.5 * latency + 0.3 * lag + 0.2 * load);
         slot.score = score;
         slot.share = weightOf(slot, node) * (score * score) * 1e-4;

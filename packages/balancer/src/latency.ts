@@ -1,4 +1,3 @@
-import type { NodeState } from '@pg-multiverse/core';
 import { checkNumber } from './options.js';
 import type { NodeSlot } from './state-table.js';
 
@@ -41,22 +40,13 @@ export function latencyModel(options: LatencyOptions = {}): LatencyModel {
   };
 }
 
-/**
- * Effective (decayed) latency of a node at `now`, ms; 0 for a node never
- * measured. Uses the balancer's own EWMA (from `observe`) when it has one,
- * else the router's `ewmaLatencyMs` / `lastSampleAt`.
+/*
+ * Effective (decayed) latency of a node at `now`, ms (0 for a node never
+ * measured), computed inline in the pick loops of response-time.ts and
+ * health-aware.ts: the balancer's own EWMA (from `observe`) when it has one,
+ * else the router's `ewmaLatencyMs` / `lastSampleAt`, times
+ * `exp(-age * k)` = `2^(-age / halfLifeMs)` when `age > minAge`.
  */
-export function effectiveLatency(m: LatencyModel, slot: NodeSlot, node: NodeState, now: number): number {
-  let ewma = slot.ewma;
-  let at = slot.at;
-  if (at === 0) {
-    ewma = node.ewmaLatencyMs;
-    at = node.lastSampleAt;
-    if (!(ewma > 0)) return 0;
-  }
-  const age = now - at;
-  return age > m.minAge ? ewma * Math.exp(-age * m.k) : ewma;
-}
 
 /**
  * Feeds one sample into the slot's EWMA kept by the balancer. Before mixing,

@@ -1,6 +1,5 @@
-import type { Balancer, NodeState } from '@pg-multiverse/core';
+import type { Balancer } from '@pg-multiverse/core';
 import { PgmError } from '@pg-multiverse/core';
-import { positive } from './state-table.js';
 
 export interface PowerOfTwoOptions {
   /** Source of uniform numbers in [0, 1). Default `Math.random` (pass a seeded one for reproducible tests). */
@@ -36,17 +35,13 @@ export function powerOfTwoChoices(options: PowerOfTwoOptions = {}): Balancer {
       if (j >= i) j++;
       const a = candidates[i]!;
       const b = candidates[j]!;
-      return lessLoaded(b, a) ? b : a;
+      // b wins only when strictly less loaded: fewer in flight, then lower latency (missing counts as 0)
+      const fa = a.inFlight || 0;
+      const fb = b.inFlight || 0;
+      if (fb !== fa) return fb < fa ? b : a;
+      const la = a.ewmaLatencyMs || 0;
+      const lb = b.ewmaLatencyMs || 0;
+      return lb < la ? b : a;
     },
   };
-}
-
-/** True when `x` is strictly less loaded than `y`. */
-function lessLoaded(x: NodeState, y: NodeState): boolean {
-  const fx = positive(x.inFlight);
-  const fy = positive(y.inFlight);
-  if (fx !== fy) return fx < fy;
-  const lx = positive(x.ewmaLatencyMs);
-  const ly = positive(y.ewmaLatencyMs);
-  return lx < ly;
 }

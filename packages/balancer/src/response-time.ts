@@ -1,5 +1,5 @@
 import type { Balancer } from '@pg-multiverse/core';
-import { effectiveLatency, type LatencyOptions, latencyModel, observeLatency } from './latency.js';
+import { type LatencyOptions, latencyModel, observeLatency } from './latency.js';
 import { createStateTable, rotationStart } from './state-table.js';
 
 export interface ResponseTimeOptions extends LatencyOptions {}
@@ -22,6 +22,8 @@ const FLOOR_MS = 0.01;
 export function responseTime(options: ResponseTimeOptions = {}): Balancer {
   const table = createStateTable();
   const model = latencyModel(options);
+  const k = model.k;
+  const minAge = model.minAge;
   return {
     name: 'response_time',
     pick(candidates, ctx) {
@@ -33,12 +35,23 @@ export function responseTime(options: ResponseTimeOptions = {}): Balancer {
       const start = rotationStart(state, n);
       let best = start;
       let bestCost = Number.POSITIVE_INFINITY;
-      for (let k = 0; k < n; k++) {
-        let i = start + k;
+      for (let j = 0; j < n; j++) {
+        let i = start + j;
         if (i >= n) i -= n;
         const node = candidates[i]!;
+        const slot = slots[i]!;
+        // effective latency (see latency.ts), inlined: a helper returning a double would box it
+        let ewma = slot.ewma;
+        let at = slot.at;
+        if (at === 0) {
+          ewma = node.ewmaLatencyMs;
+          at = node.lastSampleAt;
+          if (!(ewma > 0)) ewma = 0;
+        }
+        const age = now - at;
+        const eff = age > minAge ? ewma * Math.exp(-age * k) : ewma;
         const f = node.inFlight;
-        const cost = (effectiveLatency(model, slots[i]!, node, now) + FLOOR_MS) * (f > 0 ? f + 1 : 1);
+        const cost = (eff + FLOOR_MS) * (f > 0 ? f + 1 : 1);
         if (cost < bestCost) {
           bestCost = cost;
           best = i;
