@@ -1,5 +1,6 @@
 // @pg-multiverse/cache against raw pg.Pool, same run, same server:
-//   latency     one query at a time: raw pool.query vs a cache hit (keyFor + tagsFor + wrap), memory and Redis stores
+//   latency     one query at a time: raw pool.query vs a cache hit (keyFor + tagsFor + wrap), memory store
+//               (default, and hotEntries: 0 = decode on every hit) and Redis store
 //   throughput  CONCURRENCY callers for DURATION_MS: raw vs memory hit vs Redis hit
 //   memory      heap + buffers per 10k cached 10-row results (plain and compressed)
 //   stampede    1,000 concurrent misses of one key -> queries run (memory and Redis)
@@ -50,6 +51,7 @@ try {
   const raw = () => pool.query(SQL, [1]);
 
   const memCache = createQueryCache({ maxSize: 50_000 });
+  const coldCache = createQueryCache({ maxSize: 50_000, hotEntries: 0 }); // decodes on every hit
   const redisStore = createRedisStore({ url: topo.redis!.url, prefix: 'bench' });
   const redisCache = createQueryCache({ store: redisStore });
   const cachedRead = (cache: typeof memCache, params: unknown[] = [1]) => {
@@ -58,6 +60,8 @@ try {
     return cache.wrap(key, { ttlMs: 600_000, tags, schema: 'bench' }, () => pool.query(SQL, params));
   };
   const memHit = () => cachedRead(memCache);
+  const coldHit = () => cachedRead(coldCache);
+  await coldHit();
   const redisHit = () => cachedRead(redisCache);
   await memHit();
   await redisHit();
@@ -84,12 +88,13 @@ try {
     return (ops * 1000) / (Date.now() - t0);
   };
 
-  const lat = { raw: [] as number[], mem: [] as number[], redis: [] as number[] };
+  const lat = { raw: [] as number[], mem: [] as number[], cold: [] as number[], redis: [] as number[] };
   const tput = { raw: [] as number[], mem: [] as number[], redis: [] as number[] };
   await latency(raw);
   for (let r = 0; r < ROUNDS; r++) {
     lat.raw.push(await latency(raw));
     lat.mem.push(await latency(memHit));
+    lat.cold.push(await latency(coldHit));
     lat.redis.push(await latency(redisHit));
     tput.raw.push(await throughput(raw));
     tput.mem.push(await throughput(memHit));
@@ -184,6 +189,7 @@ try {
     rounds: ROUNDS,
     raw_latency_us: round(rawUs, 1),
     hit_latency_us_memory: round(memUs, 1),
+    hit_latency_us_memory_decode_each_hit: round(median(lat.cold), 1),
     hit_latency_us_redis: round(redisUs, 1),
     hit_cost_pct_of_round_trip: round((memUs / rawUs) * 100, 2),
     raw_qps: Math.round(median(tput.raw)),
@@ -204,6 +210,7 @@ try {
     ratio: round(memUs / rawUs, 4),
   };
   await memCache.close();
+  await coldCache.close();
   await redisCache.close();
   await redisStore.close();
   await pool.end();

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { PgmError } from '@pg-multiverse/core';
 
 /** What identifies a cacheable query. */
@@ -30,7 +30,6 @@ export function keyFor(input: KeyInput): string {
     }
     return input.cacheKey;
   }
-  const h = createHash('sha256');
   const parts: string[] = ['v1'];
   field(parts, input.clusterId ?? '');
   field(parts, input.schema ?? '');
@@ -40,9 +39,14 @@ export function keyFor(input: KeyInput): string {
   const params = input.params ?? [];
   parts.push(`p${params.length}`);
   for (const p of params) encodeParam(parts, p, 0);
-  h.update(parts.join(''));
-  return GENERATED_KEY_PREFIX + h.digest('base64url');
+  return GENERATED_KEY_PREFIX + sha256(parts.join(''));
 }
+
+// One-shot crypto.hash (Node >= 20.12) is about twice as fast as createHash for short inputs.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'base64url') => string }).hash;
+const sha256 = oneShot
+  ? (s: string) => oneShot('sha256', s, 'base64url')
+  : (s: string) => crypto.createHash('sha256').update(s).digest('base64url');
 
 function field(parts: string[], s: string): void {
   parts.push(`${s.length}:`, s);

@@ -15,6 +15,7 @@ export interface MemoryStoreOptions {
 
 export interface MemoryStore extends QueryCacheStore {
   readonly name: 'memory';
+  readonly stableEntries: true;
   snapshot(key: string, tags: readonly string[], lifetimeMs: number): Promise<unknown>;
   clear(): Promise<void>;
   close(): Promise<void>;
@@ -71,6 +72,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
   return {
     name: 'memory',
+    stableEntries: true,
     async get(key) {
       return lru.get(key)?.entry;
     },

@@ -36,6 +36,12 @@ describe('createQueryCache', () => {
     (b.value as R).rows.push({ mutated: true });
     const c = await cache.wrap('k', { tags: ['t'] }, loader);
     expect((c.value as R).rows).toHaveLength(1);
+    // hot hits hand out private copies too
+    ((c.value as R).rows[0] as { at: Date }).at.setTime(0);
+    (c.value as R).rows.pop();
+    const d = await cache.wrap('k', { tags: ['t'] }, loader);
+    expect(d.hit).toBe(true);
+    expect((d.value as R).rows).toEqual([{ id: 1, at: new Date(5) }]);
   });
 
   it('runs one loader for concurrent misses of one key and emits one event per lookup', async () => {
@@ -280,6 +286,21 @@ describe('createQueryCache', () => {
     let calls = 0;
     for (let i = 0; i < 2; i++) await cache.wrap('z', {}, async () => result([++calls]));
     expect(calls).toBe(2);
+  });
+
+  it('never serves a hot decoded copy after invalidation or replacement', async () => {
+    const cache = createQueryCache();
+    let n = 0;
+    const loader = async () => result([++n]);
+    await cache.wrap('k', { tags: ['t'] }, loader);
+    await cache.wrap('k', { tags: ['t'] }, loader); // decoded copy kept
+    await cache.invalidate({ tags: ['t'] });
+    const r = await cache.wrap('k', { tags: ['t'] }, loader);
+    expect(r.hit).toBe(false);
+    expect((r.value as R).rows).toEqual([2]);
+    expect(((await cache.wrap('k', { tags: ['t'] }, loader)).value as R).rows).toEqual([2]);
+    await cache.clear();
+    expect(((await cache.wrap('k', { tags: ['t'] }, loader)).value as R).rows).toEqual([3]);
   });
 
   it('runs loaders uncached after close', async () => {

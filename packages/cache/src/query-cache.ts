@@ -3,6 +3,8 @@ import type { CacheEntry, CacheStore, InvalidationCriteria } from '@pg-multivers
 import { PgmError } from '@pg-multiverse/core';
 import { decodeValue, encodeValue } from './codec.js';
 import type { QueryCacheEventName, QueryCacheEvents } from './events.js';
+import { fastClone } from './fast-clone.js';
+import { createHotValues } from './hot-values.js';
 import { type KeyInput, keyFor } from './key.js';
 import { createMemoryStore } from './memory-store.js';
 import { type BusInvalidation, createNotifyBus, type NotifyBus, type NotifyBusOptions } from './notify-bus.js';
@@ -30,6 +32,12 @@ export interface QueryCacheOptions {
   writeInvalidation?: 'tables' | 'schema';
   /** Max tags tracked in `stats().perTag`. Default 1000. */
   maxTrackedTags?: number;
+  /**
+   * Keep decoded values of this many recently hit entries (stores with
+   * `stableEntries`, like the memory store), so a hit copies a value instead
+   * of decoding it. Default 256; 0 = decode on every hit.
+   */
+  hotEntries?: number;
 }
 
 export interface WrapOptions {
@@ -77,6 +85,12 @@ interface Flight {
   poisoned: boolean;
 }
 
+function dedupe(tags: readonly string[] | undefined): string[] {
+  if (!tags || tags.length === 0) return [];
+  for (let i = 1; i < tags.length; i++) if (tags.indexOf(tags[i]!, 0) !== i) return [...new Set(tags)];
+  return tags as string[];
+}
+
 function nonNegative(name: string, v: number | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   if (!Number.isFinite(v) || v < 0) throw new PgmError('INVALID_ARGUMENT', `createQueryCache: ${name} must be >= 0`);
@@ -106,6 +120,7 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
   const counters = createCounters(options.maxTrackedTags ?? 1000);
   const emitter = new EventEmitter();
   const inflight = new Map<string, Flight>();
+  const hot = createHotValues(store.stableEntries ? (options.hotEntries ?? 256) : 0);
   const buses: NotifyBus[] = [];
   const unsubscribers: (() => void)[] = [];
   let closed = false;
@@ -215,8 +230,10 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
     counters.invalidations++;
     countTags(c.tags ?? [], 'invalidations');
     let count = 0;
-    if (c.all) await store.clear?.();
-    else count = await store.invalidate({ keys: c.keys ?? [], tags: c.tags ?? [] });
+    if (c.all) {
+      hot.clear();
+      await store.clear?.();
+    } else count = await store.invalidate({ keys: c.keys ?? [], tags: c.tags ?? [] });
     emit('cacheInvalidated', { tags: c.tags ?? [], keys: c.keys ?? [], all: !!c.all, count, source });
     return count;
   };
@@ -243,7 +260,7 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
 
     async wrap<T>(key: string, opts: WrapOptions, loader: () => Promise<T>): Promise<WrapResult<T>> {
       if (typeof loader !== 'function') throw new PgmError('INVALID_ARGUMENT', 'cache.wrap(key, options, loader)');
-      const tags = [...new Set(opts.tags ?? [])];
+      const tags = dedupe(opts.tags);
       const schema = opts.schema;
       const ttlMs = opts.ttlMs !== undefined && opts.ttlMs > 0 ? opts.ttlMs : ttl;
       if (bypass()) return { value: await loader(), hit: false, stale: false };
@@ -267,7 +284,11 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
         const stale = now >= entry.expiresAt;
         if (!stale || now < entry.expiresAt + swrMs) {
           try {
-            const value = decodeValue<T>(entry.value, entry.compressed);
+            let value = hot.get(entry) as T | undefined;
+            if (value === undefined) {
+              value = decodeValue<T>(entry.value, entry.compressed);
+              hot.set(entry, fastClone(value));
+            } else value = fastClone(value);
             counters.hits++;
             countTags(tags, 'hits');
             if (stale) {
@@ -381,6 +402,7 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
       if (closed) return;
       closed = true;
       poison({ all: true });
+      hot.clear();
       unsubscribeEvict?.();
       for (const u of unsubscribers) u();
       await Promise.allSettled(buses.map((b) => b.close()));

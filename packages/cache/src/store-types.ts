@@ -13,6 +13,8 @@ export interface RaceSafeSetOptions extends CacheSetOptions {
 }
 
 export interface QueryCacheStore extends CacheStore {
+  /** True when `get` returns the same CacheEntry object until the entry is replaced or removed (lets the cache keep decoded copies of hot entries). */
+  readonly stableEntries?: boolean;
   /** `hint.tags`: tags the caller expects the entry to carry (lets the Redis store validate in one round trip). */
   get(key: string, hint?: { tags?: readonly string[] }): Promise<CacheEntry | undefined>;
   /**
