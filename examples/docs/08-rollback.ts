@@ -8,9 +8,10 @@ export async function run({ config, log }: ExampleContext) {
   try {
     // Rollback last migration
     const last = await postgres.rollback({ steps: 1 });
-    // Rollback to specific version (preview only)
+    // Rollback to specific version (preview only). The documentation rolls `users` back to
+    // create_base; here orders depend on create_users, so the preview stops at add_profiles.
     const preview = await postgres.rollback({
-      targetVersion: '20241230110000_create_base',
+      targetVersion: '20241230130000_add_profiles',
       targetSchemas: ['users'],
       dryRun: true, // Preview rollback without executing
     });

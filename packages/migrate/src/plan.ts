@@ -155,11 +155,28 @@ export function planDown(
     row: HistoryRow;
     m: LoadedMigration | undefined;
   }
+  // `steps` counts migrations, not rows: the newest N migrations applied on any selected
+  // target are undone on every selected target where they are applied. So
+  // `rollback({ steps: 1 })` undoes "the last migration" wherever it ran, and never
+  // half of a migration that spans several schemas.
+  const newest = new Map<string, number>();
+  for (const t of input.targets) {
+    for (const r of histories.get(targetKey(t)) ?? []) {
+      if (!undo(r.version)) continue;
+      newest.set(r.version, Math.max(newest.get(r.version) ?? 0, r.appliedAt.getTime()));
+    }
+  }
+  const picked = new Set(
+    [...newest.keys()]
+      .sort(
+        (a, b) => (rank.get(b) ?? -1) - (rank.get(a) ?? -1) || newest.get(b)! - newest.get(a)! || b.localeCompare(a),
+      )
+      .slice(0, limit),
+  );
   const chosen: Pending[][] = [];
   for (const t of input.targets) {
-    const rows = [...(histories.get(targetKey(t)) ?? [])].reverse().filter((r) => undo(r.version));
-    const list = rows.slice(0, limit).map((row) => ({ ...t, row, m: known.get(row.version) }));
-    chosen.push(list);
+    const rows = [...(histories.get(targetKey(t)) ?? [])].reverse().filter((r) => picked.has(r.version));
+    chosen.push(rows.map((row) => ({ ...t, row, m: known.get(row.version) })));
   }
 
   // Steps in global reverse dependency order; per target, reverse application order via prereqs.

@@ -1,0 +1,107 @@
+// Facade overhead: PgMultiverse#query() with routing, metrics and a queryExecuted
+// listener on, cache off, vs a raw pg.Pool on the same server, `SELECT $1::int`
+// at concurrency 32, interleaved rounds (medians quoted). Then a repeated read
+// with cache on vs the same read through raw pg.Pool.
+//   node --import tsx bench/facade/index.ts
+import { startTopology } from '@pg-multiverse/testkit';
+import pg from 'pg';
+import { PgMultiverse } from 'pg-multiverse';
+
+const CONCURRENCY = 32;
+const ROUND_MS = Number(process.env.ROUND_MS ?? 2500);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const POOL_MAX = 16;
+
+interface Figures {
+  qps: number;
+  p50: number;
+  p99: number;
+}
+
+async function measure(op: (i: number) => Promise<unknown>): Promise<Figures> {
+  const lat: number[] = [];
+  const end = performance.now() + ROUND_MS;
+  let n = 0;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const i = n++;
+      const t = performance.now();
+      await op(i);
+      lat.push(performance.now() - t);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
+  return { qps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const summary = (runs: Figures[]) => ({
+  qps: Math.round(median(runs.map((r) => r.qps))),
+  p50_ms: r2(median(runs.map((r) => r.p50))),
+  p99_ms: r2(median(runs.map((r) => r.p99))),
+});
+
+const topo = await startTopology({ clusters: { main: { replicas: 0, schemas: ['app'] } }, settings: { max_connections: 200 } });
+let pgm: PgMultiverse | undefined;
+let cached: PgMultiverse | undefined;
+let raw: pg.Pool | undefined;
+try {
+  const { primary } = topo.cluster('main');
+  await primary.query('CREATE TABLE app.products AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 50) g');
+  // Straight to the server (not through the testkit's fault proxy), for both sides.
+  const direct = { ...primary.connection, port: primary.serverPort };
+  const config = { main: { schemas: ['app'], primary: direct } };
+  raw = new pg.Pool({ ...direct, max: POOL_MAX });
+  pgm = new PgMultiverse({ enableMetrics: true, connectionPool: { max: POOL_MAX } });
+  await pgm.initialize(config);
+  let events = 0;
+  pgm.on('queryExecuted', () => {
+    events++;
+  });
+  cached = new PgMultiverse({ enableCache: true, connectionPool: { max: POOL_MAX } });
+  await cached.initialize(config);
+
+  const rawOp = (i: number) => raw!.query('SELECT $1::int AS v', [i]);
+  const pgmOp = (i: number) => pgm!.query('SELECT $1::int AS v', [i], { schema: 'app' });
+  const readSql = 'SELECT id, name FROM products ORDER BY id';
+  const rawRead = () => raw!.query(`SELECT id, name FROM app.products ORDER BY id`);
+  const cachedRead = () => cached!.query(readSql, [], { schema: 'app', cache: true });
+  for (const op of [rawOp, pgmOp, rawRead, cachedRead]) await measure(op); // warm-up
+
+  const runs: Record<string, Figures[]> = { raw: [], pgm: [], rawRead: [], cachedRead: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    runs.raw!.push(await measure(rawOp));
+    runs.pgm!.push(await measure(pgmOp));
+    runs.rawRead!.push(await measure(rawRead));
+    runs.cachedRead!.push(await measure(cachedRead));
+  }
+  const ratios = runs.raw!.map((x, i) => runs.pgm![i]!.qps / x.qps);
+  const cacheRatios = runs.rawRead!.map((x, i) => runs.cachedRead![i]!.qps / x.qps);
+  const out = {
+    bench: 'facade',
+    concurrency: CONCURRENCY,
+    rounds: ROUNDS,
+    round_ms: ROUND_MS,
+    raw_pool: summary(runs.raw!),
+    pgm_query: summary(runs.pgm!),
+    raw_pool_read_50_rows: summary(runs.rawRead!),
+    pgm_cached_read_50_rows: summary(runs.cachedRead!),
+    events_seen: events,
+    counted_queries: pgm.getMetrics().totalQueries,
+    cached_ratio: r2(median(cacheRatios)),
+    ratio: r2(median(ratios)),
+  };
+  console.log(`query() vs raw pg.Pool: ${out.pgm_query.qps} vs ${out.raw_pool.qps} q/s (median ratio ${out.ratio})`);
+  console.log(`cached read vs raw read: ${out.pgm_cached_read_50_rows.qps} vs ${out.raw_pool_read_50_rows.qps} q/s (median ratio ${out.cached_ratio})`);
+  console.log(JSON.stringify(out));
+} finally {
+  await pgm?.close();
+  await cached?.close();
+  await raw?.end();
+  await topo.stop();
+}
