@@ -16,6 +16,11 @@ import pg from 'pg';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
+const settle = async () => {
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  gc();
+};
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const DURATION_MS = Number(process.env.DURATION_MS ?? 2000);
@@ -106,7 +111,7 @@ try {
   const memoryFor = async (enableCompression: boolean) => {
     const store = createMemoryStore({ maxSize: 20_000, maxBytes: 1024 * 1024 * 1024 });
     const cache = createQueryCache({ store, enableCompression, compressionThreshold: 256 });
-    gc();
+    await settle();
     const before = process.memoryUsage();
     for (let i = 0; i < 10_000; i++) {
       const params = [i];
@@ -119,9 +124,10 @@ try {
       };
       await cache.wrap(key, { ttlMs: 600_000, tags: cache.tagsFor({ schema: 'bench', sql: SQL }) }, async () => result);
     }
-    gc();
+    await settle();
     const after = process.memoryUsage();
-    const used = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
+    // JS objects (heap) + Buffers outside the heap (external)
+    const used = after.heapUsed - before.heapUsed + (after.external - before.external);
     const out = { bytesPer10k: used, storeBytes: store.stats().bytes, items: store.stats().itemCount };
     await cache.close();
     return out;
