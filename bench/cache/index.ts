@@ -46,6 +46,7 @@ try {
     user: c.user,
     max: CONCURRENCY,
   });
+  pool.on('error', () => {}); // idle connections dropped when the topology stops
   await pool.query(
     `CREATE TABLE bench.items (id int PRIMARY KEY, name text, email text, created_at timestamptz, score int8)`,
   );
