@@ -11,9 +11,9 @@ import { collectSecrets, PgmError, quoteIdent, redactSecrets, validateConfigurat
 import { createSqlClassifier } from './classify-sql.js';
 import { createHealthMonitor, monitorSettings } from './health-monitor.js';
 import { formatLsn, parseLsn } from './lsn.js';
-import type { RunOptions } from './node-executor.js';
+import type { RunOptions, RunOutcome } from './node-executor.js';
 import { isConnectionError, isRetryableRead, sqlStateOf, wrapQueryError } from './pg-errors.js';
-import { chooseRead, type ReadChoice, writablePrimary } from './select-node.js';
+import { chooseRead, type ReadChoice, type ReadRequest, writablePrimary } from './select-node.js';
 import {
   advanceToken,
   createSessionToken,
@@ -92,6 +92,7 @@ export interface Router {
 }
 
 const EWMA_ALPHA = 0.2;
+const NO_SCHEMA: RunOptions = Object.freeze({});
 
 /** Build a router over a cluster configuration. Call `start()` before use (queries also work before it, unmonitored). */
 export function createRouter(config: ClusterConfiguration, options: RouterOptions = {}): Router {
@@ -134,7 +135,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
   for (const [schema, clusterId] of Object.entries(normalized.schemaToCluster)) schemaMap.set(schema, { clusterId });
 
   const monitor = createHealthMonitor(() => clusters.values(), settings, emit, secrets);
-  const searchPaths = new Map<string, string>();
+  const searchPaths = new Map<string, RunOptions>();
   const kinds = new Map<string, 'read' | 'write'>();
   const classifier = createSqlClassifier(options.writeFunctions ? { writeFunctions: options.writeFunctions } : {});
   let closed = false;
@@ -182,14 +183,16 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     );
   }
 
-  function searchPathFor(schema: string): string {
-    let sp = searchPaths.get(schema);
-    if (sp === undefined) {
-      sp = schema === 'public' ? quoteIdent(schema) : `${quoteIdent(schema)}, public`;
+  /** Run options per schema, built once: `"schema", public` as search_path. */
+  function runOptionsFor(schema: string | undefined): RunOptions {
+    if (schema === undefined) return NO_SCHEMA;
+    let ro = searchPaths.get(schema);
+    if (ro === undefined) {
+      ro = { searchPath: schema === 'public' ? quoteIdent(schema) : `${quoteIdent(schema)}, public` };
       if (searchPaths.size > 10_000) searchPaths.clear();
-      searchPaths.set(schema, sp);
+      searchPaths.set(schema, ro);
     }
-    return sp;
+    return ro;
   }
 
   function kindOf(sql: string): 'read' | 'write' {
@@ -202,22 +205,17 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     return k;
   }
 
-  async function execute<R>(
+  function execute<R>(
     c: ClusterRuntime,
     node: NodeRuntime,
     sql: string,
     params: readonly unknown[] | undefined,
     run: RunOptions,
-  ) {
+  ): Promise<RunOutcome<R>> {
     const st = node.state;
     st.inFlight++;
     const t0 = performance.now();
-    let ok = false;
-    try {
-      const out = await node.exec.run<R>(sql, params, run);
-      ok = true;
-      return out;
-    } finally {
+    const done = (ok: boolean) => {
       const t1 = performance.now();
       const ms = t1 - t0;
       st.inFlight--;
@@ -227,7 +225,24 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       node.totalTimeMs += ms;
       if (!ok) node.errors++;
       c.balancer.observe?.(st, ms, ok);
+    };
+    let p: Promise<RunOutcome<R>>;
+    try {
+      p = node.exec.run<R>(sql, params, run);
+    } catch (err) {
+      done(false);
+      return Promise.reject(err);
     }
+    return p.then(
+      (out) => {
+        done(true);
+        return out;
+      },
+      (err) => {
+        done(false);
+        throw err;
+      },
+    );
   }
 
   function noteFailure(g: GroupRuntime, node: NodeRuntime, err: unknown): void {
@@ -279,16 +294,17 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     t0: number,
     retried: boolean,
   ): RouteInfo {
-    return {
+    const route: RouteInfo = {
       clusterId: g.clusterId,
       nodeId: node.id,
-      ...(g.shardId ? { shardId: g.shardId } : {}),
       role: node.state.role,
       reason,
       kind,
       durationMs: performance.now() - t0,
       retried,
     };
+    if (g.shardId) route.shardId = g.shardId;
+    return route;
   }
 
   async function query<R>(sql: string, params?: readonly unknown[], o: RouteOptions = {}): Promise<RoutedResult<R>> {
@@ -310,10 +326,9 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       }
     } else clusterId = resolveCluster(o.schema, o.shardKey);
     const c = clusters.get(clusterId)!;
-    const g = chooseShard(c, o.shardKey).group;
-    const searchPath = o.schema !== undefined ? searchPathFor(o.schema) : undefined;
+    const g = c.cfg.sharding ? chooseShard(c, o.shardKey).group : c.groups[0]!;
     const token = o.sessionToken ?? currentSession();
-    const runBase: RunOptions = searchPath !== undefined ? { searchPath } : {};
+    const runBase = runOptionsFor(o.schema);
 
     if (kind === 'write') {
       const node = writablePrimary(g);
@@ -338,12 +353,13 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       );
     }
     const sessionLsn = consistency === 'session' ? token?.positions.get(g.key) : undefined;
-    const req = {
-      ...(o.role ? { role: o.role } : {}),
+    const req: ReadRequest = {
+      role: o.role,
       consistency,
       readPreference: entry?.readPreference ?? c.cfg.readPreference,
       maxLagMs: o.maxLagMs ?? c.cfg.maxLagMs,
-      ...(sessionLsn !== undefined ? { sessionLsn } : {}),
+      sessionLsn,
+      exclude: undefined,
       fallbackToPrimary: settings.fallbackToPrimary,
     };
 

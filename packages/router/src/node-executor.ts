@@ -40,6 +40,7 @@ export interface NodeExecutor {
 
 interface PoolClientish {
   query(text: string, values?: unknown[]): Promise<unknown>;
+  query(text: string, values: unknown[] | undefined, cb: (err: Error | null, res: unknown) => void): void;
   release(destroy?: boolean | Error): void;
   on?(event: 'error', listener: (err: Error) => void): unknown;
   [SEARCH_PATH]?: string;
@@ -54,7 +55,10 @@ const GUARDED = Symbol('pgm.errorGuard');
  * emit an unhandled 'error'. Every client we touch gets one permanent listener.
  */
 async function checkout(pool: PoolLike): Promise<PoolClientish> {
-  const client = (await pool.connect()) as PoolClientish;
+  return guard((await pool.connect()) as PoolClientish);
+}
+
+function guard(client: PoolClientish): PoolClientish {
   if (!client[GUARDED]) {
     client[GUARDED] = true;
     client.on?.('error', () => {
@@ -68,6 +72,21 @@ const SEARCH_PATH = Symbol('pgm.searchPath');
 const DIRTY = '\u0000dirty';
 const SESSION_COMMANDS = new Set(['SET', 'RESET', 'DISCARD', 'LISTEN', 'UNLISTEN', 'PREPARE', 'DEALLOCATE', 'LOAD']);
 const TX_COMMANDS = new Set(['BEGIN', 'START', 'SAVEPOINT']);
+const STEADY_COMMANDS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'COPY', 'FETCH', 'MOVE', 'CALL']);
+
+interface CallbackPool {
+  connect(cb: (err: Error | undefined, client: PoolClientish | undefined) => void): void;
+}
+
+/** Note session-changing commands in a result; true when the client must be destroyed (left in a transaction). */
+function markCommands(client: PoolClientish, res: { command: string } | { command: string }[]): boolean {
+  let destroy = false;
+  for (const r of Array.isArray(res) ? res : [res]) {
+    if (TX_COMMANDS.has(r.command)) destroy = true;
+    else if (SESSION_COMMANDS.has(r.command)) client[SEARCH_PATH] = DIRTY;
+  }
+  return destroy;
+}
 
 function settle(client: PoolClientish, want: string | undefined): string | undefined {
   const cur = client[SEARCH_PATH];
@@ -85,13 +104,47 @@ function lsnOf(r: unknown): bigint | undefined {
 export function poolExecutor(
   pool: PoolLike,
   id: string,
-  opts: { ownsPool: boolean; onIdleError: (err: Error) => void },
+  opts: { ownsPool: boolean; onIdleError: (err: Error) => void; callbacks?: boolean },
 ): NodeExecutor {
   pool.on?.('error', (err) => opts.onIdleError(err));
   let ended = false;
+  const cbPool = opts.callbacks ? (pool as unknown as CallbackPool) : undefined;
 
-  async function run<R>(sql: string, params: readonly unknown[] | undefined, o: RunOptions): Promise<RunOutcome<R>> {
-    const client = await checkout(pool);
+  /**
+   * Steady state (client already on the wanted search_path, no LSN work): pg's
+   * callback API end to end, one promise per statement, like `pool.query`.
+   */
+  function run<R>(sql: string, params: readonly unknown[] | undefined, o: RunOptions): Promise<RunOutcome<R>> {
+    if (!cbPool || o.captureLsn || o.requireReplayLsn !== undefined) return slowRun(sql, params, o, undefined);
+    return new Promise((resolve, reject) => {
+      cbPool.connect((err, c) => {
+        if (err || !c) return reject(err ?? new Error('pool returned no client'));
+        const client = guard(c);
+        if (client[SEARCH_PATH] !== o.searchPath) return slowRun<R>(sql, params, o, client).then(resolve, reject);
+        client.query(sql, params as unknown[] | undefined, (qerr: Error | null, res: unknown) => {
+          if (qerr) {
+            client[SEARCH_PATH] = DIRTY;
+            client.release(isConnectionError(qerr) || isClientTimeout(qerr) ? qerr : undefined);
+            return reject(qerr);
+          }
+          let destroy: boolean | undefined;
+          if (Array.isArray(res) || !STEADY_COMMANDS.has((res as QueryResult<R>).command)) {
+            destroy = markCommands(client, res as QueryResult<R> | QueryResult<R>[]);
+          }
+          client.release(destroy);
+          resolve({ result: (Array.isArray(res) ? res[res.length - 1] : res) as QueryResult<R> });
+        });
+      });
+    });
+  }
+
+  async function slowRun<R>(
+    sql: string,
+    params: readonly unknown[] | undefined,
+    o: RunOptions,
+    acquired: PoolClientish | undefined,
+  ): Promise<RunOutcome<R>> {
+    const client = acquired ?? (await checkout(pool));
     let destroy: Error | boolean | undefined;
     try {
       const pre = settle(client, o.searchPath);
@@ -107,11 +160,7 @@ export function poolExecutor(
       }
       const res = (await client.query(sql, params as unknown[] | undefined)) as QueryResult<R> | QueryResult<R>[];
       const last = Array.isArray(res) ? res[res.length - 1] : res;
-      const commands = Array.isArray(res) ? res.map((r) => r.command) : [res.command];
-      for (const c of commands) {
-        if (TX_COMMANDS.has(c)) destroy = true;
-        else if (SESSION_COMMANDS.has(c)) client[SEARCH_PATH] = DIRTY;
-      }
+      if (markCommands(client, res)) destroy = true;
       let lsn: bigint | undefined;
       if (o.captureLsn && !destroy) lsn = lsnOf(await client.query('SELECT pg_current_wal_insert_lsn()::text AS l'));
       return { result: last as QueryResult<R>, ...(lsn !== undefined ? { lsn } : {}) };

@@ -99,9 +99,10 @@ export function buildNode(n: NormalizedNode, ctx: NodeBuildContext): NodeRuntime
     exec = poolExecutor(new pg.Pool(pgConfig as pg.PoolConfig) as unknown as PoolLike, key, {
       ownsPool: true,
       onIdleError,
+      callbacks: true,
     });
   } else if (isPoolLike(given)) {
-    exec = poolExecutor(given, key, { ownsPool: false, onIdleError });
+    exec = poolExecutor(given, key, { ownsPool: false, onIdleError, callbacks: given instanceof pg.Pool });
   } else {
     exec = providerExecutor(given);
   }
