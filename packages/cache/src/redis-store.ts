@@ -14,6 +14,7 @@ export interface RedisLike {
   nodes?(role?: 'master' | 'slave' | 'all'): RedisLike[];
   quit?(): Promise<unknown>;
   disconnect?(): void;
+  on?(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 export interface RedisStoreOptions {
@@ -27,6 +28,8 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Fail a cache command after this many ms (client opened from `url`). Default 2000. */
   commandTimeoutMs?: number;
+  /** Connection errors of the client opened from `url` (failed commands reach the cache as `cacheError` anyway). Default: ignored. */
+  onConnectionError?: (err: Error) => void;
 }
 
 export interface RedisStore extends QueryCacheStore {
@@ -87,11 +90,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         });
       }
       const Ctor = (mod.Redis ?? mod.default) as new (url: string, o: Record<string, unknown>) => RedisLike;
-      return new Ctor(options.url!, {
+      const r = new Ctor(options.url!, {
         maxRetriesPerRequest: 1,
         commandTimeout: options.commandTimeoutMs ?? 2000,
         ...options.redisOptions,
       });
+      r.on?.('error', (err) => options.onConnectionError?.(err));
+      return r;
     })();
     return clientPromise;
   };

@@ -110,6 +110,30 @@ describe('createRedisStore', () => {
     client.disconnect();
   });
 
+  it('an unreachable Redis turns into cacheError events, and the query is still answered', async () => {
+    const { freePort } = await import('@pg-multiverse/testkit');
+    const port = await freePort();
+    const store = createRedisStore({
+      url: `redis://127.0.0.1:${port}`,
+      prefix: uniqueName('down'),
+      commandTimeoutMs: 500,
+    });
+    const cache = createQueryCache({ store });
+    const errors: string[] = [];
+    cache.on('cacheError', (e) => errors.push(`${e.operation}:${e.error.code}`));
+    const r = await cache.wrap('k', { tags: ['t'] }, async () => ({
+      rows: [{ ok: 1 }],
+      command: 'SELECT',
+      rowCount: 1,
+      fields: [],
+    }));
+    expect(r).toMatchObject({ hit: false, value: { rows: [{ ok: 1 }] } });
+    expect(errors).toContain('get:CACHE_ERROR');
+    await expect(cache.invalidate({ tags: ['t'] })).rejects.toMatchObject({ code: 'CACHE_ERROR' });
+    await store.close();
+    await cache.close();
+  });
+
   it('rejects bad options', () => {
     expect(() => createRedisStore({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => createRedisStore({ url: ctx.redisUrl, prefix: 'a{b' })).toThrow(
