@@ -93,6 +93,12 @@ export interface Router {
 
 const EWMA_ALPHA = 0.2;
 const NO_SCHEMA: RunOptions = Object.freeze({});
+const ROUTE_DESCRIPTOR: PropertyDescriptor = {
+  value: undefined,
+  enumerable: false,
+  configurable: true,
+  writable: false,
+};
 
 /** Build a router over a cluster configuration. Call `start()` before use (queries also work before it, unmonitored). */
 export function createRouter(config: ClusterConfiguration, options: RouterOptions = {}): Router {
@@ -131,6 +137,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     throw unknownCluster(options.defaultCluster);
   }
 
+  const onlyCluster = clusters.size === 1 ? [...clusters.keys()][0] : undefined;
   const schemaMap = new Map<string, SchemaEntry>();
   for (const [schema, clusterId] of Object.entries(normalized.schemaToCluster)) schemaMap.set(schema, { clusterId });
 
@@ -172,7 +179,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       return e.clusterId;
     }
     if (options.defaultCluster !== undefined) return options.defaultCluster;
-    if (clusters.size === 1) return clusters.keys().next().value as string;
+    if (onlyCluster !== undefined) return onlyCluster;
     if (shardKey !== undefined) {
       const sharded = [...clusters.values()].filter((c) => c.cfg.sharding);
       if (sharded.length === 1) return sharded[0]!.id;
@@ -226,23 +233,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       if (!ok) node.errors++;
       c.balancer.observe?.(st, ms, ok);
     };
-    let p: Promise<RunOutcome<R>>;
-    try {
-      p = node.exec.run<R>(sql, params, run);
-    } catch (err) {
-      done(false);
-      return Promise.reject(err);
-    }
-    return p.then(
-      (out) => {
-        done(true);
-        return out;
-      },
-      (err) => {
-        done(false);
-        throw err;
-      },
-    );
+    return node.exec.run<R>(sql, params, run, done);
   }
 
   function noteFailure(g: GroupRuntime, node: NodeRuntime, err: unknown): void {
@@ -261,7 +252,9 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     sql: string,
     schema: string | undefined,
   ): RoutedResult<R> {
-    Object.defineProperty(res, 'route', { value: route, enumerable: false, configurable: true });
+    ROUTE_DESCRIPTOR.value = route;
+    Object.defineProperty(res, 'route', ROUTE_DESCRIPTOR);
+    ROUTE_DESCRIPTOR.value = undefined;
     emitExecuted(route, sql, schema, true);
     return res as RoutedResult<R>;
   }

@@ -30,8 +30,13 @@ export interface RunOutcome<R> {
   lsn?: bigint;
 }
 
+/** Called once when a run settles, before its promise does (latency bookkeeping without another promise). */
+export type Settled = (ok: boolean) => void;
+
+const NOOP: Settled = () => {};
+
 export interface NodeExecutor {
-  run<R>(sql: string, params: readonly unknown[] | undefined, o: RunOptions): Promise<RunOutcome<R>>;
+  run<R>(sql: string, params: readonly unknown[] | undefined, o: RunOptions, done?: Settled): Promise<RunOutcome<R>>;
   /** The ConnectionProvider other packages use (tx, migrate); sessions it hands out come back marked dirty. */
   readonly provider: ConnectionProvider;
   stats(): PoolStats;
@@ -114,17 +119,26 @@ export function poolExecutor(
    * Steady state (client already on the wanted search_path, no LSN work): pg's
    * callback API end to end, one promise per statement, like `pool.query`.
    */
-  function run<R>(sql: string, params: readonly unknown[] | undefined, o: RunOptions): Promise<RunOutcome<R>> {
-    if (!cbPool || o.captureLsn || o.requireReplayLsn !== undefined) return slowRun(sql, params, o, undefined);
+  function run<R>(
+    sql: string,
+    params: readonly unknown[] | undefined,
+    o: RunOptions,
+    done: Settled = NOOP,
+  ): Promise<RunOutcome<R>> {
+    if (!cbPool || o.captureLsn || o.requireReplayLsn !== undefined) return slowRun(sql, params, o, undefined, done);
     return new Promise((resolve, reject) => {
       cbPool.connect((err, c) => {
-        if (err || !c) return reject(err ?? new Error('pool returned no client'));
+        if (err || !c) {
+          done(false);
+          return reject(err ?? new Error('pool returned no client'));
+        }
         const client = guard(c);
-        if (client[SEARCH_PATH] !== o.searchPath) return slowRun<R>(sql, params, o, client).then(resolve, reject);
+        if (client[SEARCH_PATH] !== o.searchPath) return slowRun<R>(sql, params, o, client, done).then(resolve, reject);
         client.query(sql, params as unknown[] | undefined, (qerr: Error | null, res: unknown) => {
           if (qerr) {
             client[SEARCH_PATH] = DIRTY;
             client.release(isConnectionError(qerr) || isClientTimeout(qerr) ? qerr : undefined);
+            done(false);
             return reject(qerr);
           }
           let destroy: boolean | undefined;
@@ -132,6 +146,7 @@ export function poolExecutor(
             destroy = markCommands(client, res as QueryResult<R> | QueryResult<R>[]);
           }
           client.release(destroy);
+          done(true);
           resolve({ result: (Array.isArray(res) ? res[res.length - 1] : res) as QueryResult<R> });
         });
       });
@@ -143,9 +158,17 @@ export function poolExecutor(
     params: readonly unknown[] | undefined,
     o: RunOptions,
     acquired: PoolClientish | undefined,
+    done: Settled,
   ): Promise<RunOutcome<R>> {
-    const client = acquired ?? (await checkout(pool));
+    let client: PoolClientish;
+    try {
+      client = acquired ?? (await checkout(pool));
+    } catch (err) {
+      done(false);
+      throw err;
+    }
     let destroy: Error | boolean | undefined;
+    let ok = false;
     try {
       const pre = settle(client, o.searchPath);
       if (pre !== undefined) {
@@ -163,6 +186,7 @@ export function poolExecutor(
       if (markCommands(client, res)) destroy = true;
       let lsn: bigint | undefined;
       if (o.captureLsn && !destroy) lsn = lsnOf(await client.query('SELECT pg_current_wal_insert_lsn()::text AS l'));
+      ok = true;
       return { result: last as QueryResult<R>, ...(lsn !== undefined ? { lsn } : {}) };
     } catch (err) {
       client[SEARCH_PATH] = DIRTY;
@@ -172,6 +196,7 @@ export function poolExecutor(
       throw err;
     } finally {
       client.release(destroy);
+      done(ok);
     }
   }
 
@@ -221,7 +246,26 @@ export function poolExecutor(
  * search_path (one extra round trip each way; documented).
  */
 export function providerExecutor(provider: ConnectionProvider): NodeExecutor {
-  async function run<R>(sql: string, params: readonly unknown[] | undefined, o: RunOptions): Promise<RunOutcome<R>> {
+  async function run<R>(
+    sql: string,
+    params: readonly unknown[] | undefined,
+    o: RunOptions,
+    done: Settled = NOOP,
+  ): Promise<RunOutcome<R>> {
+    let ok = false;
+    try {
+      const out = await runInner<R>(sql, params, o);
+      ok = true;
+      return out;
+    } finally {
+      done(ok);
+    }
+  }
+  async function runInner<R>(
+    sql: string,
+    params: readonly unknown[] | undefined,
+    o: RunOptions,
+  ): Promise<RunOutcome<R>> {
     if (o.searchPath === undefined && !o.captureLsn && o.requireReplayLsn === undefined) {
       return { result: await provider.query<R>(sql, params) };
     }
