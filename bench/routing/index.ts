@@ -3,13 +3,14 @@
 // read/write mix (80/20) over a primary and 2 replicas: router vs raw pools
 // with the same split done by hand. Nodes are reached directly (no testkit proxy).
 //   node --import tsx bench/routing/index.ts
+import { toPgPoolConfig, validateConfiguration } from '@pg-multiverse/core';
 import { createRouter, type Router } from '@pg-multiverse/router';
 import { startTopology } from '@pg-multiverse/testkit';
 import pg from 'pg';
 
 const CONCURRENCY = 32;
-const ROUND_MS = Number(process.env.ROUND_MS ?? 2500);
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const ROUND_MS = Number(process.env.ROUND_MS ?? 1500);
+const ROUNDS = Number(process.env.ROUNDS ?? 10);
 const POOL_MAX = 16;
 
 interface Figures {
@@ -36,6 +37,26 @@ async function measure(op: (i: number) => Promise<unknown>): Promise<Figures> {
   lat.sort((a, b) => a - b);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
   return { qps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
+}
+
+/** Interleaved rounds, alternating which side goes first so load drift does not favour one. */
+async function pairs(
+  rounds: number,
+  a: () => Promise<Figures>,
+  b: () => Promise<Figures>,
+  outA: Figures[],
+  outB: Figures[],
+): Promise<void> {
+  for (let k = 0; k < rounds; k++) {
+    if (k % 2 === 0) {
+      outA.push(await a());
+      outB.push(await b());
+    } else {
+      outB.push(await b());
+      outA.push(await a());
+    }
+    console.error(`round ${k + 1}: ${Math.round(outA[k]!.qps)} vs ${Math.round(outB[k]!.qps)} qps`);
+  }
 }
 
 const median = (xs: number[]) => {
@@ -65,8 +86,14 @@ try {
   await primary.query('INSERT INTO app.counters SELECT g, 0 FROM generate_series(1, 1000) g');
   for (const r of replicas) await r.waitForCatchUp();
   const direct = (h: typeof primary) => ({ ...h.connection, port: h.serverPort });
+  // The baseline pool gets exactly the settings the router gives its own pools (core's toPgPoolConfig:
+  // max, idle and connection timeouts, application_name), so only the routing layer differs.
   const pool = (h: typeof primary) => {
-    const p = new pg.Pool({ ...direct(h), max: POOL_MAX });
+    const node = validateConfiguration(
+      { b: { schemas: ['app'], primary: direct(h) } },
+      { connectionPool: { max: POOL_MAX } },
+    ).clusters.b!.primary;
+    const p = new pg.Pool(toPgPoolConfig(node) as pg.PoolConfig);
     p.on('error', () => undefined);
     raws.push(p);
     return p;
@@ -84,10 +111,13 @@ try {
   const routerRuns: Figures[] = [];
   await measure((i) => raw.query('SELECT $1::int', [i])); // warm-up
   await measure((i) => r1.query('SELECT $1::int', [i], { schema: 'app' }));
-  for (let k = 0; k < ROUNDS; k++) {
-    rawRuns.push(await measure((i) => raw.query('SELECT $1::int', [i])));
-    routerRuns.push(await measure((i) => r1.query('SELECT $1::int', [i], { schema: 'app' })));
-  }
+  await pairs(
+    ROUNDS,
+    () => measure((i) => raw.query('SELECT $1::int', [i])),
+    () => measure((i) => r1.query('SELECT $1::int', [i], { schema: 'app' })),
+    rawRuns,
+    routerRuns,
+  );
   const select = { raw: summarize(rawRuns), router: summarize(routerRuns) };
   const ratio = round2(median(routerRuns.map((r, i) => r.qps / rawRuns[i]!.qps)));
   console.log(JSON.stringify({ part: 'select', ...select, ratio }));
@@ -118,10 +148,13 @@ try {
   const routerMixRuns: Figures[] = [];
   await measure(rawMix);
   await measure(routerMix);
-  for (let k = 0; k < ROUNDS; k++) {
-    rawMixRuns.push(await measure(rawMix));
-    routerMixRuns.push(await measure(routerMix));
-  }
+  await pairs(
+    ROUNDS,
+    () => measure(rawMix),
+    () => measure(routerMix),
+    rawMixRuns,
+    routerMixRuns,
+  );
   const mixed = { raw: summarize(rawMixRuns), router: summarize(routerMixRuns) };
   const mixedRatio = round2(median(routerMixRuns.map((r, i) => r.qps / rawMixRuns[i]!.qps)));
   console.log(JSON.stringify({ part: 'mixed', ...mixed, ratio: mixedRatio }));

@@ -13,6 +13,7 @@ import { createHealthMonitor, monitorSettings } from './health-monitor.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import type { RunOptions, RunOutcome } from './node-executor.js';
 import { isConnectionError, isRetryableRead, sqlStateOf, wrapQueryError } from './pg-errors.js';
+import { RoutedQueryResult } from './routed-result.js';
 import { chooseRead, type ReadChoice, type ReadRequest, writablePrimary } from './select-node.js';
 import {
   advanceToken,
@@ -93,12 +94,6 @@ export interface Router {
 
 const EWMA_ALPHA = 0.2;
 const NO_SCHEMA: RunOptions = Object.freeze({});
-const ROUTE_DESCRIPTOR: PropertyDescriptor = {
-  value: undefined,
-  enumerable: false,
-  configurable: true,
-  writable: false,
-};
 
 /** Build a router over a cluster configuration. Call `start()` before use (queries also work before it, unmonitored). */
 export function createRouter(config: ClusterConfiguration, options: RouterOptions = {}): Router {
@@ -252,11 +247,8 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     sql: string,
     schema: string | undefined,
   ): RoutedResult<R> {
-    ROUTE_DESCRIPTOR.value = route;
-    Object.defineProperty(res, 'route', ROUTE_DESCRIPTOR);
-    ROUTE_DESCRIPTOR.value = undefined;
     emitExecuted(route, sql, schema, true);
-    return res as RoutedResult<R>;
+    return new RoutedQueryResult(res, route) as unknown as RoutedResult<R>;
   }
 
   function emitExecuted(route: RouteInfo, sql: string, schema: string | undefined, ok: boolean, err?: unknown) {

@@ -21,6 +21,7 @@ export {
 } from './hash-shard.js';
 export { formatLsn, parseLsn } from './lsn.js';
 export { isConnectionError, isRetryableRead } from './pg-errors.js';
+export { RoutedQueryResult } from './routed-result.js';
 export {
   createSessionToken,
   isSessionToken,

@@ -79,6 +79,11 @@ describe('schema routing', () => {
     );
     expect(c.route.clusterId).toBe('commerce_cluster');
     expect(c.rows[0]?.s).toBe(commerceSchema);
+    // `route` is not part of the data: not enumerable, not serialised.
+    expect(Object.keys(c)).not.toContain('route');
+    expect(JSON.parse(JSON.stringify(c))).toMatchObject({ command: 'SELECT', rowCount: 1, rows: c.rows });
+    expect(JSON.stringify(c)).not.toContain('route');
+    expect(c.fields.map((f) => f.name)).toEqual(['s', 'port', 'owner']);
     expect(c.rows[0]?.port).toBe(commercePrimary.serverPort);
   });
 
