@@ -260,6 +260,35 @@ describe('search_path', () => {
   });
 });
 
+describe('pools', () => {
+  it('survives idle connections dropped by the server (poolError, no crash) and reconnects', async () => {
+    const app = uniqueName('rt_app');
+    const cfg = withSchemas(ctx.config, { commerce_cluster: [commerceSchema] });
+    const r = createRouter({
+      commerce_cluster: {
+        ...cfg.commerce_cluster!,
+        primary: { ...cfg.commerce_cluster!.primary, applicationName: app },
+      },
+    });
+    const dropped: string[] = [];
+    r.on('poolError', (e) => dropped.push(e.nodeId));
+    try {
+      await Promise.all(Array.from({ length: 3 }, () => r.query('SELECT pg_sleep(0.05)')));
+      expect(r.poolStats()['commerce_cluster/primary']).toMatchObject({ total: 3, idle: 3 });
+      await admin(
+        commercePrimary.port,
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${app}'`,
+      );
+      for (let i = 0; i < 50 && dropped.length < 3; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(dropped).toEqual(['primary', 'primary', 'primary']);
+      const again = await r.query<{ one: number }>('SELECT 1 AS one');
+      expect(again.rows).toEqual([{ one: 1 }]);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
 describe('application-supplied providers', () => {
   it('runs schema queries on a generic ConnectionProvider without leaking the search_path', async () => {
     const pool = new pg.Pool({ ...ctx.config.commerce_cluster!.primary, max: 1 });
