@@ -203,6 +203,26 @@ describe('faults', () => {
     expect(w.rows).toEqual([{ id: 5 }]);
   });
 
+  it('every replica unreachable: reads fall back to the primary with readFallback, and come back', async () => {
+    const { replicas } = topo.cluster('main');
+    for (const r of replicas) r.proxy.refuse();
+    try {
+      await waitFor(async () => {
+        const r = await router.query('SELECT 1', [], { schema: 'app' }).catch(() => undefined);
+        return r?.route.reason === 'fallback-primary' && r.route.nodeId === 'primary';
+      }, 'fallback to the primary');
+      expect(events('readFallback', { clusterId: 'main', nodeId: 'primary' }).length).toBe(1);
+      const r = await router.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec', [], { schema: 'app' });
+      expect(r.rows).toEqual([{ rec: false }]);
+    } finally {
+      for (const r of replicas) r.proxy.restore();
+    }
+    await waitFor(async () => {
+      const r = await router.query('SELECT 1', [], { schema: 'app' });
+      return r.route.role === 'replica';
+    }, 'reads back on replicas');
+  });
+
   it('promote a replica and stop the old primary: writes move to the new primary after detection', async () => {
     const { primary, replicas } = topo.cluster('main');
     const replica1 = replicas[0]!;
