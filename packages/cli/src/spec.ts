@@ -117,7 +117,13 @@ export const COMMANDS: CommandSpec[] = [
     name: 'rollback',
     summary: 'Undo applied migrations (default: the last one)',
     flags: [
-      { name: 'steps', alias: 'n', type: 'string', value: 'N', description: 'undo the last N migrations (default 1)' },
+      {
+        name: 'steps',
+        alias: 'n',
+        type: 'string',
+        value: 'N',
+        description: 'undo the newest N migrations, wherever applied (default 1)',
+      },
       {
         name: 'target',
         alias: 't',
