@@ -440,11 +440,11 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       if (closed) throw new PgmError('CLOSED', 'The router is closed');
       await Promise.all(
         [...nodes()].map(async (n) => {
-          const min = Number(n.pgConfig.min ?? 0);
-          const warm = normalized.clusters[n.clusterId]?.connectionPool.warmupConnections;
-          if (!warm || min <= 0) return;
+          const min = n.pool.min ?? 0;
+          if (!n.pool.warmupConnections || min <= 0) return;
+          // Concurrent round trips make the pool open `min` connections (left on the server-default search_path).
           const conns = Array.from({ length: min }, () =>
-            n.exec.provider.withConnection(async () => undefined).catch(() => undefined),
+            n.exec.run('SELECT 1', undefined, NO_SCHEMA).catch(() => undefined),
           );
           await Promise.all(conns);
         }),

@@ -6,6 +6,7 @@ import type {
   NormalizedCluster,
   NormalizedNode,
   PoolLike,
+  PoolOptions,
 } from '@pg-multiverse/core';
 import { toPgPoolConfig } from '@pg-multiverse/core';
 import pg from 'pg';
@@ -25,6 +26,8 @@ export interface NodeRuntime {
   exec: NodeExecutor;
   /** pg client settings for the probe connection. */
   pgConfig: Record<string, unknown>;
+  /** Pool options after defaults (cluster, then node). */
+  pool: PoolOptions;
   prober?: Prober;
   /** Last probe succeeded. */
   reachable: boolean;
@@ -128,6 +131,7 @@ export function buildNode(n: NormalizedNode, ctx: NodeBuildContext): NodeRuntime
     },
     exec,
     pgConfig: clientConfig,
+    pool: n.pool,
     reachable: true,
     down: false,
     downSince: 0,

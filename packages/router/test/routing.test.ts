@@ -118,6 +118,18 @@ describe('schema routing', () => {
     expect(events).toEqual([`${otherSchema}->users_cluster`, `${otherSchema}->commerce_cluster`]);
   });
 
+  it('warms min connections at start when warmupConnections is set', async () => {
+    const r = createRouter(withSchemas(ctx.config, { commerce_cluster: [commerceSchema] }), {
+      connectionPool: { min: 3, max: 5, warmupConnections: true },
+    });
+    try {
+      await r.start();
+      expect(r.poolStats()['commerce_cluster/primary']).toMatchObject({ total: 3, idle: 3 });
+    } finally {
+      await r.close();
+    }
+  });
+
   it('uses the only cluster when no schema is given', async () => {
     const single = createRouter(withSchemas(ctx.config, { commerce_cluster: [commerceSchema] }));
     try {
