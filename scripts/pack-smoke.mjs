@@ -16,9 +16,11 @@ mkdirSync(tarballs);
 // One smoke call per package: something that exercises code, not just the import.
 const smoke = {
   '@pg-multiverse/core': (m) => `${m}.quoteIdent('a"b') === '"a""b"'`,
-  '@pg-multiverse/balancer': (m) => `typeof ${m}.roundRobin().pick === 'function' && ${m}.roundRobin().pick([]) === undefined`,
+  '@pg-multiverse/balancer': (m) =>
+    `typeof ${m}.roundRobin().pick === 'function' && ${m}.roundRobin().pick([]) === undefined`,
   '@pg-multiverse/cache': (m) => `typeof ${m}.createMemoryStore({ maxSize: 10 }).get === 'function'`,
-  '@pg-multiverse/router': (m) => `${m}.classifySql('SELECT 1') === 'read' && ${m}.classifySql('DELETE FROM t') === 'write'`,
+  '@pg-multiverse/router': (m) =>
+    `${m}.classifySql('SELECT 1') === 'read' && ${m}.classifySql('DELETE FROM t') === 'write'`,
   '@pg-multiverse/tx': (m) => `typeof ${m}.createTransactionManager === 'function'`,
   '@pg-multiverse/migrate': (m) => `typeof ${m}.MigrationManager === 'function'`,
   '@pg-multiverse/cli': (m) => `typeof ${m}.run === 'function'`,
@@ -34,23 +36,37 @@ try {
     if (pkg.private) continue;
     names.push(pkg.name);
     execFileSync('pnpm', ['pack', '--pack-destination', tarballs], { cwd: dir, stdio: 'pipe' });
-    execFileSync(process.execPath, [join(root, 'node_modules/publint/src/cli.js'), '--strict', dir], { stdio: 'inherit' });
+    execFileSync(process.execPath, [join(root, 'node_modules/publint/src/cli.js'), '--strict', dir], {
+      stdio: 'inherit',
+    });
   }
   const app = join(work, 'app');
   mkdirSync(app);
   const deps = Object.fromEntries(
     readdirSync(tarballs).map((f) => {
-      const name = names.find((n) => f.startsWith(`${n.replace('@', '').replace('/', '-')}-`));
+      const name = names.find((n) => new RegExp(`^${n.replace('@', '').replace('/', '-')}-\\d`).test(f));
       return [name, `file:${join(tarballs, f)}`];
     }),
   );
   // Workspace ranges inside the tarballs point at the same versions: make npm take ours, not the registry's.
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, dependencies: { ...deps, pg: '^8.16.0' }, overrides: deps }, null, 2));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', '--omit=optional'], { cwd: app, stdio: 'inherit' });
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'app', private: true, dependencies: { ...deps, pg: '^8.16.0' }, overrides: deps }, null, 2),
+  );
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', '--omit=optional'], {
+    cwd: app,
+    stdio: 'inherit',
+  });
   for (const name of names) {
     const check = smoke[name] ?? (() => 'true');
-    writeFileSync(join(app, 'esm.mjs'), `import * as m from '${name}';\nif (!(${check('m')})) { console.error('ESM smoke failed: ${name}'); process.exit(1); }\n`);
-    writeFileSync(join(app, 'cjs.cjs'), `const m = require('${name}');\nif (!(${check('m')})) { console.error('CJS smoke failed: ${name}'); process.exit(1); }\n`);
+    writeFileSync(
+      join(app, 'esm.mjs'),
+      `import * as m from '${name}';\nif (!(${check('m')})) { console.error('ESM smoke failed: ${name}'); process.exit(1); }\n`,
+    );
+    writeFileSync(
+      join(app, 'cjs.cjs'),
+      `const m = require('${name}');\nif (!(${check('m')})) { console.error('CJS smoke failed: ${name}'); process.exit(1); }\n`,
+    );
     execFileSync(process.execPath, ['esm.mjs'], { cwd: app, stdio: 'inherit' });
     execFileSync(process.execPath, ['cjs.cjs'], { cwd: app, stdio: 'inherit' });
     console.log(`ok ${name} (ESM + CJS)`);

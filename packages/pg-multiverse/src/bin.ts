@@ -1,12 +1,5 @@
 #!/usr/bin/env node
-import { run } from '@pg-multiverse/cli';
+// The `pgm` command, installed with `npm install -g pg-multiverse` (same as @pg-multiverse/cli).
+import { main } from '@pg-multiverse/cli';
 
-run(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exitCode = 1;
-  },
-);
+void main();
