@@ -46,13 +46,18 @@ const summary = (runs: Figures[]) => ({
   p99_ms: r2(median(runs.map((r) => r.p99))),
 });
 
-const topo = await startTopology({ clusters: { main: { replicas: 0, schemas: ['app'] } }, settings: { max_connections: 200 } });
+const topo = await startTopology({
+  clusters: { main: { replicas: 0, schemas: ['app'] } },
+  settings: { max_connections: 200 },
+});
 let pgm: PgMultiverse | undefined;
 let cached: PgMultiverse | undefined;
 let raw: pg.Pool | undefined;
 try {
   const { primary } = topo.cluster('main');
-  await primary.query('CREATE TABLE app.products AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 50) g');
+  await primary.query(
+    'CREATE TABLE app.products AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 50) g',
+  );
   // Straight to the server (not through the testkit's fault proxy), for both sides.
   const direct = { ...primary.connection, port: primary.serverPort };
   const config = { main: { schemas: ['app'], primary: direct } };
@@ -97,7 +102,9 @@ try {
     ratio: r2(median(ratios)),
   };
   console.log(`query() vs raw pg.Pool: ${out.pgm_query.qps} vs ${out.raw_pool.qps} q/s (median ratio ${out.ratio})`);
-  console.log(`cached read vs raw read: ${out.pgm_cached_read_50_rows.qps} vs ${out.raw_pool_read_50_rows.qps} q/s (median ratio ${out.cached_ratio})`);
+  console.log(
+    `cached read vs raw read: ${out.pgm_cached_read_50_rows.qps} vs ${out.raw_pool_read_50_rows.qps} q/s (median ratio ${out.cached_ratio})`,
+  );
   console.log(JSON.stringify(out));
 } finally {
   await pgm?.close();

@@ -18,7 +18,12 @@ describe('validateConfiguration', () => {
   it('normalises a documented configuration', () => {
     const n = validateConfiguration({
       users_cluster: { schemas: ['users', 'auth'], primary: node, replicas: [node, { ...node, id: 'r2', weight: 3 }] },
-      commerce_cluster: { schemas: ['orders'], primary: 'postgres://u:p@db:6543/shop', readPreference: 'primary', consistencyLevel: 'strong' },
+      commerce_cluster: {
+        schemas: ['orders'],
+        primary: 'postgres://u:p@db:6543/shop',
+        readPreference: 'primary',
+        consistencyLevel: 'strong',
+      },
     });
     expect(n.schemaToCluster).toEqual({ users: 'users_cluster', auth: 'users_cluster', orders: 'commerce_cluster' });
     const users = n.clusters.users_cluster!;
@@ -97,7 +102,12 @@ describe('validateConfiguration', () => {
       orders_cluster: {
         schemas: ['orders'],
         primary: node,
-        sharding: { strategy: 'hash', key: 'user_id', partitions: 4, shards: [{ primary: node }, { primary: node, replicas: [node] }] },
+        sharding: {
+          strategy: 'hash',
+          key: 'user_id',
+          partitions: 4,
+          shards: [{ primary: node }, { primary: node, replicas: [node] }],
+        },
       },
     });
     const s = n.clusters.orders_cluster!.sharding!;
