@@ -14,6 +14,8 @@ export interface PoolLike {
 export interface PoolClientLike {
   query(text: string, values?: unknown[]): Promise<unknown>;
   release(destroy?: boolean | Error): void;
+  on?(event: 'error', listener: (err: Error) => void): unknown;
+  off?(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 export interface PoolProviderOptions {
@@ -39,6 +41,14 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
     },
     async withConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
       const client = await pool.connect();
+      // A checked-out pg client that loses its server (e.g. 57P01 on shutdown) emits 'error';
+      // without a listener that would be an uncaught exception. Keep it and discard the client.
+      let lost: Error | undefined;
+      const onError = (err: Error) => {
+        lost = err;
+        options.onIdleError?.(err);
+      };
+      client.on?.('error', onError);
       const conn: Connection = {
         query: <R>(text: string, values?: readonly unknown[]) =>
           client.query(text, values as unknown[] | undefined) as Promise<QueryResult<R>>,
@@ -51,7 +61,8 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
         broken = err instanceof Error ? err : new Error(String(err));
         throw err;
       } finally {
-        client.release(broken);
+        client.off?.('error', onError);
+        client.release(broken ?? lost);
       }
     },
     stats(): PoolStats {
