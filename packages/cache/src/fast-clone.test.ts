@@ -31,6 +31,14 @@ describe('fastClone', () => {
     expect('u' in c.rows[0]!).toBe(true);
   });
 
+  it('keeps an own __proto__ key as a key', () => {
+    const v = JSON.parse('{"__proto__":[1],"a":2}');
+    const c = fastClone(v);
+    expect(Object.getPrototypeOf(c)).toBe(Object.prototype);
+    expect(Object.keys(c)).toEqual(['__proto__', 'a']);
+    expect(c).toEqual(structuredClone(v));
+  });
+
   it('equals structuredClone on JSON-like values (property)', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {

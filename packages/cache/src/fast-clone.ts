@@ -19,7 +19,13 @@ function clone(v: unknown, depth: number): unknown {
   const proto = Object.getPrototypeOf(v);
   if (proto === Object.prototype || proto === null) {
     const out: Record<string, unknown> = proto === null ? Object.create(null) : {};
-    for (const k in v as Record<string, unknown>) out[k] = clone((v as Record<string, unknown>)[k], depth + 1);
+    for (const k in v as Record<string, unknown>) {
+      const x = clone((v as Record<string, unknown>)[k], depth + 1);
+      // An own "__proto__" key (a JSON column can have one) must stay a key, not become the prototype.
+      if (k === '__proto__')
+        Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+      else out[k] = x;
+    }
     return out;
   }
   if (v instanceof Date) return new Date(v.getTime());
