@@ -1,9 +1,9 @@
-import type { MigrationExecutionOptions, MigrationRunResult } from '@pg-multiverse/migrate';
+import type { MigrationExecutionOptions } from '@pg-multiverse/migrate';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { usageError } from '../errors.js';
-import { openManager, targetFilter } from '../manager.js';
+import { targetFilter } from '../manager.js';
 import { intFlag, stringFlag } from '../parse-args.js';
-import { followProgress, printFailures, printPlan, resultJson, resultOf, summary } from './run-report.js';
+import { runAndReport } from './run-report.js';
 
 /** `pgm migrate`: apply pending migrations. Exit 1 when a step failed. */
 export async function migrateCommand(ctx: CommandContext): Promise<CommandOutcome> {
@@ -20,24 +20,5 @@ export async function migrateCommand(ctx: CommandContext): Promise<CommandOutcom
   if (target !== undefined) options.targetVersion = target;
   if (maxParallel !== undefined) options.maxParallel = maxParallel;
 
-  const { mm } = await openManager(ctx);
-  const stop = followProgress(ctx, mm);
-  let result: MigrationRunResult | undefined;
-  let failure: unknown;
-  try {
-    result = await mm.migrate(options);
-  } catch (err) {
-    failure = err;
-    result = resultOf(err);
-  } finally {
-    stop();
-    await mm.close().catch(() => {});
-  }
-  if (!result) throw failure;
-  if (result.dryRun) printPlan(ctx, result);
-  printFailures(ctx, result);
-  ctx.print(summary(ctx, result));
-  const failed = failure !== undefined || result.failed > 0;
-  if (failure && result.failed === 0) throw failure;
-  return { exitCode: failed ? 1 : 0, json: resultJson(result, ctx.secrets) };
+  return runAndReport(ctx, (mm) => mm.migrate(options));
 }

@@ -1,9 +1,9 @@
-import type { MigrationRollbackOptions, MigrationRunResult } from '@pg-multiverse/migrate';
+import type { MigrationRollbackOptions } from '@pg-multiverse/migrate';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { usageError } from '../errors.js';
-import { openManager, targetFilter } from '../manager.js';
+import { targetFilter } from '../manager.js';
 import { intFlag, stringFlag } from '../parse-args.js';
-import { followProgress, printFailures, printPlan, resultJson, resultOf, summary } from './run-report.js';
+import { runAndReport } from './run-report.js';
 
 /** `pgm rollback`: undo the last migration (or --steps N, or down to --target V). */
 export async function rollbackCommand(ctx: CommandContext): Promise<CommandOutcome> {
@@ -22,23 +22,5 @@ export async function rollbackCommand(ctx: CommandContext): Promise<CommandOutco
   if (target !== undefined) options.targetVersion = target;
   else options.steps = steps ?? 1;
 
-  const { mm } = await openManager(ctx);
-  const stop = followProgress(ctx, mm);
-  let result: MigrationRunResult | undefined;
-  let failure: unknown;
-  try {
-    result = await mm.rollback(options);
-  } catch (err) {
-    failure = err;
-    result = resultOf(err);
-  } finally {
-    stop();
-    await mm.close().catch(() => {});
-  }
-  if (!result) throw failure;
-  if (result.dryRun) printPlan(ctx, result);
-  printFailures(ctx, result);
-  ctx.print(summary(ctx, result));
-  if (failure && result.failed === 0) throw failure;
-  return { exitCode: failure !== undefined || result.failed > 0 ? 1 : 0, json: resultJson(result, ctx.secrets) };
+  return runAndReport(ctx, (mm) => mm.rollback(options));
 }

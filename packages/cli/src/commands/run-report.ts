@@ -1,7 +1,8 @@
 import { isPgmError, redactSecrets } from '@pg-multiverse/core';
 import type { MigrationManager, MigrationRunResult, MigrationStepResult } from '@pg-multiverse/migrate';
-import type { CommandContext } from '../context.js';
+import type { CommandContext, CommandOutcome } from '../context.js';
 import { codeOf } from '../errors.js';
+import { openManager } from '../manager.js';
 import { formatDuration, plural } from '../output/format.js';
 
 /** Print a line per step as the engine reports it (terminal or --verbose). Returns the unsubscribe. */
@@ -142,4 +143,34 @@ export function summary(ctx: CommandContext, r: MigrationRunResult): string {
   if (r.failed) parts.push(c.red(`${r.failed} failed`));
   if (r.skipped) parts.push(c.yellow(`${r.skipped} skipped`));
   return `${r.failed ? c.red('✖') : c.green('✔')} ${parts.join(', ')} ${took}.`;
+}
+
+/**
+ * Open the manager, run one migrate/rollback call with progress lines, always
+ * close, then print the plan (dry run), failures and summary. Exit code 1 when
+ * the run failed; an error that is not a step failure is rethrown.
+ */
+export async function runAndReport(
+  ctx: CommandContext,
+  run: (mm: MigrationManager) => Promise<MigrationRunResult>,
+): Promise<CommandOutcome> {
+  const { mm } = await openManager(ctx);
+  const stop = followProgress(ctx, mm);
+  let result: MigrationRunResult | undefined;
+  let failure: unknown;
+  try {
+    result = await run(mm);
+  } catch (err) {
+    failure = err;
+    result = resultOf(err);
+  } finally {
+    stop();
+    await mm.close().catch(() => {});
+  }
+  if (!result) throw failure;
+  if (result.dryRun) printPlan(ctx, result);
+  printFailures(ctx, result);
+  ctx.print(summary(ctx, result));
+  if (failure && result.failed === 0) throw failure;
+  return { exitCode: failure !== undefined || result.failed > 0 ? 1 : 0, json: resultJson(result, ctx.secrets) };
 }
