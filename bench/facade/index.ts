@@ -6,45 +6,15 @@
 import { startTopology } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { PgMultiverse } from 'pg-multiverse';
+import { type Figures, measure as measureLoad, median, round2, summarize } from '../lib/load.js';
 
 const CONCURRENCY = 32;
 const ROUND_MS = Number(process.env.ROUND_MS ?? 2500);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const POOL_MAX = 16;
 
-interface Figures {
-  qps: number;
-  p50: number;
-  p99: number;
-}
-
-async function measure(op: (i: number) => Promise<unknown>): Promise<Figures> {
-  const lat: number[] = [];
-  const end = performance.now() + ROUND_MS;
-  let n = 0;
-  const worker = async () => {
-    while (performance.now() < end) {
-      const i = n++;
-      const t = performance.now();
-      await op(i);
-      lat.push(performance.now() - t);
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
-  return { qps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-const r2 = (x: number) => Math.round(x * 100) / 100;
-const summary = (runs: Figures[]) => ({
-  qps: Math.round(median(runs.map((r) => r.qps))),
-  p50_ms: r2(median(runs.map((r) => r.p50))),
-  p99_ms: r2(median(runs.map((r) => r.p99))),
-});
+const measure = (op: (i: number) => Promise<unknown>) =>
+  measureLoad(op, { concurrency: CONCURRENCY, roundMs: ROUND_MS });
 
 const topo = await startTopology({
   clusters: { main: { replicas: 0, schemas: ['app'] } },
@@ -70,6 +40,7 @@ try {
     idleTimeoutMillis: 10_000,
     application_name: 'pg-multiverse',
   });
+  raw.on('error', () => undefined); // servers stop at teardown
   pgm = new PgMultiverse({ enableMetrics: true, connectionPool: { max: POOL_MAX } });
   await pgm.initialize(config);
   let events = 0;
@@ -100,14 +71,14 @@ try {
     concurrency: CONCURRENCY,
     rounds: ROUNDS,
     round_ms: ROUND_MS,
-    raw_pool: summary(runs.raw!),
-    pgm_query: summary(runs.pgm!),
-    raw_pool_read_50_rows: summary(runs.rawRead!),
-    pgm_cached_read_50_rows: summary(runs.cachedRead!),
+    raw_pool: summarize(runs.raw!),
+    pgm_query: summarize(runs.pgm!),
+    raw_pool_read_50_rows: summarize(runs.rawRead!),
+    pgm_cached_read_50_rows: summarize(runs.cachedRead!),
     events_seen: events,
     counted_queries: pgm.getMetrics().totalQueries,
-    cached_ratio: r2(median(cacheRatios)),
-    ratio: r2(median(ratios)),
+    cached_ratio: round2(median(cacheRatios)),
+    ratio: round2(median(ratios)),
   };
   console.log(`query() vs raw pg.Pool: ${out.pgm_query.qps} vs ${out.raw_pool.qps} q/s (median ratio ${out.ratio})`);
   console.log(

@@ -7,37 +7,15 @@ import { toPgPoolConfig, validateConfiguration } from '@pg-multiverse/core';
 import { createRouter, type Router } from '@pg-multiverse/router';
 import { startTopology } from '@pg-multiverse/testkit';
 import pg from 'pg';
+import { type Figures, measure as measureLoad, median, round2, summarize } from '../lib/load.js';
 
 const CONCURRENCY = 32;
 const ROUND_MS = Number(process.env.ROUND_MS ?? 1500);
 const ROUNDS = Number(process.env.ROUNDS ?? 10);
 const POOL_MAX = 16;
 
-interface Figures {
-  qps: number;
-  p50: number;
-  p99: number;
-}
-
-async function measure(op: (i: number) => Promise<unknown>): Promise<Figures> {
-  const lat: number[] = [];
-  const end = performance.now() + ROUND_MS;
-  let n = 0;
-  const worker = async () => {
-    while (performance.now() < end) {
-      const i = n++;
-      const t = performance.now();
-      await op(i);
-      lat.push(performance.now() - t);
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
-  return { qps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
-}
+const measure = (op: (i: number) => Promise<unknown>) =>
+  measureLoad(op, { concurrency: CONCURRENCY, roundMs: ROUND_MS });
 
 /** Interleaved rounds, alternating which side goes first so load drift does not favour one. */
 async function pairs(
@@ -57,20 +35,6 @@ async function pairs(
     }
     console.error(`round ${k + 1}: ${Math.round(outA[k]!.qps)} vs ${Math.round(outB[k]!.qps)} qps`);
   }
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-};
-const round2 = (x: number) => Math.round(x * 100) / 100;
-
-function summarize(runs: Figures[]) {
-  return {
-    qps: Math.round(median(runs.map((r) => r.qps))),
-    p50_ms: round2(median(runs.map((r) => r.p50))),
-    p99_ms: round2(median(runs.map((r) => r.p99))),
-  };
 }
 
 const topo = await startTopology({
