@@ -277,7 +277,8 @@ export class PgMultiverse extends EventEmitter {
         'pgm.schema': options.schema ?? '',
       },
     });
-    const routeOpts = routeOptions(options);
+    // Classified once here; the router takes the result instead of classifying again.
+    const routeOpts = routeOptions(options, kind);
     let cached = false;
     try {
       let result: QueryResult<T>;
@@ -509,8 +510,8 @@ export class PgMultiverse extends EventEmitter {
   }
 }
 
-function routeOptions(o: QueryOptions): RouteOptions {
-  const r: Record<string, unknown> = {};
+function routeOptions(o: QueryOptions, kind: 'read' | 'write'): RouteOptions {
+  const r: Record<string, unknown> = { kind };
   if (o.schema !== undefined) r.schema = o.schema;
   if (o.role !== undefined) r.role = o.role;
   if (o.consistency !== undefined) r.consistency = o.consistency;
