@@ -72,6 +72,50 @@ describe('healthAware', () => {
     expect(counts(healthAware(), list, 400)).toEqual({ replica_1: 100, replica_2: 300 });
   });
 
+  it('reuses its scores for at most rescoreEvery picks at one time', () => {
+    const now = 1000;
+    const list = [makeNode('a'), makeNode('b')];
+    const b = healthAware({ rescoreEvery: 4, healthThreshold: 80 });
+    b.pick(list, { now }); // scored: both eligible
+    list[0]!.healthScore = 10; // now under the threshold
+    const seen: string[] = [];
+    for (let k = 0; k < 3; k++) seen.push(b.pick(list, { now })!.id);
+    // Picks 2..4 still use the first scoring: 'a' keeps its turn.
+    expect(seen).toContain('a');
+    // Pick 5 rescores: 'a' is skipped from then on.
+    for (let k = 0; k < 20; k++) expect(b.pick(list, { now })!.id).toBe('b');
+  });
+
+  it('rescoreEvery: 1 scores every pick', () => {
+    const now = 1000;
+    const list = [makeNode('a'), makeNode('b')];
+    const b = healthAware({ rescoreEvery: 1, healthThreshold: 80 });
+    b.pick(list, { now });
+    list[0]!.healthScore = 10;
+    for (let k = 0; k < 10; k++) expect(b.pick(list, { now })!.id).toBe('b');
+  });
+
+  it('rescores once the scores are rescoreAfterMs old, and when the candidates change', () => {
+    const list = [makeNode('a'), makeNode('b')];
+    const b = healthAware({ rescoreEvery: 1_000_000, rescoreAfterMs: 5, healthThreshold: 80 });
+    b.pick(list, { now: 1000 });
+    list[0]!.healthScore = 10;
+    const early = new Set<string>();
+    for (let k = 0; k < 10; k++) early.add(b.pick(list, { now: 1004 })!.id);
+    expect(early).toEqual(new Set(['a', 'b']));
+    for (let k = 0; k < 10; k++) expect(b.pick(list, { now: 1005 })!.id).toBe('b');
+    // A new candidate list is scored at once, whatever the time.
+    const other = [makeNode('c', { healthScore: 10 }), list[1]!];
+    for (let k = 0; k < 10; k++) expect(b.pick(other, { now: 1005 })!.id).toBe('b');
+  });
+
+  it('rejects a rescoreEvery that is not an integer >= 1 and a negative rescoreAfterMs', () => {
+    for (const bad of [0, 1.5, -1, Number.NaN]) {
+      expect(() => healthAware({ rescoreEvery: bad })).toThrow(/rescoreEvery must be/);
+    }
+    expect(() => healthAware({ rescoreAfterMs: -1 })).toThrow(/rescoreAfterMs must be/);
+  });
+
   it('rejects a threshold outside 0..100', () => {
     for (const bad of [-1, 101, Number.NaN]) {
       let err: unknown;

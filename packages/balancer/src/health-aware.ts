@@ -1,7 +1,7 @@
-import type { Balancer } from '@pg-multiverse/core';
-import { type LatencyOptions, latencyModel, observeLatency } from './latency.js';
+import { type Balancer, type NodeState, PgmError } from '@pg-multiverse/core';
+import { type LatencyOptions, latencyModel, observeLatency, refreshEffective } from './latency.js';
 import { checkNumber, checkWeights } from './options.js';
-import { createStateTable, weightOf } from './state-table.js';
+import { type ClusterState, createStateTable, type NodeSlot, positive, weightOf } from './state-table.js';
 import { smoothPick } from './weighted.js';
 
 export interface HealthAwareOptions extends LatencyOptions {
@@ -15,6 +15,13 @@ export interface HealthAwareOptions extends LatencyOptions {
   lagScaleMs?: number;
   /** Replication lag (bytes) that halves the lag factor. Default 16 MiB. */
   lagScaleBytes?: number;
+  /**
+   * Scores are recomputed after at most this many picks of a cluster
+   * (integer >= 1). Default 16; 1 scores every pick.
+   */
+  rescoreEvery?: number;
+  /** ...and once they are this many ms old, whatever the pick count (>= 0). Default 1. */
+  rescoreAfterMs?: number;
 }
 
 /**
@@ -32,6 +39,12 @@ export interface HealthAwareOptions extends LatencyOptions {
  * rest share the reads by smooth weighted round robin with weight
  * `weight * (score / 100)^2`, so a better node gets more, not all, of them.
  *
+ * Scoring reads every candidate's state; the smooth pick between two scorings
+ * only reads the shares. Scores are recomputed when the candidate list
+ * changes, after `rescoreEvery` picks (16) and once `rescoreAfterMs` (1 ms)
+ * old: at a high rate a pick costs about what `weighted` costs, at a low rate
+ * every pick is scored afresh.
+ *
  * @example
  * const b = healthAware({ healthThreshold: 80, weights: { 'replica-1': 2 } });
  */
@@ -40,14 +53,68 @@ export function healthAware(options: HealthAwareOptions = {}): Balancer {
   checkNumber('latencyToleranceMs', options.latencyToleranceMs, 0, undefined, true);
   checkNumber('lagScaleMs', options.lagScaleMs, 0, undefined, true);
   checkNumber('lagScaleBytes', options.lagScaleBytes, 0, undefined, true);
+  checkNumber('rescoreEvery', options.rescoreEvery, 1);
+  if (options.rescoreEvery !== undefined && !Number.isInteger(options.rescoreEvery)) {
+    throw new PgmError(
+      'INVALID_ARGUMENT',
+      `Balancer option rescoreEvery must be an integer >= 1, got ${options.rescoreEvery}`,
+      {
+        details: { option: 'rescoreEvery' },
+      },
+    );
+  }
+  checkNumber('rescoreAfterMs', options.rescoreAfterMs, 0);
+  const rescoreEvery = options.rescoreEvery ?? 16;
+  const rescoreAfterMs = options.rescoreAfterMs ?? 1;
   const threshold = options.healthThreshold ?? 50;
   const tolerance = options.latencyToleranceMs ?? 1;
-  const lagMsScale = options.lagScaleMs ?? 1000;
-  const lagBytesScale = options.lagScaleBytes ?? 16 * 1024 * 1024;
+  const lagMsInv = 1 / (options.lagScaleMs ?? 1000);
+  const lagBytesInv = 1 / (options.lagScaleBytes ?? 16 * 1024 * 1024);
   const table = createStateTable(checkWeights(options.weights));
   const model = latencyModel(options);
-  const k = model.k;
-  const minAge = model.minAge;
+
+  /**
+   * Writes every slot's `share` from the candidates' state at `state.scoredAt`
+   * (read from the state, not passed: a double argument would be boxed).
+   */
+  function score(candidates: readonly NodeState[], state: ClusterState, slots: readonly NodeSlot[], n: number): void {
+    const now = state.scoredAt;
+    let bestEff = Number.POSITIVE_INFINITY;
+    let minLoad = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      const slot = slots[i]!;
+      refreshEffective(model, slot, candidates[i]!, now);
+      if (slot.eff < bestEff) bestEff = slot.eff;
+      const f = candidates[i]!.inFlight;
+      if (f < minLoad) minLoad = f;
+    }
+    if (!(minLoad > 0)) minLoad = 0;
+    let eligible = 0;
+    for (let i = 0; i < n; i++) {
+      const node = candidates[i]!;
+      const slot = slots[i]!;
+      const hs = node.healthScore;
+      const h = node.healthy === false ? 0 : hs >= 0 ? Math.min(hs, 100) : 100;
+      const latency = (bestEff + tolerance) / (slot.eff + tolerance);
+      // (Missing, NaN and negative lags and counts count as 0.)
+      const lagMs = positive(node.lagMs);
+      const lagBytes = positive(node.lagBytes);
+      const lag = 1 / (1 + lagMs * lagMsInv + lagBytes * lagBytesInv);
+      const f = positive(node.inFlight);
+      const load = (minLoad + 1) / (f + 1);
+      const s = h * (0.5 * latency + 0.3 * lag + 0.2 * load);
+      slot.score = s;
+      slot.share = weightOf(slot, node) * (s * s) * 1e-4;
+      if (s >= threshold) eligible++;
+    }
+    // Skip nodes under the threshold, unless none is left above it.
+    if (eligible > 0 && eligible < n) {
+      for (let i = 0; i < n; i++) {
+        const slot = slots[i]!;
+        if (slot.score < threshold) slot.share = 0;
+      }
+    }
+  }
 
   return {
     name: 'health_aware',
@@ -56,52 +123,20 @@ export function healthAware(options: HealthAwareOptions = {}): Balancer {
       if (n <= 1) return candidates[0];
       const state = table.forPick(candidates, ctx);
       const slots = table.align(state, candidates);
-      const now = ctx?.now ?? performance.now();
-
-      let bestEff = Number.POSITIVE_INFINITY;
-      let minLoad = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < n; i++) {
-        const node = candidates[i]!;
-        const slot = slots[i]!;
-        // effective latency (see latency.ts), inlined: a helper returning a double would box it
-        let ewma = slot.ewma;
-        let at = slot.at;
-        if (at === 0) {
-          ewma = node.ewmaLatencyMs;
-          at = node.lastSampleAt;
-          if (!(ewma > 0)) ewma = 0;
-        }
-        const age = now - at;
-        const eff = age > minAge ? ewma * Math.exp(-age * k) : ewma;
-        slot.eff = eff;
-        if (eff < bestEff) bestEff = eff;
-        const f = node.inFlight || 0;
-        if (f < minLoad) minLoad = f;
-      }
-      if (!(minLoad > 0)) minLoad = 0;
-
-      let eligible = 0;
-      for (let i = 0; i < n; i++) {
-        const node = candidates[i]!;
-        const slot = slots[i]!;
-        const h = node.healthy === false ? 0 : node.healthScore >= 0 ? Math.min(node.healthScore, 100) : 100;
-        const latency = (bestEff + tolerance) / (slot.eff + tolerance);
-        const lagMs = node.lagMs;
-        const lagBytes = node.lagBytes;
-        const lag = 1 / (1 + (lagMs > 0 ? lagMs / lagMsScale : 0) + (lagBytes > 0 ? lagBytes / lagBytesScale : 0));
-        const f = node.inFlight;
-        const load = (minLoad + 1) / (f > 0 ? f + 1 : 1);
-        const score = h * (0.5 * latency + 0.3 * lag + 0.2 * load);
-        slot.score = score;
-        slot.share = weightOf(slot, node) * (score * score) * 1e-4;
-        if (score >= threshold) eligible++;
-      }
-      // Skip nodes under the threshold, unless none is left above it.
-      if (eligible > 0 && eligible < n) {
-        for (let i = 0; i < n; i++) {
-          const slot = slots[i]!;
-          if (slot.score < threshold) slot.share = 0;
-        }
+      // Not `ctx?.now ?? performance.now()`: that form boxes the double (16 bytes per pick).
+      let now: number;
+      if (ctx !== undefined && typeof ctx.now === 'number') now = ctx.now;
+      else now = performance.now();
+      if (
+        state.scoredVersion !== state.version ||
+        ++state.picksSinceScore >= rescoreEvery ||
+        !(now - state.scoredAt < rescoreAfterMs) ||
+        now < state.scoredAt
+      ) {
+        state.scoredVersion = state.version;
+        state.scoredAt = now;
+        state.picksSinceScore = 0;
+        score(candidates, state, slots, n);
       }
       return candidates[smoothPick(state, slots, n)];
     },

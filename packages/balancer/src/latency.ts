@@ -1,3 +1,4 @@
+import type { NodeState } from '@pg-multiverse/core';
 import { checkNumber } from './options.js';
 import type { NodeSlot } from './state-table.js';
 
@@ -40,13 +41,36 @@ export function latencyModel(options: LatencyOptions = {}): LatencyModel {
   };
 }
 
-/*
- * Effective (decayed) latency of a node at `now`, ms (0 for a node never
- * measured), computed inline in the pick loops of response-time.ts and
- * health-aware.ts: the balancer's own EWMA (from `observe`) when it has one,
- * else the router's `ewmaLatencyMs` / `lastSampleAt`, times
- * `exp(-age * k)` = `2^(-age / halfLifeMs)` when `age > minAge`.
+/**
+ * Sets `slot.eff` to the effective (decayed) latency of a node at `now`, ms
+ * (0 for a node never measured): the balancer's own EWMA (from `observe`)
+ * when it has one, else the router's `ewmaLatencyMs` / `lastSampleAt`, times
+ * `2^(-age / halfLifeMs)` when `age > minAge`. The decay factor (one
+ * `Math.exp`, the costliest step of a pick) is kept per node and recomputed
+ * when the node gets a new sample or the factor is older than `minAge`, so it
+ * reads at most 1.1% high, like the ages under `minAge` left undecayed.
+ * Writes the slot instead of returning the number: a returned double could be boxed.
  */
+export function refreshEffective(m: LatencyModel, slot: NodeSlot, node: NodeState, now: number): void {
+  let ewma = slot.ewma;
+  let at = slot.at;
+  if (at === 0) {
+    ewma = node.ewmaLatencyMs;
+    at = node.lastSampleAt;
+    if (!(ewma > 0)) ewma = 0;
+  }
+  const age = now - at;
+  if (!(age > m.minAge)) {
+    slot.eff = ewma;
+    return;
+  }
+  if (at !== slot.decayFor || now - slot.decayAt > m.minAge) {
+    slot.decay = Math.exp(-age * m.k);
+    slot.decayFor = at;
+    slot.decayAt = now;
+  }
+  slot.eff = ewma * slot.decay;
+}
 
 /**
  * Feeds one sample into the slot's EWMA kept by the balancer. Before mixing,

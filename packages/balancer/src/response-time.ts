@@ -1,5 +1,5 @@
 import type { Balancer } from '@pg-multiverse/core';
-import { type LatencyOptions, latencyModel, observeLatency } from './latency.js';
+import { type LatencyOptions, latencyModel, observeLatency, refreshEffective } from './latency.js';
 import { createStateTable, rotationStart } from './state-table.js';
 
 export interface ResponseTimeOptions extends LatencyOptions {}
@@ -22,8 +22,6 @@ const FLOOR_MS = 0.01;
 export function responseTime(options: ResponseTimeOptions = {}): Balancer {
   const table = createStateTable();
   const model = latencyModel(options);
-  const k = model.k;
-  const minAge = model.minAge;
   return {
     name: 'response_time',
     pick(candidates, ctx) {
@@ -31,7 +29,10 @@ export function responseTime(options: ResponseTimeOptions = {}): Balancer {
       if (n <= 1) return candidates[0];
       const state = table.forPick(candidates, ctx);
       const slots = table.align(state, candidates);
-      const now = ctx?.now ?? performance.now();
+      // Not `ctx?.now ?? performance.now()`: that form boxes the double (16 bytes per pick).
+      let now: number;
+      if (ctx !== undefined && typeof ctx.now === 'number') now = ctx.now;
+      else now = performance.now();
       const start = rotationStart(state, n);
       let best = start;
       let bestCost = Number.POSITIVE_INFINITY;
@@ -40,16 +41,8 @@ export function responseTime(options: ResponseTimeOptions = {}): Balancer {
         if (i >= n) i -= n;
         const node = candidates[i]!;
         const slot = slots[i]!;
-        // effective latency (see latency.ts), inlined: a helper returning a double would box it
-        let ewma = slot.ewma;
-        let at = slot.at;
-        if (at === 0) {
-          ewma = node.ewmaLatencyMs;
-          at = node.lastSampleAt;
-          if (!(ewma > 0)) ewma = 0;
-        }
-        const age = now - at;
-        const eff = age > minAge ? ewma * Math.exp(-age * k) : ewma;
+        refreshEffective(model, slot, node, now);
+        const eff = slot.eff;
         const f = node.inFlight;
         const cost = (eff + FLOOR_MS) * (f > 0 ? f + 1 : 1);
         if (cost < bestCost) {

@@ -14,8 +14,13 @@ export interface NodeSlot {
   ewma: number;
   /** `performance.now()` of the last `observe`, 0 if none. */
   at: number;
-  /** Scratch values of the pick in progress (health aware). */
+  /** Effective latency at the pick in progress (see `refreshEffective`). */
   eff: number;
+  /** Latency decay factor, the sample time it is for, and when it was computed. */
+  decay: number;
+  decayFor: number;
+  decayAt: number;
+  /** Health aware: the node's score at the last scoring. */
   score: number;
   /** Weight for the smooth pick in progress (set by the caller before `smoothPick`). */
   share: number;
@@ -26,6 +31,12 @@ export interface ClusterState {
   /** Rotation counter (round robin, tie-breaking). Always < the last candidate count. */
   rr: number;
   readonly byId: Map<string, NodeSlot>;
+  /** Bumped whenever `slots` is rebuilt for a new candidate list. */
+  version: number;
+  /** Health aware: `version` and time of the last scoring, picks since. */
+  scoredVersion: number;
+  scoredAt: number;
+  picksSinceScore: number;
   /** The candidate list seen last, and its slots, index-aligned. */
   readonly nodes: NodeState[];
   readonly slots: NodeSlot[];
@@ -41,7 +52,16 @@ export interface StateTable {
 }
 
 function newCluster(): ClusterState {
-  return { rr: 0, byId: new Map(), nodes: [], slots: [] };
+  return {
+    rr: 0,
+    version: 0,
+    scoredVersion: -1,
+    scoredAt: 0,
+    picksSinceScore: 0,
+    byId: new Map(),
+    nodes: [],
+    slots: [],
+  };
 }
 
 /**
@@ -70,7 +90,19 @@ export function createStateTable(weights?: Readonly<Record<string, number>>): St
     let slot = s.byId.get(id);
     if (slot === undefined) {
       const w = weights !== undefined && Object.hasOwn(weights, id) ? weights[id]! : -1;
-      slot = { id, weightOverride: w, current: 0, ewma: 0, at: 0, eff: 0, score: 0, share: 0 };
+      slot = {
+        id,
+        weightOverride: w,
+        current: 0,
+        ewma: 0,
+        at: 0,
+        eff: 0,
+        decay: 1,
+        decayFor: Number.NaN,
+        decayAt: 0,
+        score: 0,
+        share: 0,
+      };
       s.byId.set(id, slot);
     }
     return slot;
@@ -91,6 +123,7 @@ export function createStateTable(weights?: Readonly<Record<string, number>>): St
         while (i < n && nodes[i] === candidates[i]) i++;
         if (i === n) return s.slots;
       }
+      s.version++;
       nodes.length = n;
       s.slots.length = n;
       for (let i = 0; i < n; i++) {
