@@ -1,16 +1,18 @@
 // Facade overhead: PgMultiverse#query() with routing, metrics and a queryExecuted
 // listener on, cache off, vs a raw pg.Pool on the same server, `SELECT $1::int`
-// at concurrency 32, interleaved rounds (medians quoted). Then a repeated read
-// with cache on vs the same read through raw pg.Pool.
+// at concurrency 32, in PAIRS pairs of short rounds, the order swapped every pair
+// (median of the pair ratios quoted; also this process's CPU per query). Then a
+// repeated read with cache on vs the same read through raw pg.Pool.
 //   node --import tsx bench/facade/index.ts
 import { startTopology } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { PgMultiverse } from 'pg-multiverse';
-import { type Figures, measure as measureLoad, median, round2, summarize } from '../lib/load.js';
+import { measure as measureLoad, median, paired, round2, summarize } from '../lib/load.js';
 
 const CONCURRENCY = 32;
-const ROUND_MS = Number(process.env.ROUND_MS ?? 2500);
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const ROUND_MS = Number(process.env.ROUND_MS ?? 1000);
+const PAIRS = Number(process.env.PAIRS ?? 20);
+const CACHE_PAIRS = Number(process.env.CACHE_PAIRS ?? 6);
 const POOL_MAX = 16;
 
 const measure = (op: (i: number) => Promise<unknown>) =>
@@ -57,28 +59,25 @@ try {
   const cachedRead = () => cached!.query(readSql, [], { schema: 'app', cache: true });
   for (const op of [rawOp, pgmOp, rawRead, cachedRead]) await measure(op); // warm-up
 
-  const runs: Record<string, Figures[]> = { raw: [], pgm: [], rawRead: [], cachedRead: [] };
-  for (let r = 0; r < ROUNDS; r++) {
-    runs.raw!.push(await measure(rawOp));
-    runs.pgm!.push(await measure(pgmOp));
-    runs.rawRead!.push(await measure(rawRead));
-    runs.cachedRead!.push(await measure(cachedRead));
-  }
-  const ratios = runs.raw!.map((x, i) => runs.pgm![i]!.qps / x.qps);
-  const cacheRatios = runs.rawRead!.map((x, i) => runs.cachedRead![i]!.qps / x.qps);
+  const opts = { concurrency: CONCURRENCY, roundMs: ROUND_MS };
+  const q = await paired(rawOp, pgmOp, { ...opts, pairs: PAIRS });
+  const c = await paired(rawRead, cachedRead, { ...opts, pairs: CACHE_PAIRS });
+  const cpu = (xs: { cpuUsPerOp: number }[]) => round2(median(xs.map((x) => x.cpuUsPerOp)));
   const out = {
     bench: 'facade',
     concurrency: CONCURRENCY,
-    rounds: ROUNDS,
+    pairs: PAIRS,
     round_ms: ROUND_MS,
-    raw_pool: summarize(runs.raw!),
-    pgm_query: summarize(runs.pgm!),
-    raw_pool_read_50_rows: summarize(runs.rawRead!),
-    pgm_cached_read_50_rows: summarize(runs.cachedRead!),
+    raw_pool: summarize(q.a),
+    pgm_query: summarize(q.b),
+    client_cpu_us_per_query: { raw_pool: cpu(q.a), pgm_query: cpu(q.b), ratio: round2(median(q.cpuRatios)) },
+    pair_ratios: q.ratios.map(round2),
+    raw_pool_read_50_rows: summarize(c.a),
+    pgm_cached_read_50_rows: summarize(c.b),
     events_seen: events,
     counted_queries: pgm.getMetrics().totalQueries,
-    cached_ratio: round2(median(cacheRatios)),
-    ratio: round2(median(ratios)),
+    cached_ratio: round2(median(c.ratios)),
+    ratio: round2(median(q.ratios)),
   };
   console.log(`query() vs raw pg.Pool: ${out.pgm_query.qps} vs ${out.raw_pool.qps} q/s (median ratio ${out.ratio})`);
   console.log(

@@ -45,3 +45,50 @@ export function summarize(runs: readonly Figures[]) {
     p99_ms: round2(median(runs.map((r) => r.p99))),
   };
 }
+
+/** One round of `measure` plus this process's CPU time per operation (µs). */
+export interface CpuFigures extends Figures {
+  cpuUsPerOp: number;
+}
+
+export async function measureWithCpu(
+  op: (i: number) => Promise<unknown>,
+  opts: { concurrency: number; roundMs: number },
+): Promise<CpuFigures> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const f = await measure(op, opts);
+  const c = process.cpuUsage(c0);
+  const ops = (f.qps * (performance.now() - t0)) / 1000;
+  return { ...f, cpuUsPerOp: (c.user + c.system) / Math.max(1, ops) };
+}
+
+/**
+ * `pairs` short rounds of `a` and `b` back to back, the order swapped every
+ * pair (a b, b a, ...) so a drift of the shared machine hits both sides alike;
+ * per-pair ratios b/a. Short adjacent rounds pair up better than long ones on a
+ * noisy machine; quote the median of the pair ratios.
+ */
+export async function paired(
+  a: (i: number) => Promise<unknown>,
+  b: (i: number) => Promise<unknown>,
+  opts: { concurrency: number; roundMs: number; pairs: number },
+): Promise<{ a: CpuFigures[]; b: CpuFigures[]; ratios: number[]; cpuRatios: number[] }> {
+  const out = { a: [] as CpuFigures[], b: [] as CpuFigures[], ratios: [] as number[], cpuRatios: [] as number[] };
+  for (let p = 0; p < opts.pairs; p++) {
+    let fa: CpuFigures;
+    let fb: CpuFigures;
+    if (p % 2 === 0) {
+      fa = await measureWithCpu(a, opts);
+      fb = await measureWithCpu(b, opts);
+    } else {
+      fb = await measureWithCpu(b, opts);
+      fa = await measureWithCpu(a, opts);
+    }
+    out.a.push(fa);
+    out.b.push(fb);
+    out.ratios.push(fb.qps / fa.qps);
+    out.cpuRatios.push(fb.cpuUsPerOp / fa.cpuUsPerOp);
+  }
+  return out;
+}

@@ -1,23 +1,16 @@
+import type { QueryExecutedEvent } from '@pg-multiverse/router';
+
 /**
  * Events of `PgMultiverse`, forwarded from the router, cache, transaction and
  * migration managers. Payloads never contain passwords or query parameters.
  */
 export interface PgMultiverseEvents {
-  /** A statement ran on a node. */
-  queryExecuted: {
-    clusterId: string;
-    nodeId: string;
-    role: 'primary' | 'replica';
-    reason: string;
-    kind: 'read' | 'write';
-    schema?: string;
-    durationMs: number;
-    /** Same as durationMs (the documented name). */
-    duration: number;
-    ok: boolean;
-    retried: boolean;
-    sql: string;
-  };
+  /**
+   * A statement ran on a node (the router's payload: cluster, node, shard, role,
+   * reason, kind, schema, durationMs and its documented alias duration, ok,
+   * retried, sql, errorCode).
+   */
+  queryExecuted: QueryExecutedEvent;
   nodeDown: { clusterId: string; nodeId: string; reason: string; [k: string]: unknown };
   nodeUp: { clusterId: string; nodeId: string; downtime?: number; [k: string]: unknown };
   clusterDown: { clusterId: string; reason: string; [k: string]: unknown };
