@@ -2,17 +2,19 @@
 // listener on, cache off, vs a raw pg.Pool on the same server, `SELECT $1::int`
 // at concurrency 32, in PAIRS pairs of short rounds, the order swapped every pair
 // (median of the pair ratios quoted; also this process's CPU per query). Then a
-// repeated read with cache on vs the same read through raw pg.Pool.
+// repeated read with cache on vs the same read through raw pg.Pool, and a control:
+// raw pg.Pool against itself by the same method (its spread is the noise floor).
 //   node --import tsx bench/facade/index.ts
 import { startTopology } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { PgMultiverse } from 'pg-multiverse';
-import { measure as measureLoad, median, paired, round2, summarize } from '../lib/load.js';
+import { type CpuFigures, measure as measureLoad, median, paired, round2, summarize } from '../lib/load.js';
 
 const CONCURRENCY = 32;
 const ROUND_MS = Number(process.env.ROUND_MS ?? 1000);
 const PAIRS = Number(process.env.PAIRS ?? 20);
 const CACHE_PAIRS = Number(process.env.CACHE_PAIRS ?? 6);
+const CONTROL_PAIRS = Number(process.env.CONTROL_PAIRS ?? 10);
 const POOL_MAX = 16;
 
 const measure = (op: (i: number) => Promise<unknown>) =>
@@ -62,7 +64,13 @@ try {
   const opts = { concurrency: CONCURRENCY, roundMs: ROUND_MS };
   const q = await paired(rawOp, pgmOp, { ...opts, pairs: PAIRS });
   const c = await paired(rawRead, cachedRead, { ...opts, pairs: CACHE_PAIRS });
-  const cpu = (xs: { cpuUsPerOp: number }[]) => round2(median(xs.map((x) => x.cpuUsPerOp)));
+  // Control: raw pg.Pool against itself, same method: the spread of its ratio is the noise floor.
+  const ctl = await paired(rawOp, rawOp, { ...opts, pairs: CONTROL_PAIRS });
+  const cpu = (xs: CpuFigures[]) => ({
+    all: round2(median(xs.map((x) => x.cpuUsPerOp))),
+    user: round2(median(xs.map((x) => x.userUsPerOp))),
+    system: round2(median(xs.map((x) => x.sysUsPerOp))),
+  });
   const out = {
     bench: 'facade',
     concurrency: CONCURRENCY,
@@ -72,6 +80,11 @@ try {
     pgm_query: summarize(q.b),
     client_cpu_us_per_query: { raw_pool: cpu(q.a), pgm_query: cpu(q.b), ratio: round2(median(q.cpuRatios)) },
     pair_ratios: q.ratios.map(round2),
+    control_raw_vs_raw: {
+      ratio: round2(median(ctl.ratios)),
+      min: round2(Math.min(...ctl.ratios)),
+      max: round2(Math.max(...ctl.ratios)),
+    },
     raw_pool_read_50_rows: summarize(c.a),
     pgm_cached_read_50_rows: summarize(c.b),
     events_seen: events,

@@ -46,9 +46,11 @@ export function summarize(runs: readonly Figures[]) {
   };
 }
 
-/** One round of `measure` plus this process's CPU time per operation (µs). */
+/** One round of `measure` plus this process's CPU time per operation (µs): all, user, system. */
 export interface CpuFigures extends Figures {
   cpuUsPerOp: number;
+  userUsPerOp: number;
+  sysUsPerOp: number;
 }
 
 export async function measureWithCpu(
@@ -59,8 +61,8 @@ export async function measureWithCpu(
   const t0 = performance.now();
   const f = await measure(op, opts);
   const c = process.cpuUsage(c0);
-  const ops = (f.qps * (performance.now() - t0)) / 1000;
-  return { ...f, cpuUsPerOp: (c.user + c.system) / Math.max(1, ops) };
+  const ops = Math.max(1, (f.qps * (performance.now() - t0)) / 1000);
+  return { ...f, cpuUsPerOp: (c.user + c.system) / ops, userUsPerOp: c.user / ops, sysUsPerOp: c.system / ops };
 }
 
 /**
