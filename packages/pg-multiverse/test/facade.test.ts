@@ -121,7 +121,11 @@ describe('metrics, events and tracing', () => {
     const pgm = new PgMultiverse({ enableCache: true });
     await pgm.initialize(config);
     const executed: string[] = [];
-    pgm.on('queryExecuted', (e) => executed.push(`${e.clusterId}/${e.nodeId}/${e.kind}`));
+    const failed: { duration: number; durationMs: number; errorCode?: string; ok: boolean }[] = [];
+    pgm.on('queryExecuted', (e) => {
+      executed.push(`${e.clusterId}/${e.nodeId}/${e.kind}`);
+      if (!e.ok) failed.push(e);
+    });
     try {
       await pgm.query('SELECT * FROM items', [], { schema: US, cache: true });
       await pgm.query('SELECT * FROM items', [], { schema: US, cache: true });
@@ -136,6 +140,10 @@ describe('metrics, events and tracing', () => {
       expect(m.cache).toMatchObject({ hits: 1, misses: 1 });
       expect(m.avgResponseTime).toBeGreaterThan(0);
       expect(executed).toHaveLength(3); // the cache hit ran nothing
+      // the documented `duration` rides along with durationMs; a failure carries its SQLSTATE
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!.duration).toBe(failed[0]!.durationMs);
+      expect(failed[0]!.errorCode).toBe('42P01');
       const nodeQueries = Object.values(m.clusters.users_cluster!.nodes).reduce((a, n) => a + n.queries, 0);
       expect(nodeQueries).toBe(2);
       const prom = pgm.getMetrics({ format: 'prometheus' });
