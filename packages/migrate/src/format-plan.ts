@@ -1,9 +1,11 @@
+import { locationOf } from './targets.js';
 import type { MigrationDirection } from './types.js';
 
 interface PlanLine {
   version: string;
   name: string;
   cluster: string;
+  shard?: string;
   schema: string;
 }
 
@@ -14,6 +16,8 @@ export function formatPlan(direction: MigrationDirection, steps: readonly PlanLi
   const width = String(steps.length).length;
   return [
     head,
-    ...steps.map((s, i) => `  ${String(i + 1).padStart(width)}. ${s.version} (${s.name}) -> ${s.schema}@${s.cluster}`),
+    ...steps.map(
+      (s, i) => `  ${String(i + 1).padStart(width)}. ${s.version} (${s.name}) -> ${s.schema}@${locationOf(s)}`,
+    ),
   ].join('\n');
 }

@@ -7,6 +7,7 @@ export { loadMigrationFile, loadMigrations, MIGRATION_FILE } from './load-migrat
 export { MigrationManager } from './manager.js';
 export { splitSql } from './split-sql.js';
 export { parseSqlMigration } from './sql-file.js';
+export { locationOf } from './targets.js';
 export type {
   LoadedMigration,
   LockEvent,

@@ -30,7 +30,16 @@ import { type Histories, type PlannedStep, planDown, planUp } from './plan.js';
 import { runStep } from './run-step.js';
 import { runScheduled } from './scheduler.js';
 import { lockTargets } from './target-lock.js';
-import { allTargets, checkFilter, type Target, targetKey, targetsOf } from './targets.js';
+import {
+  allTargets,
+  checkFilter,
+  locationOf,
+  type ShardMap,
+  type Target,
+  targetKey,
+  targetOf,
+  targetsOf,
+} from './targets.js';
 import type {
   LoadedMigration,
   Migration,
@@ -77,6 +86,8 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
   private readonly logger: MigrationLogger;
   private readonly holder: string;
   private readonly secrets: string[];
+  /** Shard ids of the clusters sharded over listed servers: one target per shard. */
+  private readonly shards: ShardMap;
   private readonly owned = new Map<string, ConnectionProvider>();
   private fileMigrations: LoadedMigration[] = [];
   private readonly added: LoadedMigration[] = [];
@@ -105,7 +116,17 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     }
     this.logger = options.logger ?? SILENT;
     this.holder = options.holder ?? defaultHolder();
-    this.secrets = collectSecrets(Object.values(this.config.clusters).map((c) => c.primary.connection));
+    this.secrets = collectSecrets(
+      Object.values(this.config.clusters).flatMap((c) => [
+        c.primary.connection,
+        ...(c.sharding?.shards ?? []).map((sh) => sh.primary.connection),
+      ]),
+    );
+    const shards: Record<string, string[]> = {};
+    for (const c of Object.values(this.config.clusters)) {
+      if (c.sharding && c.sharding.shards.length > 0) shards[c.id] = c.sharding.shards.map((sh) => sh.id);
+    }
+    this.shards = shards;
   }
 
   /** Load the files of `migrationsPath` (again). Migrations added with `addMigration` are kept. */
@@ -157,6 +178,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
         ordered,
         histories: h,
         schemaMap,
+        shards: this.shards,
         filter: options,
         allowOutOfOrder: this.options.allowOutOfOrder ?? false,
         validateChecksums: this.options.validateChecksums ?? true,
@@ -167,15 +189,16 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     const results = new Map<string, MigrationStepResult>(first.map((s) => [stepKey(s), planned(s)]));
     if (options.dryRun || first.length === 0) return summarize('up', !!options.dryRun, [...results.values()], started);
 
-    for (const cluster of new Set(first.map((s) => s.cluster))) {
-      await ensureControlTables(this.provider(cluster), this.tables, this.options.autoCreateMigrationsTable ?? true);
+    const locations = new Map(first.map((s) => [locationOf(s), s]));
+    for (const s of locations.values()) {
+      await ensureControlTables(this.provider(s), this.tables, this.options.autoCreateMigrationsTable ?? true);
     }
     let stopped = false;
     for (const wave of makeWaves(first, this.options.batchSize ?? 100)) {
       const inWave = new Set(wave.map(targetKey));
       if (stopped) {
         for (const r of results.values()) {
-          if (r.status === 'planned' && inWave.has(`${r.cluster}/${r.schema}`)) {
+          if (r.status === 'planned' && inWave.has(targetKey(r))) {
             Object.assign(r, { status: 'skipped', reason: 'the run stopped after a failure' });
           }
         }
@@ -188,7 +211,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
         // Planned before the lock but applied meanwhile by another runner.
         const pendingKeys = new Set(steps.map(stepKey));
         for (const r of results.values()) {
-          if (r.status === 'planned' && inWave.has(`${r.cluster}/${r.schema}`) && !pendingKeys.has(resultKey(r))) {
+          if (r.status === 'planned' && inWave.has(targetKey(r)) && !pendingKeys.has(resultKey(r))) {
             Object.assign(r, { status: 'skipped', reason: 'already applied (by another runner)' });
           }
         }
@@ -214,12 +237,13 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
       throw new PgmError('INVALID_ARGUMENT', 'rollback: `steps` must be a non-negative integer');
     }
     const ordered = orderMigrations(this.getMigrations());
-    const targets = allTargets(schemaMap, options);
+    const targets = allTargets(schemaMap, options, this.shards);
     const plan = (h: Histories) =>
       planDown({
         ordered,
         histories: h,
         schemaMap,
+        shards: this.shards,
         filter: options,
         targets,
         force: !!options.force,
@@ -260,7 +284,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     for (const m of migrations) {
       for (const t of targetsOf(m, schemaMap, filter)) perSchema.set(t.schema, [...(perSchema.get(t.schema) ?? []), m]);
     }
-    const targets = allTargets(schemaMap, filter);
+    const targets = allTargets(schemaMap, filter, this.shards);
     const histories = await this.readHistories(schemaMap);
     const locks = await this.readLocks(targets);
     const status: MigrationStatus = {
@@ -272,6 +296,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
       byCluster: {},
       targets: [],
     };
+    const shardApplied = new Map<string, number>();
     for (const t of targets) {
       const rows = histories.get(targetKey(t)) ?? [];
       const appliedSet = new Set(rows.map((r) => r.version));
@@ -295,11 +320,17 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
       status.targets.push(ts);
       status.appliedMigrations += ts.applied;
       status.pendingMigrations += ts.pending;
+      // A schema on a cluster sharded over listed servers has one target per shard:
+      // counts add up, lastApplied is that of the shard furthest behind.
+      const prev = status.bySchema[t.schema];
+      const behind = prev === undefined || ts.applied < (shardApplied.get(t.schema) ?? 0);
+      if (behind) shardApplied.set(t.schema, ts.applied);
+      const lastApplied = behind ? ts.lastApplied : prev.lastApplied;
       status.bySchema[t.schema] = {
         cluster: t.cluster,
-        applied: ts.applied,
-        pending: ts.pending,
-        ...(ts.lastApplied ? { lastApplied: ts.lastApplied } : {}),
+        applied: (prev?.applied ?? 0) + ts.applied,
+        pending: (prev?.pending ?? 0) + ts.pending,
+        ...(lastApplied ? { lastApplied } : {}),
       };
       const c = (status.byCluster[t.cluster] ??= { applied: 0, pending: 0 });
       c.applied += ts.applied;
@@ -322,12 +353,12 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     const known = new Map(this.getMigrations().map((m) => [m.version, m]));
     const histories = await this.readHistories(schemaMap);
     const out: Array<Target & { version: string }> = [];
-    for (const t of allTargets(schemaMap, options)) {
+    for (const t of allTargets(schemaMap, options, this.shards)) {
       for (const r of histories.get(targetKey(t)) ?? []) {
         const m = known.get(r.version);
         if (!m || m.checksum === r.checksum) continue;
         if (options.versions && !options.versions.includes(r.version)) continue;
-        await this.provider(t.cluster).query(historySql(this.tables).updateChecksum, [t.schema, r.version, m.checksum]);
+        await this.provider(t).query(historySql(this.tables).updateChecksum, [t.schema, r.version, m.checksum]);
         out.push({ ...t, version: r.version });
       }
     }
@@ -369,31 +400,44 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     return this.options.schemas?.() ?? this.config.schemaToCluster;
   }
 
-  private provider(cluster: string): ConnectionProvider {
-    if (this.options.primary) return this.options.primary(cluster);
-    let p = this.owned.get(cluster);
+  /** Connections of a target's primary: its cluster's, or its shard's on a cluster sharded over listed servers. */
+  private provider(t: { cluster: string; shard?: string | undefined }): ConnectionProvider {
+    if (this.options.primary) return this.options.primary(t.cluster, t.shard);
+    const key = locationOf(t);
+    let p = this.owned.get(key);
     if (!p) {
-      const c = this.config.clusters[cluster];
-      if (!c) throw new PgmError('UNKNOWN_CLUSTER', `Unknown cluster "${cluster}"`, { clusterId: cluster });
-      const pool = new pg.Pool(toPgPoolConfig(c.primary) as pg.PoolConfig);
-      p = poolProvider(pool, `${cluster}/${c.primary.id}`, {
+      const c = this.config.clusters[t.cluster];
+      if (!c) throw new PgmError('UNKNOWN_CLUSTER', `Unknown cluster "${t.cluster}"`, { clusterId: t.cluster });
+      const node = t.shard === undefined ? c.primary : c.sharding?.shards.find((sh) => sh.id === t.shard)?.primary;
+      if (!node) {
+        throw new PgmError('UNKNOWN_CLUSTER', `Cluster "${t.cluster}" has no shard "${t.shard}"`, {
+          clusterId: t.cluster,
+        });
+      }
+      const pool = new pg.Pool(toPgPoolConfig(node) as pg.PoolConfig);
+      p = poolProvider(pool, `${key}/${node.id}`, {
         onIdleError: (err) =>
-          this.logger.warn(`idle connection to ${cluster} failed: ${redactSecrets(err.message, this.secrets)}`),
+          this.logger.warn(`idle connection to ${key} failed: ${redactSecrets(err.message, this.secrets)}`),
       });
-      this.owned.set(cluster, p);
+      this.owned.set(key, p);
     }
     return p;
   }
 
   private async readHistories(schemaMap: Record<string, string>): Promise<Histories> {
-    const byCluster = new Map<string, string[]>();
-    for (const [schema, cluster] of Object.entries(schemaMap))
-      byCluster.set(cluster, [...(byCluster.get(cluster) ?? []), schema]);
+    const byLocation = new Map<string, Target[]>();
+    for (const t of allTargets(schemaMap, {}, this.shards)) {
+      byLocation.set(locationOf(t), [...(byLocation.get(locationOf(t)) ?? []), t]);
+    }
     const out: Histories = new Map();
     await Promise.all(
-      [...byCluster].map(async ([cluster, schemas]) => {
-        const h = await readHistory(this.provider(cluster), this.tables, schemas);
-        for (const [schema, rows] of h) out.set(targetKey({ cluster, schema }), rows);
+      [...byLocation.values()].map(async (ts) => {
+        const h = await readHistory(
+          this.provider(ts[0]!),
+          this.tables,
+          ts.map((t) => t.schema),
+        );
+        for (const t of ts) out.set(targetKey(t), h.get(t.schema) ?? []);
       }),
     );
     return out;
@@ -401,10 +445,12 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
 
   private async readLocks(targets: readonly Target[]): Promise<Map<string, NonNullable<TargetStatus['lockedBy']>>> {
     const out = new Map<string, NonNullable<TargetStatus['lockedBy']>>();
-    const byCluster = new Map<string, string[]>();
-    for (const t of targets) byCluster.set(t.cluster, [...(byCluster.get(t.cluster) ?? []), t.schema]);
-    for (const [cluster, schemas] of byCluster) {
-      const p = this.provider(cluster);
+    const byLocation = new Map<string, Target[]>();
+    for (const t of targets) byLocation.set(locationOf(t), [...(byLocation.get(locationOf(t)) ?? []), t]);
+    for (const ts of byLocation.values()) {
+      const at = ts[0]!;
+      const schemas = ts.map((t) => t.schema);
+      const p = this.provider(at);
       const exists = await p.query<{ l: string | null }>('SELECT to_regclass($1) AS l', [
         `"${this.tables.schema.replace(/"/g, '""')}"."${this.tables.locks.replace(/"/g, '""')}"`,
       ]);
@@ -414,7 +460,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
         [schemas, LOCK_NAMESPACE],
       );
       for (const row of r.rows) {
-        out.set(targetKey({ cluster, schema: row.schema_name }), {
+        out.set(targetKey({ ...targetOf(at), schema: row.schema_name }), {
           holder: row.holder,
           host: row.host,
           pid: row.pid,
@@ -427,13 +473,13 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
 
   private async lock(targets: readonly Target[], partial: () => MigrationRunResult) {
     try {
-      return await lockTargets(targets, (c) => this.provider(c), {
+      return await lockTargets(targets, (t) => this.provider(t), {
         tables: this.tables,
         timeoutMs: this.options.lockTimeout ?? 60_000,
         holder: this.holder,
         onWaiting: (e) => {
           this.logger.info(
-            `Waiting for the migration lock on ${e.cluster}/${e.schema}${e.holder ? ` (held by ${e.holder})` : ''}`,
+            `Waiting for the migration lock on ${locationOf(e)}/${e.schema}${e.holder ? ` (held by ${e.holder})` : ''}`,
           );
           this.emit('lockWaiting', e);
         },
@@ -458,7 +504,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     this.emit('plan', {
       direction,
       dryRun,
-      steps: steps.map((s) => ({ version: s.version, name: s.name, cluster: s.cluster, schema: s.schema })),
+      steps: steps.map((s) => ({ version: s.version, name: s.name, ...targetOf(s) })),
     });
     if (dryRun || steps.length > 0) {
       for (const line of formatPlan(direction, steps, dryRun).split('\n')) this.logger.info(line);
@@ -510,12 +556,12 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
   }
 
   private async runOne(s: PlannedStep, ensureSchema: boolean, r: MigrationStepResult): Promise<void> {
-    const base = { version: s.version, name: s.name, schema: s.schema, cluster: s.cluster, direction: s.direction };
+    const base = { version: s.version, name: s.name, ...targetOf(s), direction: s.direction };
     this.emit('migrationStarted', base);
     const started = performance.now();
     try {
-      if (s.forget) this.logger.warn(`[${s.version} ${s.schema}@${s.cluster}] ${s.forget}`);
-      await runStep(this.provider(s.cluster), s, {
+      if (s.forget) this.logger.warn(`[${s.version} ${s.schema}@${locationOf(s)}] ${s.forget}`);
+      await runStep(this.provider(s), s, {
         tables: this.tables,
         holder: this.holder,
         logger: this.logger,
@@ -525,7 +571,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
       Object.assign(r, { status: s.direction === 'up' ? 'applied' : 'rolledBack', durationMs: duration });
       if (s.forget) r.reason = s.forget;
       this.logger.debug?.(
-        `${s.direction === 'up' ? 'Applied' : 'Rolled back'} ${s.version} on ${s.schema}@${s.cluster} (${duration} ms)`,
+        `${s.direction === 'up' ? 'Applied' : 'Rolled back'} ${s.version} on ${s.schema}@${locationOf(s)} (${duration} ms)`,
       );
       this.emit('migrationCompleted', { ...base, duration });
     } catch (cause) {
@@ -533,7 +579,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
       const message = redactSecrets((cause as Error)?.message ?? String(cause), this.secrets);
       const error = new MigrationError(
         'MIGRATION_FAILED',
-        `${s.migration?.file ?? `Migration ${s.version}`} failed (${s.direction}) on ${s.cluster}/${s.schema}: ${message}`,
+        `${s.migration?.file ?? `Migration ${s.version}`} failed (${s.direction}) on ${targetKey(s)}: ${message}`,
         { cause, version: s.version, schema: s.schema, clusterId: s.cluster },
       );
       Object.assign(r, { status: 'failed', durationMs: duration, error });
@@ -565,14 +611,13 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
 }
 
 const stepKey = (s: PlannedStep) => `${s.version}@${targetKey(s)}`;
-const resultKey = (r: MigrationStepResult) => `${r.version}@${r.cluster}/${r.schema}`;
+const resultKey = (r: MigrationStepResult) => `${r.version}@${targetKey(r)}`;
 
 function planned(s: PlannedStep): MigrationStepResult {
   return {
     version: s.version,
     name: s.name,
-    cluster: s.cluster,
-    schema: s.schema,
+    ...targetOf(s),
     direction: s.direction,
     status: 'planned',
     durationMs: 0,
@@ -581,7 +626,7 @@ function planned(s: PlannedStep): MigrationStepResult {
 
 function uniqueTargets(steps: readonly PlannedStep[]): Target[] {
   const m = new Map<string, Target>();
-  for (const s of steps) m.set(targetKey(s), { cluster: s.cluster, schema: s.schema });
+  for (const s of steps) m.set(targetKey(s), targetOf(s));
   return [...m.values()];
 }
 

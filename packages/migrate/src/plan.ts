@@ -1,6 +1,6 @@
 import { MigrationError } from './errors.js';
 import { findVersion } from './order.js';
-import { type Target, targetKey, targetsOf } from './targets.js';
+import { type ShardMap, type Target, targetKey, targetOf, targetsOf } from './targets.js';
 import type { LoadedMigration, MigrationDirection, TargetFilter } from './types.js';
 
 /** One row of a target's history. */
@@ -35,6 +35,8 @@ interface PlanInput {
   ordered: readonly LoadedMigration[];
   histories: Histories;
   schemaMap: Record<string, string>;
+  /** Shard ids of the clusters sharded over listed servers (one target per shard). */
+  shards?: ShardMap;
   filter: TargetFilter;
 }
 
@@ -57,6 +59,7 @@ export function planUp(
   input: PlanInput & { targetVersion?: string; allowOutOfOrder: boolean; validateChecksums: boolean },
 ): PlannedStep[] {
   const { ordered, histories, schemaMap, filter } = input;
+  const shards = input.shards ?? {};
   const within = input.targetVersion ? versionBound(input.targetVersion, ordered) : () => true;
   const known = new Map(ordered.map((m) => [m.version, m]));
   const appliedOn = (t: Target) => new Map((histories.get(targetKey(t)) ?? []).map((r) => [r.version, r]));
@@ -70,7 +73,7 @@ export function planUp(
 
   if (input.validateChecksums) {
     const selected = new Set<string>();
-    for (const m of ordered) for (const t of targetsOf(m, schemaMap, filter)) selected.add(targetKey(t));
+    for (const m of ordered) for (const t of targetsOf(m, schemaMap, filter, shards)) selected.add(targetKey(t));
     for (const [key, rows] of histories) {
       if (!selected.has(key)) continue;
       for (const r of rows) {
@@ -95,7 +98,7 @@ export function planUp(
   const lastOnTarget = new Map<string, number>();
   for (const m of ordered) {
     if (!within(m.version)) continue;
-    for (const t of targetsOf(m, schemaMap, filter)) {
+    for (const t of targetsOf(m, schemaMap, filter, shards)) {
       const key = targetKey(t);
       const a = applied(t);
       if (a.has(m.version)) continue;
@@ -114,7 +117,7 @@ export function planUp(
       if (prev !== undefined) prereqs.push(prev);
       for (const ref of m.dependencies) {
         const d = findVersion(ref, ordered)!;
-        for (const dt of targetsOf(d, schemaMap)) {
+        for (const dt of targetsOf(d, schemaMap, {}, shards)) {
           if (applied(dt).has(d.version)) continue;
           const idx = stepOf.get(`${d.version}@${targetKey(dt)}`);
           if (idx === undefined) {
@@ -141,6 +144,7 @@ export function planDown(
   input: PlanInput & { steps?: number; targetVersion?: string; force: boolean; targets: readonly Target[] },
 ): PlannedStep[] {
   const { ordered, histories, schemaMap } = input;
+  const shards = input.shards ?? {};
   const known = new Map(ordered.map((m) => [m.version, m]));
   let undo: (v: string) => boolean = () => true;
   if (input.targetVersion !== undefined) {
@@ -207,8 +211,7 @@ export function planDown(
     indexOf.set(`${p.row.version}@${key}`, index);
     steps.push({
       index,
-      cluster: p.cluster,
-      schema: p.schema,
+      ...targetOf(p),
       version: p.row.version,
       name: p.m?.name ?? p.row.name,
       direction: 'down',
@@ -228,10 +231,10 @@ export function planDown(
     for (const ref of m.dependencies) {
       const d = findVersion(ref, ordered);
       if (!d) continue;
-      for (const dt of targetsOf(d, schemaMap)) {
+      for (const dt of targetsOf(d, schemaMap, {}, shards)) {
         const di = indexOf.get(`${d.version}@${targetKey(dt)}`);
         if (di === undefined) continue;
-        for (const mt of targetsOf(m, schemaMap)) {
+        for (const mt of targetsOf(m, schemaMap, {}, shards)) {
           const mk = `${m.version}@${targetKey(mt)}`;
           const stillApplied = (histories.get(targetKey(mt)) ?? []).some((r) => r.version === m.version);
           if (!stillApplied) continue;

@@ -3,6 +3,7 @@ import { quoteIdent } from '@pg-multiverse/core';
 import { type ControlTables, historySql } from './control-tables.js';
 import { createNestingRewriter } from './nested-transactions.js';
 import type { PlannedStep } from './plan.js';
+import { locationOf } from './targets.js';
 import type { MigrationContext, MigrationLogger } from './types.js';
 
 export interface StepOptions {
@@ -39,9 +40,10 @@ export async function runStep(provider: ConnectionProvider, step: PlannedStep, o
     const context: MigrationContext = {
       schema: step.schema,
       cluster: step.cluster,
+      ...(step.shard !== undefined ? { shard: step.shard } : {}),
       migration: m!,
       direction: step.direction,
-      logger: prefixed(opts.logger, `[${step.version} ${step.schema}@${step.cluster}]`),
+      logger: prefixed(opts.logger, `[${step.version} ${step.schema}@${locationOf(step)}]`),
       query: <R>(text: string, params?: readonly unknown[]) =>
         conn.query<R>(rewrite(text), params) as Promise<QueryResult<R>>,
     };

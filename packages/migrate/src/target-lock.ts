@@ -3,7 +3,7 @@ import type { ConnectionProvider } from '@pg-multiverse/core';
 import { type ControlTables, LOCK_NAMESPACE, lockSql } from './control-tables.js';
 import { MigrationError } from './errors.js';
 import { type HeldConnection, holdConnection } from './hold-connection.js';
-import { type Target, targetKey } from './targets.js';
+import { locationOf, type Target, targetKey } from './targets.js';
 import type { LockEvent } from './types.js';
 
 export interface LockOptions {
@@ -15,7 +15,7 @@ export interface LockOptions {
   onReleased?: (e: LockEvent) => void;
 }
 
-/** Locks held on some targets: one idle session per cluster holding session-level advisory locks. */
+/** Locks held on some targets: one idle session per location (cluster or shard) holding session-level advisory locks. */
 export interface TargetLocks {
   release(): Promise<void>;
 }
@@ -32,7 +32,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function lockTargets(
   targets: readonly Target[],
-  provider: (cluster: string) => ConnectionProvider,
+  provider: (target: Target) => ConnectionProvider,
   opts: LockOptions,
 ): Promise<TargetLocks> {
   const sorted = [...targets].sort((a, b) => targetKey(a).localeCompare(targetKey(b)));
@@ -42,7 +42,7 @@ export async function lockTargets(
   const release = async () => {
     let failure: Error | undefined;
     for (const t of [...held].reverse()) {
-      const s = sessions.get(t.cluster)!;
+      const s = sessions.get(locationOf(t))!;
       try {
         await s.conn.query(sql.remove, [t.schema]);
         await s.conn.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [LOCK_NAMESPACE, t.schema]);
@@ -57,10 +57,10 @@ export async function lockTargets(
   };
   try {
     for (const t of sorted) {
-      let s = sessions.get(t.cluster);
+      let s = sessions.get(locationOf(t));
       if (!s) {
-        s = await holdConnection(provider(t.cluster));
-        sessions.set(t.cluster, s);
+        s = await holdConnection(provider(t));
+        sessions.set(locationOf(t), s);
       }
       const started = Date.now();
       let waited = false;

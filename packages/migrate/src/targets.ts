@@ -1,13 +1,38 @@
 import { PgmError } from '@pg-multiverse/core';
 import type { LoadedMigration, TargetFilter } from './types.js';
 
-/** One (cluster, schema) pair: the unit of history and locking. */
+/**
+ * One (cluster, shard, schema): the unit of history and locking. `shard` is set
+ * for clusters sharded over listed servers (`sharding.shards`): each shard's
+ * primary keeps its own history of the schema.
+ */
 export interface Target {
   cluster: string;
+  shard?: string;
   schema: string;
 }
 
-export const targetKey = (t: Target): string => `${t.cluster}/${t.schema}`;
+/** Shard ids by cluster id, for the clusters sharded over listed servers. */
+export type ShardMap = Readonly<Record<string, readonly string[]>>;
+
+/** Where a target's statements run: `cluster`, or `cluster[shard]`. */
+export const locationOf = (t: { cluster: string; shard?: string | undefined }): string =>
+  t.shard === undefined ? t.cluster : `${t.cluster}[${t.shard}]`;
+
+export const targetKey = (t: Target): string => `${locationOf(t)}/${t.schema}`;
+
+/** The target itself without other fields (a step, a result, a status). */
+export const targetOf = (t: Target): Target =>
+  t.shard === undefined
+    ? { cluster: t.cluster, schema: t.schema }
+    : { cluster: t.cluster, shard: t.shard, schema: t.schema };
+
+/** `(cluster, schema)` on each shard of the cluster, or once when it has none listed. */
+function expand(cluster: string, schema: string, shards: ShardMap): Target[] {
+  const ids = shards[cluster];
+  if (ids === undefined || ids.length === 0) return [{ cluster, schema }];
+  return ids.map((shard) => ({ cluster, shard, schema }));
+}
 
 /** Throw for schemas/clusters in a filter that the configuration does not know. */
 export function checkFilter(filter: TargetFilter, schemaMap: Record<string, string>): void {
@@ -37,7 +62,12 @@ export function checkFilter(filter: TargetFilter, schemaMap: Record<string, stri
  * schema), each on the cluster owning it, narrowed by its `targetClusters`
  * and by the run's filter. Unknown schemas or clusters are errors.
  */
-export function targetsOf(m: LoadedMigration, schemaMap: Record<string, string>, filter: TargetFilter = {}): Target[] {
+export function targetsOf(
+  m: LoadedMigration,
+  schemaMap: Record<string, string>,
+  filter: TargetFilter = {},
+  shards: ShardMap = {},
+): Target[] {
   const clusters = new Set(Object.values(schemaMap));
   for (const c of m.targetClusters ?? []) {
     if (!clusters.has(c)) {
@@ -62,19 +92,23 @@ export function targetsOf(m: LoadedMigration, schemaMap: Record<string, string>,
     if (m.targetClusters && !m.targetClusters.includes(cluster)) continue;
     if (filter.targetSchemas && !filter.targetSchemas.includes(schema)) continue;
     if (filter.targetClusters && !filter.targetClusters.includes(cluster)) continue;
-    out.push({ cluster, schema });
+    out.push(...expand(cluster, schema, shards));
   }
   return out;
 }
 
 /** Every target the filter selects. */
-export function allTargets(schemaMap: Record<string, string>, filter: TargetFilter = {}): Target[] {
+export function allTargets(
+  schemaMap: Record<string, string>,
+  filter: TargetFilter = {},
+  shards: ShardMap = {},
+): Target[] {
   return Object.entries(schemaMap)
     .filter(
       ([s, c]) =>
         (!filter.targetSchemas || filter.targetSchemas.includes(s)) &&
         (!filter.targetClusters || filter.targetClusters.includes(c)),
     )
-    .map(([schema, cluster]) => ({ cluster, schema }))
+    .flatMap(([schema, cluster]) => expand(cluster, schema, shards))
     .sort((a, b) => targetKey(a).localeCompare(targetKey(b)));
 }

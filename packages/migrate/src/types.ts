@@ -19,11 +19,13 @@ export interface MigrationContext {
   readonly schema: string;
   /** Cluster owning `schema`. */
   readonly cluster: string;
+  /** Shard id when the cluster is sharded over listed servers (the step runs on that shard's primary). */
+  readonly shard?: string;
   /** The migration being run. */
   readonly migration: Migration;
   /** `up` or `down`. */
   readonly direction: MigrationDirection;
-  /** Logger for this step; messages are prefixed with `[version schema@cluster]`. */
+  /** Logger for this step; messages are prefixed with `[version schema@cluster]` (`cluster[shard]` on a shard). */
   readonly logger: MigrationLogger;
   /**
    * Run SQL on the step's session, inside the step's transaction (unless
@@ -87,8 +89,12 @@ export interface MigrationManagerOptions {
    * `primary` is given. Also maps schemas to clusters.
    */
   clusters: ClusterConfiguration;
-  /** Connections of a cluster's current primary (the facade passes the router's). Not closed by `close()`. */
-  primary?: (clusterId: string) => ConnectionProvider;
+  /**
+   * Connections of a cluster's current primary, or of one shard's primary for
+   * clusters sharded over listed servers (the facade passes the router's). Not
+   * closed by `close()`.
+   */
+  primary?: (clusterId: string, shardId?: string) => ConnectionProvider;
   /** Current schema -> cluster map (schemas registered at runtime). Default: from `clusters`. */
   schemas?: () => Record<string, string>;
   /** Folder of migration files. Default `./migrations`. Missing folder = no file migrations. */
@@ -167,6 +173,8 @@ export interface MigrationStepResult {
   version: string;
   name: string;
   cluster: string;
+  /** Shard id on a cluster sharded over listed servers. */
+  shard?: string;
   schema: string;
   direction: MigrationDirection;
   status: StepStatus;
@@ -188,9 +196,10 @@ export interface MigrationRunResult {
   durationMs: number;
 }
 
-/** One (cluster, schema) target's state. */
+/** One (cluster, schema) target's state; one per shard on a cluster sharded over listed servers. */
 export interface TargetStatus {
   cluster: string;
+  shard?: string;
   schema: string;
   applied: number;
   pending: number;
@@ -231,6 +240,7 @@ export interface MigrationEvent {
   name: string;
   schema: string;
   cluster: string;
+  shard?: string;
   direction: MigrationDirection;
   /** ms (completed/failed). */
   duration?: number;
@@ -239,6 +249,7 @@ export interface MigrationEvent {
 
 export interface LockEvent {
   cluster: string;
+  shard?: string;
   schema: string;
   /** Who holds it (lockWaiting), from the lock table. */
   holder?: string;
@@ -249,7 +260,7 @@ export interface LockEvent {
 export interface PlanEvent {
   direction: MigrationDirection;
   dryRun: boolean;
-  steps: Array<{ version: string; name: string; cluster: string; schema: string }>;
+  steps: Array<{ version: string; name: string; cluster: string; shard?: string; schema: string }>;
 }
 
 /** Events of `MigrationManager`. */

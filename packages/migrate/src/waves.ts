@@ -1,5 +1,5 @@
 import type { PlannedStep } from './plan.js';
-import { type Target, targetKey } from './targets.js';
+import { type Target, targetKey, targetOf } from './targets.js';
 
 /**
  * Split a plan's targets into waves of at most `batchSize` targets, in order
@@ -13,7 +13,7 @@ export function makeWaves(steps: readonly PlannedStep[], batchSize: number): Tar
     const k = targetKey(s);
     if (wave.has(k)) continue;
     wave.set(k, Math.floor(targets.length / Math.max(1, batchSize)));
-    targets.push({ cluster: s.cluster, schema: s.schema });
+    targets.push(targetOf(s));
   }
   const byIndex = new Map(steps.map((s) => [s.index, s]));
   for (let changed = true; changed; ) {

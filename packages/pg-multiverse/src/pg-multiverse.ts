@@ -233,7 +233,8 @@ export class PgMultiverse extends EventEmitter {
       this.mm = new MigrationManager({
         ...(o.migrations ?? {}),
         clusters: config,
-        primary: (clusterId: string) => router.primary(clusterId),
+        primary: (clusterId: string, shardId?: string) =>
+          shardId === undefined ? router.primary(clusterId) : router.shardPrimary(clusterId, shardId),
       });
       this.forward(this.mm, ['migrationStarted', 'migrationCompleted', 'migrationFailed']);
       await this.mm.initialize();

@@ -56,6 +56,8 @@ export interface Router {
   primary(clusterId: string, shardKey?: unknown): ConnectionProvider;
   /** The current primary of every shard of a cluster (one entry for unsharded clusters). */
   primaries(clusterId: string): ConnectionProvider[];
+  /** The current primary of one listed shard (`sharding.shards[i].id`, default `shard-<i>`). */
+  shardPrimary(clusterId: string, shardId: string): ConnectionProvider;
   /** Partition and shard id of a shard key on a sharded cluster. */
   shardFor(clusterId: string, shardKey: unknown): { partition: number; shardId?: string };
   registerSchema(schema: string, clusterId: string, options?: SchemaOptions): void;
@@ -520,6 +522,21 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     },
     primaries(clusterId) {
       return clusterById(clusterId).groups.map((g) => g.primaryProvider);
+    },
+    shardPrimary(clusterId, shardId) {
+      const c = clusterById(clusterId);
+      const g = c.groups.find((x) => x.shardId !== undefined && x.shardId === shardId);
+      if (!g) {
+        const ids = c.groups.flatMap((x) => (x.shardId ? [x.shardId] : []));
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          ids.length > 0
+            ? `Cluster "${clusterId}" has no shard "${shardId}"; its shards are ${ids.join(', ')}`
+            : `Cluster "${clusterId}" is not sharded over listed servers: use primary("${clusterId}")`,
+          { clusterId, details: { shardId } },
+        );
+      }
+      return g.primaryProvider;
     },
     shardFor(clusterId, shardKey) {
       const c = clusterById(clusterId);

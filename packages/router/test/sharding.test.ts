@@ -70,6 +70,17 @@ describe('sharding', () => {
     expect(isPgmError(err, 'SHARD_KEY_REQUIRED')).toBe(true);
     expect(err.message).toMatch(/sharded by "user_id".*shardKey/);
     expect(() => router.primary('orders_cluster')).toThrow(/shardKey/);
+  });
+
+  it('shardPrimary(clusterId, shardId) reaches one listed shard; unknown ids are named', async () => {
+    for (const id of ['shard-0', 'shard-1'] as const) {
+      const r = await router
+        .shardPrimary('orders_cluster', id)
+        .query<{ port: number }>('SELECT inet_server_port() AS port');
+      expect(r.rows[0]!.port).toBe(portOf[id]);
+    }
+    expect(() => router.shardPrimary('orders_cluster', 'shard-9')).toThrow(/no shard "shard-9".*shard-0, shard-1/);
+    expect(() => router.shardPrimary('plain', 'shard-0')).toThrow(/not sharded over listed servers/);
     expect(router.primary('orders_cluster', 3).id).toMatch(/^orders_cluster\/shard-[01]\/primary$/);
   });
 

@@ -1,5 +1,10 @@
 import { isPgmError, redactSecrets } from '@pg-multiverse/core';
-import type { MigrationManager, MigrationRunResult, MigrationStepResult } from '@pg-multiverse/migrate';
+import {
+  locationOf,
+  type MigrationManager,
+  type MigrationRunResult,
+  type MigrationStepResult,
+} from '@pg-multiverse/migrate';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { codeOf } from '../errors.js';
 import { openManager } from '../manager.js';
@@ -11,28 +16,43 @@ export function followProgress(ctx: CommandContext, mm: MigrationManager): () =>
   // The plan arrives before the first step: pad versions and targets so the columns line up.
   let vw = 0;
   let tw = 0;
-  const onPlan = (p: { steps: Array<{ version: string; schema: string; cluster: string }> }) => {
+  const onPlan = (p: { steps: Array<{ version: string; schema: string; cluster: string; shard?: string }> }) => {
     vw = Math.max(0, ...p.steps.map((s) => s.version.length));
-    tw = Math.max(0, ...p.steps.map((s) => s.schema.length + s.cluster.length + 1));
+    tw = Math.max(0, ...p.steps.map((s) => s.schema.length + locationOf(s).length + 1));
   };
   const v = (version: string) => version.padEnd(vw);
-  const where = (e: { schema: string; cluster: string }) => c.dim(`${e.schema}@${e.cluster}`.padEnd(tw));
-  const onStart = (e: { version: string; schema: string; cluster: string; direction: string }) => {
+  const where = (e: { schema: string; cluster: string; shard?: string }) =>
+    c.dim(`${e.schema}@${locationOf(e)}`.padEnd(tw));
+  const onStart = (e: { version: string; schema: string; cluster: string; shard?: string; direction: string }) => {
     if (ctx.verbose)
       ctx.step(
-        `  ${c.cyan('→')} ${e.direction === 'down' ? 'rolling back' : 'applying'} ${v(e.version)}  ${c.dim(`${e.schema}@${e.cluster}`)}`,
+        `  ${c.cyan('→')} ${e.direction === 'down' ? 'rolling back' : 'applying'} ${v(e.version)}  ${c.dim(`${e.schema}@${locationOf(e)}`)}`,
       );
   };
-  const onDone = (e: { version: string; schema: string; cluster: string; direction: string; duration: number }) => {
+  const onDone = (e: {
+    version: string;
+    schema: string;
+    cluster: string;
+    shard?: string;
+    direction: string;
+    duration: number;
+  }) => {
     const mark = e.direction === 'down' ? c.yellow('↩') : c.green('✔');
     ctx.step(`  ${mark} ${v(e.version)}  ${where(e)}  ${c.dim(formatDuration(e.duration))}`);
   };
-  const onFail = (e: { version: string; schema: string; cluster: string; duration: number; error: Error }) => {
+  const onFail = (e: {
+    version: string;
+    schema: string;
+    cluster: string;
+    shard?: string;
+    duration: number;
+    error: Error;
+  }) => {
     ctx.step(
       `  ${c.red('✖')} ${v(e.version)}  ${where(e)}  ${c.dim(formatDuration(e.duration))}  ${c.red(firstLine(e.error))}`,
     );
   };
-  const onWait = (e: { schema: string; cluster: string; holder?: string }) => {
+  const onWait = (e: { schema: string; cluster: string; shard?: string; holder?: string }) => {
     ctx.step(`  ${c.yellow('…')} waiting for the lock on ${where(e)}${e.holder ? ` (held by ${e.holder})` : ''}`);
   };
   mm.on('plan', onPlan);
@@ -69,6 +89,7 @@ export function stepJson(s: MigrationStepResult, secrets: string[]): Record<stri
     version: s.version,
     name: s.name,
     cluster: s.cluster,
+    ...(s.shard !== undefined ? { shard: s.shard } : {}),
     schema: s.schema,
     direction: s.direction,
     status: s.status,
@@ -101,7 +122,7 @@ export function printPlan(ctx: CommandContext, r: MigrationRunResult): void {
   const vw = Math.max(...planned.map((s) => s.version.length));
   for (const s of planned) {
     ctx.print(
-      `  ${c.cyan('•')} ${r.direction === 'down' ? 'roll back' : 'apply'} ${s.version.padEnd(vw)}  ${c.dim(`${s.schema}@${s.cluster}`)}`,
+      `  ${c.cyan('•')} ${r.direction === 'down' ? 'roll back' : 'apply'} ${s.version.padEnd(vw)}  ${c.dim(`${s.schema}@${locationOf(s)}`)}`,
     );
   }
 }
@@ -112,7 +133,7 @@ export function printFailures(ctx: CommandContext, r: MigrationRunResult): void 
   for (const s of r.steps) {
     if (s.status !== 'failed') continue;
     const msg = s.error ? s.error.message : 'failed';
-    ctx.warn(`${c.red('✖')} ${s.version} on ${s.schema}@${s.cluster}: ${msg}`);
+    ctx.warn(`${c.red('✖')} ${s.version} on ${s.schema}@${locationOf(s)}: ${msg}`);
   }
 }
 
@@ -121,7 +142,7 @@ export function summary(ctx: CommandContext, r: MigrationRunResult): string {
   const { c } = ctx;
   const doneStatus = r.direction === 'up' ? 'applied' : 'rolledBack';
   const targetsOf = (status: string) =>
-    new Set(r.steps.filter((s) => s.status === status).map((s) => `${s.cluster}/${s.schema}`)).size;
+    new Set(r.steps.filter((s) => s.status === status).map((s) => `${locationOf(s)}/${s.schema}`)).size;
   const took = c.dim(`in ${formatDuration(r.durationMs)}`);
   const done = r.direction === 'up' ? r.applied : r.rolledBack;
   const verb = r.direction === 'up' ? 'Applied' : 'Rolled back';

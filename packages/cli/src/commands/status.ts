@@ -1,4 +1,4 @@
-import type { MigrationStatus, TargetStatus } from '@pg-multiverse/migrate';
+import { locationOf, type MigrationStatus, type TargetStatus } from '@pg-multiverse/migrate';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { usageError } from '../errors.js';
 import { openManager, targetFilter } from '../manager.js';
@@ -6,7 +6,7 @@ import { plural } from '../output/format.js';
 import { renderTable } from '../output/table.js';
 
 function byClusterThenSchema(a: TargetStatus, b: TargetStatus): number {
-  return a.cluster.localeCompare(b.cluster) || a.schema.localeCompare(b.schema);
+  return locationOf(a).localeCompare(locationOf(b)) || a.schema.localeCompare(b.schema);
 }
 
 /** `pgm status`: applied and pending migrations per (cluster, schema). */
@@ -23,7 +23,7 @@ export async function statusCommand(ctx: CommandContext): Promise<CommandOutcome
   const { c } = ctx;
   const targets = [...status.targets].sort(byClusterThenSchema);
   const rows = targets.map((t) => [
-    t.cluster,
+    locationOf(t),
     t.schema,
     String(t.applied),
     t.pending ? c.yellow(String(t.pending)) : c.green('0'),
@@ -53,7 +53,7 @@ export async function statusCommand(ctx: CommandContext): Promise<CommandOutcome
         lines.push(`    ${c.red('changed')}   ${v} ${c.dim('(file changed since applied)')}`);
       if (t.lockedBy)
         lines.push(`    ${c.yellow('locked')}    by ${t.lockedBy.holder} since ${t.lockedBy.since.toISOString()}`);
-      if (lines.length) ctx.print(`\n  ${c.bold(`${t.schema}@${t.cluster}`)}\n${lines.join('\n')}`);
+      if (lines.length) ctx.print(`\n  ${c.bold(`${t.schema}@${locationOf(t)}`)}\n${lines.join('\n')}`);
     }
   }
   const mismatches = targets.reduce((n, t) => n + t.checksumMismatches.length, 0);
