@@ -410,6 +410,16 @@ export class PgMultiverse extends EventEmitter {
       );
     }
     const clusters = new Set(schemas.map((s) => router.resolveCluster(s)));
+    for (const clusterId of clusters) {
+      const shards = router.config.clusters[clusterId]?.sharding?.shards ?? [];
+      if (shards.length > 0) {
+        throw new PgmError(
+          'NOT_SUPPORTED',
+          `withTransaction over cluster "${clusterId}" is not supported: it is sharded over ${shards.length} servers (${shards.map((s) => s.id).join(', ')}), and a transaction's participants are whole clusters. Run its statements with query(sql, params, { schema, shardKey }), or keep the transaction's tables on an unsharded cluster`,
+          { clusterId, details: { shards: shards.map((s) => s.id) } },
+        );
+      }
+    }
     if (clusters.size > 1 && this.options.enableTransactions === false) {
       throw new PgmError(
         'FEATURE_DISABLED',

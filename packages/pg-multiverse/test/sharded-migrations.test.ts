@@ -24,8 +24,8 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe('facade migrations on a sharded cluster', () => {
-  it('creates the tables on every shard; each shard key then reads and writes its own shard', async () => {
+describe('facade on a cluster sharded over listed servers', () => {
+  it('migrates every shard; each shard key then writes its own shard; transactions are refused', async () => {
     dir = await mkdtemp(join(tmpdir(), 'pgm-fshard-'));
     const pgm = new PgMultiverse({ enableMigrations: true, migrations: { migrationsPath: dir, controlSchema } });
     await pgm.initialize({
@@ -65,6 +65,17 @@ describe('facade migrations on a sharded cluster', () => {
         ports.add(w.rows[0]!.port);
       }
       expect(ports.size).toBe(2); // both shards took rows: the table exists on each
+
+      // A transaction's participants are whole clusters: over shards it is refused up front.
+      let ran = false;
+      const err = await pgm
+        .withTransaction([schema], async () => {
+          ran = true;
+        })
+        .catch((e) => e);
+      expect(err.code).toBe('NOT_SUPPORTED');
+      expect(err.message).toMatch(/sharded over 2 servers \(shard-0, shard-1\).*shardKey/);
+      expect(ran).toBe(false);
     } finally {
       await pgm.close();
     }
