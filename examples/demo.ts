@@ -8,7 +8,11 @@ import { PgMultiverse } from 'pg-multiverse';
 
 const migrationsPath = fileURLToPath(new URL('./migrations', import.meta.url));
 const say = (s = '') => console.log(s);
-const step = (s: string) => say(`\n== ${s}`);
+let current = 'start';
+const step = (s: string) => {
+  current = s;
+  say(`\n== ${s}`);
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -20,6 +24,12 @@ async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Pro
 }
 
 export async function main(): Promise<void> {
+  // A demo that stops making progress says where, instead of hanging its caller.
+  const watchdog = setTimeout(() => {
+    console.error(`demo: still in step "${current}" after 150 s; giving up`);
+    process.exit(1);
+  }, 150_000);
+  watchdog.unref();
   step('Starting a local topology (PostgreSQL primaries + streaming replicas on free ports)');
   let topo: Topology | undefined;
   let pgm: PgMultiverse | undefined;
@@ -151,6 +161,7 @@ export async function main(): Promise<void> {
     step('Stopping everything');
     await pgm?.close();
     await topo?.stop();
+    clearTimeout(watchdog);
     say('  done');
   }
 }

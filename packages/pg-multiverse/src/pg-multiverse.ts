@@ -206,10 +206,27 @@ export class PgMultiverse extends EventEmitter {
     }
 
     const t = o.transactions ?? {};
+    // Transaction participants: whole clusters, and each listed shard of a cluster sharded
+    // over several servers as `cluster[shard]` (chosen per statement by its shard key).
+    const shardsOf = (clusterId: string) => normalized.clusters[clusterId]?.sharding?.shards ?? [];
+    const participants = Object.keys(normalized.clusters).flatMap((id) => {
+      const shards = shardsOf(id);
+      return shards.length > 0 ? shards.map((s) => `${id}[${s.id}]`) : [id];
+    });
     this.tm = createTransactionManager({
       resolveCluster: (schema: string) => router.resolveCluster(schema),
-      primary: (clusterId: string) => router.primary(clusterId),
-      clusterIds: () => Object.keys(normalized.clusters),
+      primary: (participant: string) => {
+        const m = /^(.+)\[([^[\]]+)\]$/.exec(participant);
+        if (m && shardsOf(m[1]!).some((s) => s.id === m[2])) return router.shardPrimary(m[1]!, m[2]!);
+        return router.primary(participant);
+      },
+      participantOf: (clusterId: string, shardKey: unknown) => {
+        const { shardId } = router.shardFor(clusterId, shardKey);
+        return shardId !== undefined && shardsOf(clusterId).length > 0 ? `${clusterId}[${shardId}]` : clusterId;
+      },
+      clusterIds: () => participants,
+      // Off: one participant at most (two shards would need the two-phase commit too).
+      ...(o.enableTransactions === false ? { maxParticipants: 1 } : {}),
       ...(t.coordinatorClusterId ? { coordinatorClusterId: t.coordinatorClusterId } : {}),
       recoveryIntervalMs: o.enableTransactions === false ? 0 : (t.recoveryIntervalMs ?? 30_000),
       ...(t.safeAgeMs !== undefined ? { safeAgeMs: t.safeAgeMs } : {}),
@@ -225,7 +242,7 @@ export class PgMultiverse extends EventEmitter {
       const waiting = this.committedStatements.get(e.id);
       if (waiting) waiting.push(...e.statements);
     });
-    if (o.enableTransactions !== false && Object.keys(normalized.clusters).length > 1) {
+    if (o.enableTransactions !== false && participants.length > 1) {
       await this.tm.start();
     }
 
@@ -410,16 +427,6 @@ export class PgMultiverse extends EventEmitter {
       );
     }
     const clusters = new Set(schemas.map((s) => router.resolveCluster(s)));
-    for (const clusterId of clusters) {
-      const shards = router.config.clusters[clusterId]?.sharding?.shards ?? [];
-      if (shards.length > 0) {
-        throw new PgmError(
-          'NOT_SUPPORTED',
-          `withTransaction over cluster "${clusterId}" is not supported: it is sharded over ${shards.length} servers (${shards.map((s) => s.id).join(', ')}), and a transaction's participants are whole clusters. Run its statements with query(sql, params, { schema, shardKey }), or keep the transaction's tables on an unsharded cluster`,
-          { clusterId, details: { shards: shards.map((s) => s.id) } },
-        );
-      }
-    }
     if (clusters.size > 1 && this.options.enableTransactions === false) {
       throw new PgmError(
         'FEATURE_DISABLED',

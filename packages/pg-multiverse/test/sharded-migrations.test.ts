@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hashShard } from '@pg-multiverse/router';
 import { uniqueName } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -25,7 +26,42 @@ afterAll(async () => {
 });
 
 describe('facade on a cluster sharded over listed servers', () => {
-  it('migrates every shard; each shard key then writes its own shard; transactions are refused', async () => {
+  it('with enableTransactions off, a transaction stays on one shard', async () => {
+    const pgm = new PgMultiverse({ enableTransactions: false });
+    await pgm.initialize({
+      orders_cluster: {
+        schemas: [schema],
+        primary: serverA,
+        sharding: {
+          strategy: 'hash',
+          key: 'user_id',
+          partitions: 4,
+          shards: [{ primary: serverA }, { primary: serverB }],
+        },
+      },
+    });
+    try {
+      const keys = [1, 2, 3, 4, 5, 6];
+      const a = keys.find((k) => hashShard(k, 4, 'int8') % 2 === 0)!;
+      const b = keys.find((k) => hashShard(k, 4, 'int8') % 2 === 1)!;
+      const one = await pgm.withTransaction([schema], (tx) =>
+        tx.query<{ v: number }>('SELECT $1::int AS v', [a], { shardKey: a }),
+      );
+      expect(one.rows[0]!.v).toBe(a);
+      const err = await pgm
+        .withTransaction([schema], async (tx) => {
+          await tx.query('SELECT 1', [], { shardKey: a });
+          await tx.query('SELECT 1', [], { shardKey: b });
+        })
+        .catch((e) => e);
+      expect(err.code).toBe('FEATURE_DISABLED');
+      expect(err.message).toMatch(/orders_cluster\[shard-0\], orders_cluster\[shard-1\].*enableTransactions: false/);
+    } finally {
+      await pgm.close();
+    }
+  });
+
+  it('migrates every shard; each shard key then writes its own shard, in transactions too', async () => {
     dir = await mkdtemp(join(tmpdir(), 'pgm-fshard-'));
     const pgm = new PgMultiverse({ enableMigrations: true, migrations: { migrationsPath: dir, controlSchema } });
     await pgm.initialize({
@@ -66,16 +102,55 @@ describe('facade on a cluster sharded over listed servers', () => {
       }
       expect(ports.size).toBe(2); // both shards took rows: the table exists on each
 
-      // A transaction's participants are whole clusters: over shards it is refused up front.
-      let ran = false;
-      const err = await pgm
-        .withTransaction([schema], async () => {
-          ran = true;
+      // Transactions: each statement's shard key picks the shard that takes part.
+      const onShard = (userId: number) => `shard-${hashShard(userId, 4, 'int8') % 2}`;
+      const [k0, k1] = [200, 201, 202, 203, 204, 205].reduce<[number?, number?]>(
+        ([a, b], k) => [
+          a ?? (onShard(k) === 'shard-0' ? k : undefined),
+          b ?? (onShard(k) === 'shard-1' ? k : undefined),
+        ],
+        [undefined, undefined],
+      ) as [number, number];
+      const committed: { clusters: string[]; twoPhase: boolean }[] = [];
+      pgm.on('transactionCommitted', (e) => committed.push(e as unknown as { clusters: string[]; twoPhase: boolean }));
+      const count = async (userId: number) =>
+        (
+          await pgm.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE user_id = $1', [userId], {
+            schema,
+            shardKey: userId,
+            role: 'primary',
+          })
+        ).rows[0]!.n;
+
+      // one shard: a plain transaction
+      await pgm.withTransaction([schema], async (tx) => {
+        await tx.query('INSERT INTO orders VALUES ($1, 1)', [k0], { shardKey: k0 });
+        await tx.query('UPDATE orders SET total = total + 1 WHERE user_id = $1', [k0], { shardKey: k0 });
+      });
+      expect(committed.at(-1)).toMatchObject({ clusters: ['orders_cluster[shard-0]'], twoPhase: false });
+      expect(await count(k0)).toBe(1);
+
+      // two shards: two-phase commit, both or neither
+      await pgm.withTransaction([schema], async (tx) => {
+        await tx.query('INSERT INTO orders VALUES ($1, 1)', [k1], { shardKey: k1 });
+        await tx.query('UPDATE orders SET total = 5 WHERE user_id = $1', [k0], { shardKey: k0 });
+      });
+      expect(committed.at(-1)!.twoPhase).toBe(true);
+      expect([...committed.at(-1)!.clusters].sort()).toEqual(['orders_cluster[shard-0]', 'orders_cluster[shard-1]']);
+      expect(await count(k1)).toBe(1);
+      const failed = await pgm
+        .withTransaction([schema], async (tx) => {
+          await tx.query('DELETE FROM orders WHERE user_id = $1', [k0], { shardKey: k0 });
+          await tx.query('DELETE FROM orders WHERE user_id = $1', [k1], { shardKey: k1 });
+          throw new Error('abort after touching both shards');
         })
         .catch((e) => e);
-      expect(err.code).toBe('NOT_SUPPORTED');
-      expect(err.message).toMatch(/sharded over 2 servers \(shard-0, shard-1\).*shardKey/);
-      expect(ran).toBe(false);
+      expect(failed.message).toBe('abort after touching both shards');
+      expect([await count(k0), await count(k1)]).toEqual([1, 1]);
+
+      // no shard key on a sharded schema: the router's clear error
+      const noKey = await pgm.withTransaction([schema], (tx) => tx.query('SELECT 1')).catch((e) => e);
+      expect(noKey.code).toBe('SHARD_KEY_REQUIRED');
     } finally {
       await pgm.close();
     }

@@ -123,7 +123,11 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     m.started++;
     m.active++;
     emit('transactionStarted', { id: state.id, schemas: state.schemas, options: txOptions });
-    const tx = createTxHandle(state, options.primary);
+    const tx = createTxHandle(state, {
+      primary: options.primary,
+      participantOf: options.participantOf,
+      maxParticipants: options.maxParticipants,
+    });
 
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -82,6 +82,8 @@ function getSession(
     try {
       session = await openSession(primary(clusterId), clusterId);
     } catch (err) {
+      // A sharded cluster named without a shard key: the router's own error says what to pass.
+      if (err instanceof PgmError && err.code === 'SHARD_KEY_REQUIRED') throw err;
       throw new PgmError('CONNECTION_FAILED', `tx: could not get a connection to the primary of "${clusterId}"`, {
         cause: err,
         clusterId,
@@ -120,8 +122,16 @@ function getSession(
   return pending;
 }
 
+/** How the handle reaches participants (see `TransactionManagerOptions`). */
+export interface Participants {
+  primary: (participantId: string) => ConnectionProvider;
+  participantOf?: ((clusterId: string, shardKey: unknown) => string) | undefined;
+  maxParticipants?: number | undefined;
+}
+
 /** The object the callback receives. */
-export function createTxHandle(state: TxState, primary: (clusterId: string) => ConnectionProvider): Transaction {
+export function createTxHandle(state: TxState, participants: Participants): Transaction {
+  const { primary, participantOf, maxParticipants } = participants;
   const active = () => {
     if (state.phase !== 'active') throw finishedError(state);
   };
@@ -173,8 +183,26 @@ export function createTxHandle(state: TxState, primary: (clusterId: string) => C
           { schema },
         );
       }
-      const session = await getSession(state, primary, clusterId, schema);
-      state.statements.push({ clusterId, schema, sql });
+      let participant = clusterId;
+      if (options?.shardKey !== undefined) {
+        if (!participantOf) {
+          throw new PgmError(
+            'INVALID_ARGUMENT',
+            'tx.query: a shardKey needs a transaction manager created with participantOf (the facade passes one)',
+            { schema },
+          );
+        }
+        participant = participantOf(clusterId, options.shardKey);
+      }
+      if (maxParticipants !== undefined && !state.sessions.has(participant) && state.sessions.size >= maxParticipants) {
+        throw new PgmError(
+          'FEATURE_DISABLED',
+          `tx.query on "${participant}" would make this transaction span ${state.sessions.size + 1} participants (${[...state.sessions.keys(), participant].join(', ')}); at most ${maxParticipants} allowed, as cross-cluster transactions are turned off (enableTransactions: false)`,
+          { schema, clusterId },
+        );
+      }
+      const session = await getSession(state, primary, participant, schema);
+      state.statements.push({ clusterId, ...(participant !== clusterId ? { participant } : {}), schema, sql });
       const path = searchPathFor(schema);
       try {
         return await session.use(async (c) => {
@@ -191,7 +219,7 @@ export function createTxHandle(state: TxState, primary: (clusterId: string) => C
         if (state.timedOut) throw timeoutError(state, err);
         throw new PgmError(
           'QUERY_FAILED',
-          `tx.query on schema "${schema}" (cluster ${clusterId}) failed: ${(err as Error).message}`,
+          `tx.query on schema "${schema}" (${participant === clusterId ? `cluster ${clusterId}` : participant}) failed: ${(err as Error).message}`,
           {
             cause: err,
             clusterId,

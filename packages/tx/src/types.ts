@@ -22,6 +22,11 @@ export interface TransactionOptions {
 export interface TxQueryOptions {
   /** Schema that decides the cluster and is put first on the search_path. Required when the transaction declared several schemas. */
   schema?: string;
+  /**
+   * Shard key, for a schema of a cluster sharded over listed servers: the shard it
+   * maps to takes part (needs `participantOf`; the facade passes one).
+   */
+  shardKey?: unknown;
 }
 
 /** What the callback of `withTransaction` receives. */
@@ -65,10 +70,20 @@ export interface HookInfo {
 export interface TransactionManagerOptions {
   /** Schema -> cluster id; throws (UNKNOWN_SCHEMA) for unknown schemas. */
   resolveCluster(schema: string): string;
-  /** The current primary of a cluster. */
-  primary(clusterId: string): ConnectionProvider;
-  /** Every cluster id; recovery scans each of them. */
+  /** The current primary of a participant: a cluster id, or an id `participantOf` returned. */
+  primary(participantId: string): ConnectionProvider;
+  /** Every participant id (clusters, and the shards `participantOf` can return); recovery scans each of them. */
   clusterIds(): string[];
+  /**
+   * Participant id of a shard key on a cluster sharded over listed servers
+   * (e.g. `orders[shard-1]`). Without it, `tx.query(..., { shardKey })` is an error.
+   */
+  participantOf?(clusterId: string, shardKey: unknown): string;
+  /**
+   * Refuse (`FEATURE_DISABLED`) a transaction that would open more participants
+   * than this. Default: no limit. The facade passes 1 when `enableTransactions` is off.
+   */
+  maxParticipants?: number;
   /** Cluster whose primary stores the commit decisions. Default: the first of `clusterIds()`. */
   coordinatorClusterId?: string;
   /** Owner id written into every gid; recovery only touches gids of this owner. Default: derived from the coordinator cluster id. */
@@ -91,6 +106,8 @@ export interface TransactionManagerOptions {
 
 export interface StatementRecord {
   clusterId: string;
+  /** The participant the statement ran on, when it is a shard (`participantOf`). */
+  participant?: string;
   schema: string;
   sql: string;
 }
