@@ -235,3 +235,59 @@ describe('cross-cluster transactions on two clusters', () => {
     expect(err).toBeInstanceOf(PgmError);
   });
 });
+
+describe('participants chosen by shard key (participantOf)', () => {
+  it('routes each statement to the participant of its key, limits participants, and needs participantOf', async () => {
+    // Both servers hold a table in schema U; "shards" here are the two clusters' primaries.
+    await h.pools.commerce_cluster!.query(`CREATE SCHEMA IF NOT EXISTS "${U}"`);
+    await h.pools.commerce_cluster!.query(`CREATE TABLE IF NOT EXISTS "${U}".items (id int PRIMARY KEY, note text)`);
+    const primaries = {
+      users_cluster: topo.config.users_cluster!.primary,
+      commerce_cluster: topo.config.commerce_cluster!.primary,
+    };
+    const byKey = (_cluster: string, key: unknown) => (Number(key) % 2 === 0 ? 'users_cluster' : 'commerce_cluster');
+    const sharded = harness(primaries, { users_cluster: [U], commerce_cluster: [] }, { participantOf: byKey });
+    const limited = harness(
+      primaries,
+      { users_cluster: [U], commerce_cluster: [] },
+      {
+        participantOf: byKey,
+        maxParticipants: 1,
+      },
+    );
+    const plain = harness(primaries, { users_cluster: [U], commerce_cluster: [] });
+    try {
+      const seen: TransactionCommittedEvent[] = [];
+      sharded.tm.on('transactionCommitted', (e) => seen.push(e));
+      await sharded.tm.withTransaction([U], async (tx) => {
+        await tx.query('INSERT INTO items VALUES ($1, $2)', [9001, 'even'], { shardKey: 2 });
+        await tx.query('INSERT INTO items VALUES ($1, $2)', [9002, 'odd'], { shardKey: 3 });
+      });
+      expect(seen[0]!.twoPhase).toBe(true);
+      expect(seen[0]!.statements.map((s) => `${s.clusterId}>${s.participant ?? s.clusterId}`)).toEqual([
+        'users_cluster>users_cluster',
+        'users_cluster>commerce_cluster',
+      ]);
+      expect(await has('users_cluster', U, 9001)).toBe(true);
+      expect(await has('commerce_cluster', U, 9002)).toBe(true);
+
+      const over = await limited.tm
+        .withTransaction([U], async (tx) => {
+          await tx.query('INSERT INTO items VALUES ($1, $2)', [9003, 'even'], { shardKey: 4 });
+          await tx.query('SELECT 1', [], { shardKey: 5 });
+        })
+        .catch((e: unknown) => e);
+      expect(isPgmError(over, 'FEATURE_DISABLED')).toBe(true);
+      expect(await has('users_cluster', U, 9003)).toBe(false); // rolled back with the transaction
+
+      const noFn = await plain.tm
+        .withTransaction([U], (tx) => tx.query('SELECT 1', [], { shardKey: 1 }))
+        .catch((e) => e);
+      expect(isPgmError(noFn, 'INVALID_ARGUMENT')).toBe(true);
+      expect((noFn as Error).message).toMatch(/participantOf/);
+    } finally {
+      for (const x of [sharded, limited, plain]) await x.close();
+      await h.pools.commerce_cluster!.query(`DROP SCHEMA IF EXISTS "${U}" CASCADE`);
+    }
+  });
+});
