@@ -1,6 +1,6 @@
-import { type Balancer, type NodeState, PgmError } from '@pg-multiverse/core';
-import { type LatencyOptions, latencyModel, observeLatency, refreshEffective } from './latency.js';
-import { checkNumber, checkWeights } from './options.js';
+import type { Balancer, NodeState } from '@pg-multiverse/core';
+import { type LatencyOptions, latencyModel, observeLatency, pickTime, refreshEffective } from './latency.js';
+import { checkInteger, checkNumber, checkWeights } from './options.js';
 import { type ClusterState, createStateTable, type NodeSlot, positive, weightOf } from './state-table.js';
 import { smoothPick } from './weighted.js';
 
@@ -53,16 +53,7 @@ export function healthAware(options: HealthAwareOptions = {}): Balancer {
   checkNumber('latencyToleranceMs', options.latencyToleranceMs, 0, undefined, true);
   checkNumber('lagScaleMs', options.lagScaleMs, 0, undefined, true);
   checkNumber('lagScaleBytes', options.lagScaleBytes, 0, undefined, true);
-  checkNumber('rescoreEvery', options.rescoreEvery, 1);
-  if (options.rescoreEvery !== undefined && !Number.isInteger(options.rescoreEvery)) {
-    throw new PgmError(
-      'INVALID_ARGUMENT',
-      `Balancer option rescoreEvery must be an integer >= 1, got ${options.rescoreEvery}`,
-      {
-        details: { option: 'rescoreEvery' },
-      },
-    );
-  }
+  checkInteger('rescoreEvery', options.rescoreEvery, 1);
   checkNumber('rescoreAfterMs', options.rescoreAfterMs, 0);
   const rescoreEvery = options.rescoreEvery ?? 16;
   const rescoreAfterMs = options.rescoreAfterMs ?? 1;
@@ -123,10 +114,7 @@ export function healthAware(options: HealthAwareOptions = {}): Balancer {
       if (n <= 1) return candidates[0];
       const state = table.forPick(candidates, ctx);
       const slots = table.align(state, candidates);
-      // Not `ctx?.now ?? performance.now()`: that form boxes the double (16 bytes per pick).
-      let now: number;
-      if (ctx !== undefined && typeof ctx.now === 'number') now = ctx.now;
-      else now = performance.now();
+      const now = pickTime(ctx);
       if (
         state.scoredVersion !== state.version ||
         ++state.picksSinceScore >= rescoreEvery ||

@@ -23,6 +23,20 @@ export function checkNumber(
   }
 }
 
+/** As `checkNumber`, for an integer >= `min`. */
+export function checkInteger(option: string, value: unknown, min: number): void {
+  checkNumber(option, value, min);
+  if (value !== undefined && !Number.isInteger(value)) {
+    throw new PgmError(
+      'INVALID_ARGUMENT',
+      `Balancer option ${option} must be an integer >= ${min}, got ${String(value)}`,
+      {
+        details: { option },
+      },
+    );
+  }
+}
+
 /** Validates a `weights` map (node id -> finite weight >= 0) and returns a frozen copy. */
 export function checkWeights(
   weights: Readonly<Record<string, number>> | undefined,

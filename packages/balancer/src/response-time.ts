@@ -1,5 +1,5 @@
 import type { Balancer } from '@pg-multiverse/core';
-import { type LatencyOptions, latencyModel, observeLatency, refreshEffective } from './latency.js';
+import { type LatencyOptions, latencyModel, observeLatency, pickTime, refreshEffective } from './latency.js';
 import { createStateTable, rotationStart } from './state-table.js';
 
 export interface ResponseTimeOptions extends LatencyOptions {}
@@ -29,10 +29,7 @@ export function responseTime(options: ResponseTimeOptions = {}): Balancer {
       if (n <= 1) return candidates[0];
       const state = table.forPick(candidates, ctx);
       const slots = table.align(state, candidates);
-      // Not `ctx?.now ?? performance.now()`: that form boxes the double (16 bytes per pick).
-      let now: number;
-      if (ctx !== undefined && typeof ctx.now === 'number') now = ctx.now;
-      else now = performance.now();
+      const now = pickTime(ctx);
       const start = rotationStart(state, n);
       let best = start;
       let bestCost = Number.POSITIVE_INFINITY;

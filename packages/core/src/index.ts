@@ -32,6 +32,7 @@ export {
   type PgmErrorCode,
   type PgmErrorOptions,
 } from './errors.js';
+export { listedShards, locationOf } from './location.js';
 export { type PoolClientLike, type PoolLike, type PoolProviderOptions, poolProvider } from './pool-provider.js';
 export { quoteIdent, quoteLiteral, quoteQualified } from './quote-ident.js';
 export { collectSecrets, describeNode, redactError, redactSecrets } from './redact.js';

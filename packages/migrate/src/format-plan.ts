@@ -1,4 +1,4 @@
-import { locationOf } from './targets.js';
+import { locationOf } from '@pg-multiverse/core';
 import type { MigrationDirection } from './types.js';
 
 interface PlanLine {

@@ -1,3 +1,5 @@
+// Re-exported from core: how targets are named in logs, errors and `pgm status`.
+export { locationOf } from '@pg-multiverse/core';
 export { checksumOf, normalizeSource } from './checksum.js';
 export { createMigrationFile } from './create-migration.js';
 export { MigrationError } from './errors.js';
@@ -7,7 +9,6 @@ export { loadMigrationFile, loadMigrations, MIGRATION_FILE } from './load-migrat
 export { MigrationManager } from './manager.js';
 export { splitSql } from './split-sql.js';
 export { parseSqlMigration } from './sql-file.js';
-export { locationOf } from './targets.js';
 export type {
   LoadedMigration,
   LockEvent,

@@ -3,6 +3,8 @@ import { hostname, userInfo } from 'node:os';
 import {
   type ConnectionProvider,
   collectSecrets,
+  listedShards,
+  locationOf,
   type NormalizedConfiguration,
   PgmError,
   poolProvider,
@@ -32,8 +34,8 @@ import { runScheduled } from './scheduler.js';
 import { lockTargets } from './target-lock.js';
 import {
   allTargets,
+  byLocation,
   checkFilter,
-  locationOf,
   type ShardMap,
   type Target,
   targetKey,
@@ -122,11 +124,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
         ...(c.sharding?.shards ?? []).map((sh) => sh.primary.connection),
       ]),
     );
-    const shards: Record<string, string[]> = {};
-    for (const c of Object.values(this.config.clusters)) {
-      if (c.sharding && c.sharding.shards.length > 0) shards[c.id] = c.sharding.shards.map((sh) => sh.id);
-    }
-    this.shards = shards;
+    this.shards = listedShards(this.config);
   }
 
   /** Load the files of `migrationsPath` (again). Migrations added with `addMigration` are kept. */
@@ -189,9 +187,8 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     const results = new Map<string, MigrationStepResult>(first.map((s) => [stepKey(s), planned(s)]));
     if (options.dryRun || first.length === 0) return summarize('up', !!options.dryRun, [...results.values()], started);
 
-    const locations = new Map(first.map((s) => [locationOf(s), s]));
-    for (const s of locations.values()) {
-      await ensureControlTables(this.provider(s), this.tables, this.options.autoCreateMigrationsTable ?? true);
+    for (const [s] of byLocation(first)) {
+      await ensureControlTables(this.provider(s!), this.tables, this.options.autoCreateMigrationsTable ?? true);
     }
     let stopped = false;
     for (const wave of makeWaves(first, this.options.batchSize ?? 100)) {
@@ -211,7 +208,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
         // Planned before the lock but applied meanwhile by another runner.
         const pendingKeys = new Set(steps.map(stepKey));
         for (const r of results.values()) {
-          if (r.status === 'planned' && inWave.has(targetKey(r)) && !pendingKeys.has(resultKey(r))) {
+          if (r.status === 'planned' && inWave.has(targetKey(r)) && !pendingKeys.has(stepKey(r))) {
             Object.assign(r, { status: 'skipped', reason: 'already applied (by another runner)' });
           }
         }
@@ -264,7 +261,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
       );
       const currentKeys = new Set(current.map(stepKey));
       for (const r of results.values()) {
-        if (!currentKeys.has(resultKey(r))) Object.assign(r, { status: 'skipped', reason: 'no longer applied' });
+        if (!currentKeys.has(stepKey(r))) Object.assign(r, { status: 'skipped', reason: 'no longer applied' });
       }
       await this.execute(current, current, results, { concurrency: 1, continueOnError: false });
     } finally {
@@ -425,13 +422,9 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
   }
 
   private async readHistories(schemaMap: Record<string, string>): Promise<Histories> {
-    const byLocation = new Map<string, Target[]>();
-    for (const t of allTargets(schemaMap, {}, this.shards)) {
-      byLocation.set(locationOf(t), [...(byLocation.get(locationOf(t)) ?? []), t]);
-    }
     const out: Histories = new Map();
     await Promise.all(
-      [...byLocation.values()].map(async (ts) => {
+      byLocation(allTargets(schemaMap, {}, this.shards)).map(async (ts) => {
         const h = await readHistory(
           this.provider(ts[0]!),
           this.tables,
@@ -445,9 +438,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
 
   private async readLocks(targets: readonly Target[]): Promise<Map<string, NonNullable<TargetStatus['lockedBy']>>> {
     const out = new Map<string, NonNullable<TargetStatus['lockedBy']>>();
-    const byLocation = new Map<string, Target[]>();
-    for (const t of targets) byLocation.set(locationOf(t), [...(byLocation.get(locationOf(t)) ?? []), t]);
-    for (const ts of byLocation.values()) {
+    for (const ts of byLocation(targets)) {
       const at = ts[0]!;
       const schemas = ts.map((t) => t.schema);
       const p = this.provider(at);
@@ -610,8 +601,8 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
   }
 }
 
-const stepKey = (s: PlannedStep) => `${s.version}@${targetKey(s)}`;
-const resultKey = (r: MigrationStepResult) => `${r.version}@${targetKey(r)}`;
+/** One (migration, target) step: of a plan or of a result. */
+const stepKey = (s: Target & { version: string }) => `${s.version}@${targetKey(s)}`;
 
 function planned(s: PlannedStep): MigrationStepResult {
   return {

@@ -1,9 +1,8 @@
 import type { Connection, ConnectionProvider, QueryResult } from '@pg-multiverse/core';
-import { quoteIdent } from '@pg-multiverse/core';
+import { locationOf, quoteIdent } from '@pg-multiverse/core';
 import { type ControlTables, historySql } from './control-tables.js';
 import { createNestingRewriter } from './nested-transactions.js';
 import type { PlannedStep } from './plan.js';
-import { locationOf } from './targets.js';
 import type { MigrationContext, MigrationLogger } from './types.js';
 
 export interface StepOptions {

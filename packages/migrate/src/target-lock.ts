@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
-import type { ConnectionProvider } from '@pg-multiverse/core';
+import { type ConnectionProvider, locationOf } from '@pg-multiverse/core';
 import { type ControlTables, LOCK_NAMESPACE, lockSql } from './control-tables.js';
 import { MigrationError } from './errors.js';
 import { type HeldConnection, holdConnection } from './hold-connection.js';
-import { locationOf, type Target, targetKey } from './targets.js';
+import { type Target, targetKey } from './targets.js';
 import type { LockEvent } from './types.js';
 
 export interface LockOptions {

@@ -1,4 +1,4 @@
-import { PgmError } from '@pg-multiverse/core';
+import { locationOf, PgmError } from '@pg-multiverse/core';
 import type { LoadedMigration, TargetFilter } from './types.js';
 
 /**
@@ -15,10 +15,6 @@ export interface Target {
 /** Shard ids by cluster id, for the clusters sharded over listed servers. */
 export type ShardMap = Readonly<Record<string, readonly string[]>>;
 
-/** Where a target's statements run: `cluster`, or `cluster[shard]`. */
-export const locationOf = (t: { cluster: string; shard?: string | undefined }): string =>
-  t.shard === undefined ? t.cluster : `${t.cluster}[${t.shard}]`;
-
 export const targetKey = (t: Target): string => `${locationOf(t)}/${t.schema}`;
 
 /** The target itself without other fields (a step, a result, a status). */
@@ -26,6 +22,18 @@ export const targetOf = (t: Target): Target =>
   t.shard === undefined
     ? { cluster: t.cluster, schema: t.schema }
     : { cluster: t.cluster, shard: t.shard, schema: t.schema };
+
+/** Targets grouped by where they run (one connection each), in first-seen order. */
+export function byLocation<T extends Target>(targets: readonly T[]): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const t of targets) {
+    const key = locationOf(t);
+    const group = groups.get(key);
+    if (group) group.push(t);
+    else groups.set(key, [t]);
+  }
+  return [...groups.values()];
+}
 
 /** `(cluster, schema)` on each shard of the cluster, or once when it has none listed. */
 function expand(cluster: string, schema: string, shards: ShardMap): Target[] {

@@ -4,6 +4,8 @@ import { createQueryCache, type QueryCache } from '@pg-multiverse/cache';
 import {
   type ClusterConfiguration,
   collectSecrets,
+  listedShards,
+  locationOf,
   type NodeConfig,
   PgmError,
   type QueryResult,
@@ -208,22 +210,22 @@ export class PgMultiverse extends EventEmitter {
     const t = o.transactions ?? {};
     // Transaction participants: whole clusters, and each listed shard of a cluster sharded
     // over several servers as `cluster[shard]` (chosen per statement by its shard key).
-    const shardsOf = (clusterId: string) => normalized.clusters[clusterId]?.sharding?.shards ?? [];
-    const participants = Object.keys(normalized.clusters).flatMap((id) => {
-      const shards = shardsOf(id);
-      return shards.length > 0 ? shards.map((s) => `${id}[${s.id}]`) : [id];
-    });
+    const shards = listedShards(normalized);
+    const shardOf = new Map<string, { cluster: string; shard: string }>();
+    for (const [cluster, ids] of Object.entries(shards)) {
+      for (const shard of ids) shardOf.set(locationOf({ cluster, shard }), { cluster, shard });
+    }
+    const participants = Object.keys(normalized.clusters).flatMap((cluster) =>
+      shards[cluster] ? shards[cluster].map((shard) => locationOf({ cluster, shard })) : [cluster],
+    );
     this.tm = createTransactionManager({
       resolveCluster: (schema: string) => router.resolveCluster(schema),
       primary: (participant: string) => {
-        const m = /^(.+)\[([^[\]]+)\]$/.exec(participant);
-        if (m && shardsOf(m[1]!).some((s) => s.id === m[2])) return router.shardPrimary(m[1]!, m[2]!);
-        return router.primary(participant);
+        const s = shardOf.get(participant);
+        return s ? router.shardPrimary(s.cluster, s.shard) : router.primary(participant);
       },
-      participantOf: (clusterId: string, shardKey: unknown) => {
-        const { shardId } = router.shardFor(clusterId, shardKey);
-        return shardId !== undefined && shardsOf(clusterId).length > 0 ? `${clusterId}[${shardId}]` : clusterId;
-      },
+      participantOf: (clusterId: string, shardKey: unknown) =>
+        locationOf({ cluster: clusterId, shard: router.shardFor(clusterId, shardKey).shardId }),
       clusterIds: () => participants,
       // Off: one participant at most (two shards would need the two-phase commit too).
       ...(o.enableTransactions === false ? { maxParticipants: 1 } : {}),

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ClusterConfiguration } from '@pg-multiverse/core';
 import { hashShard } from '@pg-multiverse/router';
 import { uniqueName } from '@pg-multiverse/testkit';
 import pg from 'pg';
@@ -9,13 +10,27 @@ import { PgMultiverse } from '../src/index.js';
 
 // Through the facade, migrations run on every shard of a cluster sharded over listed
 // servers (through the router's shard primaries), and sharded queries then find their tables.
-const { config } = inject('pgmTopology');
-const { id: _a, ...serverA } = config.users_cluster!.primary;
-const { id: _b, ...serverB } = config.commerce_cluster!.primary;
+const topo = inject('pgmTopology');
+const { id: _a, ...serverA } = topo.config.users_cluster!.primary;
+const { id: _b, ...serverB } = topo.config.commerce_cluster!.primary;
 const schema = uniqueName('fsh');
 const controlSchema = uniqueName('ctl');
 const admin = [new pg.Pool({ ...serverA, max: 1 }), new pg.Pool({ ...serverB, max: 1 })];
 let dir: string | undefined;
+// One cluster whose 4 hash partitions live on two servers: partition p on shard-(p % 2).
+const config: ClusterConfiguration = {
+  orders_cluster: {
+    schemas: [schema],
+    primary: serverA,
+    sharding: { strategy: 'hash', key: 'user_id', partitions: 4, shards: [{ primary: serverA }, { primary: serverB }] },
+  },
+};
+/** The first key from `from` on that shard. */
+const keyOn = (shard: 0 | 1, from = 1): number => {
+  let k = from;
+  while (hashShard(k, 4, 'int8') % 2 !== shard) k++;
+  return k;
+};
 
 afterAll(async () => {
   for (const p of admin) {
@@ -28,22 +43,9 @@ afterAll(async () => {
 describe('facade on a cluster sharded over listed servers', () => {
   it('with enableTransactions off, a transaction stays on one shard', async () => {
     const pgm = new PgMultiverse({ enableTransactions: false });
-    await pgm.initialize({
-      orders_cluster: {
-        schemas: [schema],
-        primary: serverA,
-        sharding: {
-          strategy: 'hash',
-          key: 'user_id',
-          partitions: 4,
-          shards: [{ primary: serverA }, { primary: serverB }],
-        },
-      },
-    });
+    await pgm.initialize(config);
     try {
-      const keys = [1, 2, 3, 4, 5, 6];
-      const a = keys.find((k) => hashShard(k, 4, 'int8') % 2 === 0)!;
-      const b = keys.find((k) => hashShard(k, 4, 'int8') % 2 === 1)!;
+      const [a, b] = [keyOn(0), keyOn(1)];
       const one = await pgm.withTransaction([schema], (tx) =>
         tx.query<{ v: number }>('SELECT $1::int AS v', [a], { shardKey: a }),
       );
@@ -64,18 +66,7 @@ describe('facade on a cluster sharded over listed servers', () => {
   it('migrates every shard; each shard key then writes its own shard, in transactions too', async () => {
     dir = await mkdtemp(join(tmpdir(), 'pgm-fshard-'));
     const pgm = new PgMultiverse({ enableMigrations: true, migrations: { migrationsPath: dir, controlSchema } });
-    await pgm.initialize({
-      orders_cluster: {
-        schemas: [schema],
-        primary: serverA,
-        sharding: {
-          strategy: 'hash',
-          key: 'user_id',
-          partitions: 4,
-          shards: [{ primary: serverA }, { primary: serverB }],
-        },
-      },
-    });
+    await pgm.initialize(config);
     try {
       pgm.addMigration({
         version: '20240401000000_orders',
@@ -103,14 +94,7 @@ describe('facade on a cluster sharded over listed servers', () => {
       expect(ports.size).toBe(2); // both shards took rows: the table exists on each
 
       // Transactions: each statement's shard key picks the shard that takes part.
-      const onShard = (userId: number) => `shard-${hashShard(userId, 4, 'int8') % 2}`;
-      const [k0, k1] = [200, 201, 202, 203, 204, 205].reduce<[number?, number?]>(
-        ([a, b], k) => [
-          a ?? (onShard(k) === 'shard-0' ? k : undefined),
-          b ?? (onShard(k) === 'shard-1' ? k : undefined),
-        ],
-        [undefined, undefined],
-      ) as [number, number];
+      const [k0, k1] = [keyOn(0, 200), keyOn(1, 200)];
       const committed: { clusters: string[]; twoPhase: boolean }[] = [];
       pgm.on('transactionCommitted', (e) => committed.push(e as unknown as { clusters: string[]; twoPhase: boolean }));
       const count = async (userId: number) =>

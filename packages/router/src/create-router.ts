@@ -254,6 +254,20 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     return new RoutedQueryResult(res, route) as unknown as RoutedResult<R>;
   }
 
+  /** A statement failed for good on `node`: report it and return the error to throw. */
+  function failed(
+    g: GroupRuntime,
+    node: NodeRuntime,
+    err: unknown,
+    route: RouteInfo,
+    sql: string,
+    schema: string | undefined,
+  ): PgmError {
+    const wrapped = wrapQueryError(err, g.clusterId, node.id, secrets);
+    emitExecuted(route, sql, schema, false, wrapped);
+    return wrapped;
+  }
+
   function emitExecuted(route: RouteInfo, sql: string, schema: string | undefined, ok: boolean, err?: unknown) {
     if (emitter.listenerCount('queryExecuted') === 0) return;
     const code = err ? (sqlStateOf((err as { cause?: unknown }).cause) ?? (err as PgmError).code) : undefined;
@@ -369,9 +383,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       return finish(out.result!, routeOf(g, node, 'write', 'write', t0, false), sql, schema);
     } catch (err) {
       noteFailure(g, node, err);
-      const wrapped = wrapQueryError(err, c.id, node.id, secrets);
-      emitExecuted(routeOf(g, node, 'write', 'write', t0, false), sql, schema, false, wrapped);
-      throw wrapped;
+      throw failed(g, node, err, routeOf(g, node, 'write', 'write', t0, false), sql, schema);
     }
   }
 
@@ -420,7 +432,6 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       },
       (err) => {
         noteFailure(g, node, err);
-        const wrapped = wrapQueryError(err, c.id, node.id, secrets);
         if (!retried && isRetryableRead(err)) {
           const next = chooseRead(c, g, { ...req, exclude: node });
           if (next && next.node !== node) {
@@ -433,8 +444,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
             return runRead<R>(c, g, sql, params, schema, req, runBase, t0, next, true);
           }
         }
-        emitExecuted(routeOf(g, node, choice.reason, 'read', t0, retried), sql, schema, false, wrapped);
-        throw wrapped;
+        throw failed(g, node, err, routeOf(g, node, choice.reason, 'read', t0, retried), sql, schema);
       },
     );
   }
@@ -459,9 +469,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       return finish(out.result!, routeOf(g, served, 'session-primary', 'read', t0, retried), sql, schema);
     } catch (err) {
       noteFailure(g, served, err);
-      const wrapped = wrapQueryError(err, c.id, served.id, secrets);
-      emitExecuted(routeOf(g, served, 'session-primary', 'read', t0, retried), sql, schema, false, wrapped);
-      throw wrapped;
+      throw failed(g, served, err, routeOf(g, served, 'session-primary', 'read', t0, retried), sql, schema);
     }
   }
 

@@ -1,4 +1,11 @@
-import { type ConnectionProvider, PgmError, type QueryResult, quoteIdent, quoteLiteral } from '@pg-multiverse/core';
+import {
+  type ConnectionProvider,
+  isPgmError,
+  PgmError,
+  type QueryResult,
+  quoteIdent,
+  quoteLiteral,
+} from '@pg-multiverse/core';
 import { beginSql } from './begin-sql.js';
 import { isConnectionError, openSession, type Session, SessionSealedError } from './session.js';
 import type { StatementRecord, Transaction, TransactionOptions, TxQueryOptions } from './types.js';
@@ -83,7 +90,7 @@ function getSession(
       session = await openSession(primary(clusterId), clusterId);
     } catch (err) {
       // A sharded cluster named without a shard key: the router's own error says what to pass.
-      if (err instanceof PgmError && err.code === 'SHARD_KEY_REQUIRED') throw err;
+      if (isPgmError(err, 'SHARD_KEY_REQUIRED')) throw err;
       throw new PgmError('CONNECTION_FAILED', `tx: could not get a connection to the primary of "${clusterId}"`, {
         cause: err,
         clusterId,
