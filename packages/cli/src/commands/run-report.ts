@@ -1,9 +1,12 @@
 import { isPgmError, redactSecrets } from '@pg-multiverse/core';
 import {
+  type LockEvent,
   locationOf,
+  type MigrationEvent,
   type MigrationManager,
   type MigrationRunResult,
   type MigrationStepResult,
+  type PlanEvent,
 } from '@pg-multiverse/migrate';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { codeOf } from '../errors.js';
@@ -16,43 +19,28 @@ export function followProgress(ctx: CommandContext, mm: MigrationManager): () =>
   // The plan arrives before the first step: pad versions and targets so the columns line up.
   let vw = 0;
   let tw = 0;
-  const onPlan = (p: { steps: Array<{ version: string; schema: string; cluster: string; shard?: string }> }) => {
+  const onPlan = (p: PlanEvent) => {
     vw = Math.max(0, ...p.steps.map((s) => s.version.length));
     tw = Math.max(0, ...p.steps.map((s) => s.schema.length + locationOf(s).length + 1));
   };
   const v = (version: string) => version.padEnd(vw);
-  const where = (e: { schema: string; cluster: string; shard?: string }) =>
-    c.dim(`${e.schema}@${locationOf(e)}`.padEnd(tw));
-  const onStart = (e: { version: string; schema: string; cluster: string; shard?: string; direction: string }) => {
+  const where = (e: LockEvent | MigrationEvent) => c.dim(`${e.schema}@${locationOf(e)}`.padEnd(tw));
+  const onStart = (e: MigrationEvent) => {
     if (ctx.verbose)
       ctx.step(
         `  ${c.cyan('→')} ${e.direction === 'down' ? 'rolling back' : 'applying'} ${v(e.version)}  ${c.dim(`${e.schema}@${locationOf(e)}`)}`,
       );
   };
-  const onDone = (e: {
-    version: string;
-    schema: string;
-    cluster: string;
-    shard?: string;
-    direction: string;
-    duration: number;
-  }) => {
+  const onDone = (e: MigrationEvent & { duration: number }) => {
     const mark = e.direction === 'down' ? c.yellow('↩') : c.green('✔');
     ctx.step(`  ${mark} ${v(e.version)}  ${where(e)}  ${c.dim(formatDuration(e.duration))}`);
   };
-  const onFail = (e: {
-    version: string;
-    schema: string;
-    cluster: string;
-    shard?: string;
-    duration: number;
-    error: Error;
-  }) => {
+  const onFail = (e: MigrationEvent & { duration: number; error: Error }) => {
     ctx.step(
       `  ${c.red('✖')} ${v(e.version)}  ${where(e)}  ${c.dim(formatDuration(e.duration))}  ${c.red(firstLine(e.error))}`,
     );
   };
-  const onWait = (e: { schema: string; cluster: string; shard?: string; holder?: string }) => {
+  const onWait = (e: LockEvent) => {
     ctx.step(`  ${c.yellow('…')} waiting for the lock on ${where(e)}${e.holder ? ` (held by ${e.holder})` : ''}`);
   };
   mm.on('plan', onPlan);
