@@ -2,6 +2,8 @@
 // `op` back to back for `roundMs`; per-round qps and latency percentiles.
 
 export interface Figures {
+  /** Operations completed in the round. */
+  ops: number;
   qps: number;
   p50: number;
   p99: number;
@@ -27,7 +29,7 @@ export async function measure(
   const secs = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
-  return { qps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
+  return { ops: lat.length, qps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
 }
 
 export const median = (xs: readonly number[]): number => {
@@ -58,10 +60,9 @@ export async function measureWithCpu(
   opts: { concurrency: number; roundMs: number },
 ): Promise<CpuFigures> {
   const c0 = process.cpuUsage();
-  const t0 = performance.now();
   const f = await measure(op, opts);
   const c = process.cpuUsage(c0);
-  const ops = Math.max(1, (f.qps * (performance.now() - t0)) / 1000);
+  const ops = Math.max(1, f.ops);
   return { ...f, cpuUsPerOp: (c.user + c.system) / ops, userUsPerOp: c.user / ops, sysUsPerOp: c.system / ops };
 }
 

@@ -533,7 +533,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     },
     shardPrimary(clusterId, shardId) {
       const c = clusterById(clusterId);
-      const g = c.groups.find((x) => x.shardId !== undefined && x.shardId === shardId);
+      const g = c.groups.find((x) => x.shardId === shardId);
       if (!g) {
         const ids = c.groups.flatMap((x) => (x.shardId ? [x.shardId] : []));
         throw new PgmError(
