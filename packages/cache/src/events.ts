@@ -4,8 +4,11 @@ import type { PgmError } from '@pg-multiverse/core';
 export interface QueryCacheEvents {
   /** A lookup was answered from the cache (also for stale-while-revalidate answers, with `stale: true`). */
   cacheHit: { key: string; schema: string | undefined; tags: readonly string[]; stale: boolean };
-  /** A lookup found nothing usable; the loader runs (or is joined, `shared: true`). */
-  cacheMiss: { key: string; schema: string | undefined; tags: readonly string[]; shared: boolean };
+  /**
+   * A lookup found nothing usable; the loader runs (or is joined, `shared: true`).
+   * `unfit: true`: an entry was there but not fresh enough for the read (see `WrapOptions.freshness`).
+   */
+  cacheMiss: { key: string; schema: string | undefined; tags: readonly string[]; shared: boolean; unfit?: boolean };
   /** An expired entry was served within `swrMs` while one refresh runs. */
   cacheStale: { key: string; schema: string | undefined; tags: readonly string[]; ageMs: number };
   /** A loaded value was stored. */

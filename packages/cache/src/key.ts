@@ -11,6 +11,8 @@ export interface KeyInput {
   params?: readonly unknown[];
   /** The caller's own key: returned as is, so `invalidate({ keys: [cacheKey] })` finds it. */
   cacheKey?: string;
+  /** Shard the query runs on (sharded clusters over listed servers), e.g. `orders#shard-1`. */
+  shard?: string;
 }
 
 /** Prefix of generated keys, so they never collide with sensible caller keys. */
@@ -39,6 +41,10 @@ export function keyFor(input: KeyInput): string {
   const params = input.params ?? [];
   parts.push(`p${params.length}`);
   for (const p of params) encodeParam(parts, p, 0);
+  if (input.shard !== undefined) {
+    parts.push('h');
+    field(parts, input.shard);
+  }
   return GENERATED_KEY_PREFIX + sha256(parts.join(''));
 }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { CacheEntry, CacheStore, InvalidationCriteria } from '@pg-multiverse/core';
-import { PgmError } from '@pg-multiverse/core';
+import type { CacheEntry, CacheStore, Freshness, InvalidationCriteria, ResultOrigin } from '@pg-multiverse/core';
+import { ANY_FRESHNESS, freshnessCovers, PgmError, satisfiesFreshness } from '@pg-multiverse/core';
 import { decodeValue, encodeValue } from './codec.js';
 import type { QueryCacheEventName, QueryCacheEvents } from './events.js';
 import { fastClone } from './fast-clone.js';
@@ -47,6 +47,18 @@ export interface WrapOptions {
   tags?: readonly string[];
   /** For events. */
   schema?: string;
+  /**
+   * What a cached entry (or a load already in flight) must satisfy to answer
+   * this lookup. Default `{ level: 'any' }`. An entry that does not is a miss
+   * (`cacheMiss` with `unfit: true`); this lookup's own load replaces it.
+   */
+  freshness?: Freshness;
+  /**
+   * Where a loaded value came from (e.g. `(r) => r.route.origin` for router
+   * results), stored with the entry. Without it entries have no origin and
+   * satisfy only `any`.
+   */
+  originOf?: (value: unknown) => ResultOrigin | undefined;
 }
 
 export interface WrapResult<T> {
@@ -83,6 +95,10 @@ interface Flight {
   key: string;
   tags: ReadonlySet<string>;
   poisoned: boolean;
+  /** What the load was started for: lookups join it only if that covers what they need. */
+  freshness: Freshness;
+  /** Where its value came from (set when the loader resolves; `at` = wall-clock ms the load started). */
+  origin?: ResultOrigin;
 }
 
 function dedupe(tags: readonly string[] | undefined): string[] {
@@ -119,7 +135,23 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
   const writeMode = options.writeInvalidation ?? 'tables';
   const counters = createCounters(options.maxTrackedTags ?? 1000);
   const emitter = new EventEmitter();
-  const inflight = new Map<string, Flight>();
+  /** Loads in flight per key (several when lookups needing more freshness could not join the first). */
+  const inflight = new Map<string, Flight[]>();
+  const leave = (f: Flight) => {
+    const list = inflight.get(f.key);
+    if (!list) return;
+    const i = list.indexOf(f);
+    if (i < 0) return;
+    if (list.length === 1) inflight.delete(f.key);
+    else list.splice(i, 1);
+  };
+  /** A load in flight for `key` whose value will satisfy `need`. */
+  const joinable = (key: string, need: Freshness): Flight | undefined => {
+    const list = inflight.get(key);
+    if (!list) return undefined;
+    for (const f of list) if (!f.poisoned && freshnessCovers(f.freshness, need)) return f;
+    return undefined;
+  };
   const hot = createHotValues(store.stableEntries ? (options.hotEntries ?? 256) : 0);
   const buses: NotifyBus[] = [];
   const unsubscribers: (() => void)[] = [];
@@ -145,11 +177,13 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
 
   /** Mark in-flight loads that an invalidation touched: they must not store, and new lookups must not join them. */
   const poison = (c: { keys?: readonly string[]; tags?: readonly string[]; all?: boolean }) => {
-    for (const f of inflight.values()) {
-      if (f.poisoned) continue;
-      if (c.all || c.keys?.includes(f.key) || c.tags?.some((t) => f.tags.has(t))) {
-        f.poisoned = true;
-        if (inflight.get(f.key) === f) inflight.delete(f.key);
+    for (const list of [...inflight.values()]) {
+      for (const f of [...list]) {
+        if (f.poisoned) continue;
+        if (c.all || c.keys?.includes(f.key) || c.tags?.some((t) => f.tags.has(t))) {
+          f.poisoned = true;
+          leave(f);
+        }
       }
     }
   };
@@ -164,8 +198,15 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
   /** Bypass while a notify bus is down: other instances' invalidations could be missed. */
   const bypass = () => closed || buses.some((b) => !b.connected);
 
-  const load = <T>(key: string, tags: string[], ttlMs: number, loader: () => Promise<T>): Flight => {
-    const flight: Flight = { promise: undefined as never, key, tags: new Set(tags), poisoned: false };
+  const load = <T>(
+    key: string,
+    tags: string[],
+    ttlMs: number,
+    loader: () => Promise<T>,
+    freshness: Freshness,
+    originOf: WrapOptions['originOf'],
+  ): Flight => {
+    const flight: Flight = { promise: undefined as never, key, tags: new Set(tags), poisoned: false, freshness };
     flight.promise = (async () => {
       let token: unknown;
       if (store.snapshot) {
@@ -177,10 +218,14 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
         }
       }
       let value: T;
+      const startedAt = Date.now();
       try {
         value = await loader();
+        const origin = originOf?.(value);
+        // The read happened after the load started: its age is counted from then (never younger than it is).
+        if (origin) flight.origin = { ...origin, at: startedAt };
       } finally {
-        if (inflight.get(key) === flight) inflight.delete(key);
+        leave(flight);
       }
       if (flight.poisoned || token === null || bypass()) {
         if (flight.poisoned) {
@@ -199,6 +244,7 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
           tags,
           compressed: enc.compressed,
         };
+        if (flight.origin) entry.origin = flight.origin;
         let dropped = false;
         const onDropped = () => {
           dropped = true;
@@ -218,8 +264,30 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
       }
       return value;
     })();
-    inflight.set(key, flight);
+    const list = inflight.get(key);
+    if (list) list.push(flight);
+    else inflight.set(key, [flight]);
     return flight;
+  };
+
+  /** Whether a settled load's value may answer a lookup needing `need` (it joined by the load's intent). */
+  const fits = (f: Flight, need: Freshness): boolean =>
+    need.level === 'any' || satisfiesFreshness(f.origin, need, Date.now());
+
+  const awaitFlight = async <T>(
+    f: Flight,
+    key: string,
+    tags: string[],
+    ttlMs: number,
+    loader: () => Promise<T>,
+    need: Freshness,
+    originOf: WrapOptions['originOf'],
+  ): Promise<T> => {
+    const value = (await f.promise) as T;
+    if (fits(f, need)) return value;
+    // Joined a load that came back less fresh than this lookup needs (e.g. a replica fell behind): load again.
+    const own = load(key, tags, ttlMs, loader, need, originOf);
+    return (await own.promise) as T;
   };
 
   const applyInvalidation = async (
@@ -264,13 +332,15 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
       const schema = opts.schema;
       const ttlMs = opts.ttlMs !== undefined && opts.ttlMs > 0 ? opts.ttlMs : ttl;
       if (bypass()) return { value: await loader(), hit: false, stale: false };
+      const need = opts.freshness ?? ANY_FRESHNESS;
+      const originOf = opts.originOf;
 
-      const joined = inflight.get(key);
+      const joined = joinable(key, need);
       if (joined) {
         counters.misses++;
         countTags(tags, 'misses');
         emit('cacheMiss', { key, schema, tags, shared: true });
-        return { value: (await joined.promise) as T, hit: false, stale: false };
+        return { value: await awaitFlight(joined, key, tags, ttlMs, loader, need, originOf), hit: false, stale: false };
       }
 
       let entry: CacheEntry | undefined;
@@ -279,10 +349,12 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
       } catch (err) {
         reportError('get', err);
       }
+      let unfit = false;
       if (entry) {
         const now = Date.now();
         const stale = now >= entry.expiresAt;
-        if (!stale || now < entry.expiresAt + swrMs) {
+        unfit = need.level !== 'any' && !satisfiesFreshness(entry.origin, need, now);
+        if (!unfit && (!stale || now < entry.expiresAt + swrMs)) {
           try {
             let value = hot.get(entry) as T | undefined;
             if (value === undefined) {
@@ -294,7 +366,7 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
             if (stale) {
               counters.staleHits++;
               emit('cacheStale', { key, schema, tags, ageMs: now - entry.storedAt });
-              if (!inflight.has(key)) load(key, tags, ttlMs, loader).promise.catch(() => {});
+              if (!inflight.has(key)) load(key, tags, ttlMs, loader, need, originOf).promise.catch(() => {});
             }
             emit('cacheHit', { key, schema, tags, stale });
             return { value, hit: true, stale };
@@ -306,9 +378,11 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
 
       counters.misses++;
       countTags(tags, 'misses');
-      const again = inflight.get(key);
-      emit('cacheMiss', { key, schema, tags, shared: !!again });
-      const flight = again ?? load(key, tags, ttlMs, loader);
+      const again = joinable(key, need);
+      emit('cacheMiss', unfit ? { key, schema, tags, shared: !!again, unfit } : { key, schema, tags, shared: !!again });
+      if (again)
+        return { value: await awaitFlight(again, key, tags, ttlMs, loader, need, originOf), hit: false, stale: false };
+      const flight = load(key, tags, ttlMs, loader, need, originOf);
       return { value: (await flight.promise) as T, hit: false, stale: false };
     },
 

@@ -1,4 +1,4 @@
-import type { CacheEntry } from '@pg-multiverse/core';
+import type { CacheEntry, ResultOrigin } from '@pg-multiverse/core';
 
 /** Metadata stored in front of the payload of a Redis entry. */
 export interface RedisEntryMeta {
@@ -14,6 +14,8 @@ export interface RedisEntryMeta {
   v: string[];
   /** version of the key */
   k: string;
+  /** origin (where the result was read), when known */
+  o?: ResultOrigin;
 }
 
 const FORMAT = 1;
@@ -47,5 +49,6 @@ export function unpackEntry(buf: Buffer): { entry: CacheEntry; meta: RedisEntryM
     tags: meta.t,
     compressed: meta.c === 1,
   };
+  if (meta.o) entry.origin = meta.o;
   return { entry, meta };
 }

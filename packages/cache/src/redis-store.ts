@@ -180,6 +180,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         t: tags,
         v: tv,
         k: kv!,
+        ...(entry.origin ? { o: entry.origin } : {}),
       });
       const r = await client();
       try {

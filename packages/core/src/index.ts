@@ -25,6 +25,15 @@ export type {
   QueryResult,
 } from './contracts/connection-provider.js';
 export {
+  ANY_FRESHNESS,
+  type Freshness,
+  formatLsn,
+  freshnessCovers,
+  lsnToBigInt,
+  type ResultOrigin,
+  satisfiesFreshness,
+} from './contracts/freshness.js';
+export {
   ConfigError,
   type ConfigIssue,
   isPgmError,

@@ -9,6 +9,7 @@ import {
   type NodeConfig,
   PgmError,
   type QueryResult,
+  type ResultOrigin,
   redactError,
   type SchemaOptions,
   toPgPoolConfig,
@@ -336,7 +337,7 @@ export class PgMultiverse extends EventEmitter {
     t0: number,
   ): Promise<QueryResult<T>> {
     try {
-      await this.cache!.invalidateWrites([{ schema, sql }]);
+      await this.cache!.invalidateWrites([{ schema, sql, clusterId }]);
     } catch (err) {
       this.metrics?.recordQuery(clusterId, 'write', performance.now() - t0, false, false);
       throw redactError(err as Error, this.secrets);
@@ -370,6 +371,9 @@ export class PgMultiverse extends EventEmitter {
       let result: QueryResult<T>;
       if (this.cache !== undefined && kind === 'read' && this.cacheable(options)) {
         const cache = this.cache;
+        // The router's rule says which shard the read belongs to and what freshness it needs; an
+        // entry (or a load in flight) that does not satisfy it is not served (see README: caching).
+        const target = router.readTarget(routeOpts);
         const key = cache.keyFor({
           clusterId,
           schema: options.schema,
@@ -377,17 +381,22 @@ export class PgMultiverse extends EventEmitter {
           sql,
           params,
           cacheKey: options.cacheKey,
+          ...(target.group !== clusterId ? { shard: target.group } : {}),
         });
         const tags = cache.tagsFor({ schema: options.schema, sql, tags: options.tags });
         const ttlMs = options.cacheTtl ?? this.options.cache?.ttl ?? 300_000;
-        const r = await cache.wrap(key, { ttlMs, tags, schema: options.schema }, () =>
-          router.query<T>(sql, params, routeOpts),
+        const fill = { ...routeOpts, readOrigin: true };
+        const r = await cache.wrap(
+          key,
+          { ttlMs, tags, schema: options.schema, freshness: target.freshness, originOf: originOfResult },
+          () => router.query<T>(sql, params, fill),
         );
         result = r.value as QueryResult<T>;
         cached = r.hit;
       } else {
         result = await router.query<T>(sql, params, routeOpts);
-        if (kind === 'write' && this.cache) await this.cache.invalidateWrites([{ schema: options.schema, sql }]);
+        if (kind === 'write' && this.cache)
+          await this.cache.invalidateWrites([{ schema: options.schema, sql, clusterId }]);
       }
       const ms = performance.now() - t0;
       this.metrics?.recordQuery(clusterId, kind, ms, true, cached);
@@ -454,18 +463,46 @@ export class PgMultiverse extends EventEmitter {
       throw redactError(err as Error, this.secrets);
     }
     // Committed: now (and only now) the cache may forget what the transaction wrote, and a
-    // read-your-writes session in scope learns the clusters' new WAL positions.
+    // read-your-writes session in scope learns the clusters' new WAL positions. Nothing here
+    // may turn the commit into a rejection: a failure is reported as an 'error' event.
     const statements = txId ? (this.committedStatements.get(txId) ?? []) : [];
     if (txId) this.committedStatements.delete(txId);
+    await this.afterCommit(router, txId, statements);
+    return result;
+  }
+
+  /** Follow-up of a committed transaction: never throws (the commit stands whatever happens here). */
+  private async afterCommit(router: Router, txId: string | undefined, statements: StatementRecord[]): Promise<void> {
     if (this.cache && statements.length > 0) {
-      await this.cache.invalidateWrites(statements.map((s) => ({ schema: s.schema, sql: s.sql })));
+      try {
+        await this.cache.invalidateWrites(
+          statements.map((s) => ({ schema: s.schema, sql: s.sql, clusterId: s.clusterId })),
+        );
+      } catch (err) {
+        this.reportAfterCommit(txId, 'invalidate the cache', err);
+      }
     }
     const session = router.currentSession();
-    if (session) {
-      for (const clusterId of new Set(statements.map((s) => s.clusterId)))
+    if (!session) return;
+    for (const clusterId of new Set(statements.map((s) => s.clusterId))) {
+      try {
+        // Marks the position unknown (reads there ask the primary first) when the primary cannot answer.
         await router.noteWrite(clusterId, undefined, session);
+      } catch (err) {
+        this.reportAfterCommit(txId, `note the write position on "${clusterId}"`, err);
+      }
     }
-    return result;
+  }
+
+  private reportAfterCommit(txId: string | undefined, what: string, err: unknown): void {
+    const e = redactError(err as Error, this.secrets);
+    this.emit(
+      'error',
+      new PgmError('POST_COMMIT_FAILED', `transaction ${txId ?? ''} committed, but could not ${what}: ${e.message}`, {
+        cause: e,
+        ...(txId ? { details: { id: txId } } : {}),
+      }),
+    );
   }
 
   /** Create a read-your-writes session token (see `QueryOptions.sessionToken`). */
@@ -587,6 +624,10 @@ export class PgMultiverse extends EventEmitter {
     await Promise.allSettled(steps);
     if (this.router) await this.router.close();
   }
+}
+
+function originOfResult(value: unknown): ResultOrigin | undefined {
+  return (value as { route?: { origin?: ResultOrigin } } | undefined)?.route?.origin;
 }
 
 function routeOptions(o: QueryOptions, kind: 'read' | 'write'): RouteOptions {

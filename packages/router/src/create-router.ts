@@ -3,15 +3,24 @@ import { createBalancer } from '@pg-multiverse/balancer';
 import type {
   ClusterConfiguration,
   ConnectionProvider,
+  Freshness,
   NodeConfig,
   PoolStats,
+  ResultOrigin,
   SchemaOptions,
 } from '@pg-multiverse/core';
-import { collectSecrets, PgmError, quoteIdent, redactSecrets, validateConfiguration } from '@pg-multiverse/core';
+import {
+  ANY_FRESHNESS,
+  collectSecrets,
+  PgmError,
+  quoteIdent,
+  redactSecrets,
+  validateConfiguration,
+} from '@pg-multiverse/core';
 import { createSqlClassifier } from './classify-sql.js';
 import { createHealthMonitor, monitorSettings } from './health-monitor.js';
 import { formatLsn, parseLsn } from './lsn.js';
-import type { RunOptions, RunOutcome } from './node-executor.js';
+import type { RunOptions, RunOutcome, SeenPosition } from './node-executor.js';
 import { isConnectionError, isRetryableRead, sqlStateOf, wrapQueryError } from './pg-errors.js';
 import { RoutedQueryResult } from './routed-result.js';
 import { chooseRead, type ReadChoice, type ReadRequest, writablePrimary } from './select-node.js';
@@ -21,6 +30,7 @@ import {
   currentSession,
   runWithSessionToken,
   type SessionToken,
+  UNKNOWN_POSITION,
 } from './session-token.js';
 import { chooseShard } from './shard.js';
 import { buildCluster, type ClusterRuntime, type GroupRuntime, type NodeRuntime } from './topology.js';
@@ -28,6 +38,7 @@ import type {
   ClusterHealth,
   NodeSnapshot,
   QueryExecutedEvent,
+  ReadTarget,
   RoutedResult,
   RouteInfo,
   RouteOptions,
@@ -52,6 +63,12 @@ export interface Router {
   ): Promise<RoutedResult<R>>;
   /** Cluster id for a schema (or the default cluster). */
   resolveCluster(schema?: string, shardKey?: unknown): string;
+  /**
+   * Where a read with these options would run (cluster, shard group) and the
+   * freshness a result read elsewhere must have to answer it: the rule the
+   * facade's cache applies to entries (see `Freshness` in core).
+   */
+  readTarget(options?: RouteOptions): ReadTarget;
   /** The current primary of a cluster (or of the shard holding `shardKey`), following failover. */
   primary(clusterId: string, shardKey?: unknown): ConnectionProvider;
   /** The current primary of every shard of a cluster (one entry for unsharded clusters). */
@@ -97,6 +114,7 @@ export interface Router {
 
 const EWMA_ALPHA = 0.2;
 const NO_SCHEMA: RunOptions = Object.freeze({});
+const PRIMARY_FRESHNESS: Freshness = Object.freeze({ level: 'primary' });
 
 /** Build a router over a cluster configuration. Call `start()` before use (queries also work before it, unmonitored). */
 export function createRouter(config: ClusterConfiguration, options: RouterOptions = {}): Router {
@@ -339,9 +357,9 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       const c = clusters.get(clusterId)!;
       const g = c.cfg.sharding ? chooseShard(c, o.shardKey).group : c.groups[0]!;
       const token = o.sessionToken ?? currentSession();
-      const runBase = runOptionsFor(o.schema);
 
-      if (kind === 'write') return runWrite<R>(c, g, sql, params, o.schema, token, runBase, t0);
+      if (kind === 'write') return runWrite<R>(c, g, sql, params, o.schema, token, runOptionsFor(o.schema), t0);
+      const runBase = o.readOrigin ? { ...runOptionsFor(o.schema), readPosition: true } : runOptionsFor(o.schema);
 
       const entry = o.schema !== undefined ? schemaMap.get(o.schema) : undefined;
       const consistency = o.consistency ?? entry?.consistencyLevel ?? c.cfg.consistencyLevel;
@@ -351,12 +369,17 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
           "{ role: 'replica' } contradicts { consistency: 'strong' } (primary only)",
         );
       }
+      const sessionLsn = consistency === 'session' ? token?.positions.get(g.key) : undefined;
+      if (sessionLsn === UNKNOWN_POSITION) {
+        // A write of this session committed without a known position: learn a conservative one first.
+        return learnPosition(g, token!).then(() => query<R>(sql, params, o));
+      }
       const req: ReadRequest = {
         role: o.role,
         consistency,
         readPreference: entry?.readPreference ?? c.cfg.readPreference,
         maxLagMs: o.maxLagMs ?? c.cfg.maxLagMs,
-        sessionLsn: consistency === 'session' ? token?.positions.get(g.key) : undefined,
+        sessionLsn,
         exclude: undefined,
         fallbackToPrimary: settings.fallbackToPrimary,
       };
@@ -423,12 +446,9 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
         if (out.result === undefined)
           return readOnPrimary<R>(c, g, node, out.lsn, sql, params, schema, runBase, t0, retried);
         if (requireLsn !== undefined && (node.lsn === undefined || node.lsn < requireLsn)) node.lsn = requireLsn;
-        return finish(
-          out.result,
-          routeOf(g, node, retried ? 'retry' : choice.reason, 'read', t0, retried),
-          sql,
-          schema,
-        );
+        const route = routeOf(g, node, retried ? 'retry' : choice.reason, 'read', t0, retried);
+        if (out.position) route.origin = originOf(node, out.position);
+        return finish(out.result, route, sql, schema);
       },
       (err) => {
         noteFailure(g, node, err);
@@ -466,11 +486,60 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     const served = g.primary;
     try {
       const out = await execute<R>(c, served, sql, params, runBase);
-      return finish(out.result!, routeOf(g, served, 'session-primary', 'read', t0, retried), sql, schema);
+      const route = routeOf(g, served, 'session-primary', 'read', t0, retried);
+      if (out.position) route.origin = originOf(served, out.position);
+      return finish(out.result!, route, sql, schema);
     } catch (err) {
       noteFailure(g, served, err);
       throw failed(g, served, err, routeOf(g, served, 'session-primary', 'read', t0, retried), sql, schema);
     }
+  }
+
+  /** Where a result read on `node` came from, by what the session itself reported. */
+  function originOf(node: NodeRuntime, p: SeenPosition): ResultOrigin {
+    const origin: ResultOrigin = { role: p.inRecovery ? 'replica' : 'primary' };
+    if (p.lsn !== undefined) origin.lsn = formatLsn(p.lsn);
+    if (!p.inRecovery) origin.lagMs = 0;
+    else if (node.lagKnown) origin.lagMs = node.state.lagMs;
+    return origin;
+  }
+
+  /** Replace an unknown session position on `g` by the primary's current one (which includes the write). */
+  async function learnPosition(g: GroupRuntime, token: SessionToken): Promise<void> {
+    const node = writablePrimary(g);
+    let lsn: bigint;
+    try {
+      const r = await node.exec.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
+      lsn = parseLsnStrict(r.rows[0]?.l);
+    } catch (err) {
+      noteFailure(g, node, err);
+      throw err instanceof PgmError ? err : wrapQueryError(err, g.clusterId, node.id, secrets);
+    }
+    if (token.positions.get(g.key) === UNKNOWN_POSITION) token.positions.set(g.key, lsn);
+  }
+
+  /** The freshness rule: what a result read elsewhere must satisfy to answer a read with `o`. */
+  function freshnessOf(c: ClusterRuntime, g: GroupRuntime, o: RouteOptions): Freshness {
+    if (o.role === 'primary') return PRIMARY_FRESHNESS;
+    const entry = o.schema !== undefined ? schemaMap.get(o.schema) : undefined;
+    const consistency = o.consistency ?? entry?.consistencyLevel ?? c.cfg.consistencyLevel;
+    if (o.role !== 'replica') {
+      if (consistency === 'strong') return PRIMARY_FRESHNESS;
+      if ((entry?.readPreference ?? c.cfg.readPreference) === 'primary') return PRIMARY_FRESHNESS;
+    }
+    if (consistency === 'bounded') return { level: 'bounded', maxLagMs: o.maxLagMs ?? c.cfg.maxLagMs };
+    if (consistency === 'session') {
+      const lsn = (o.sessionToken ?? currentSession())?.positions.get(g.key);
+      if (lsn !== undefined) return { level: 'session', minLsn: formatLsn(lsn) };
+    }
+    return ANY_FRESHNESS;
+  }
+
+  function readTarget(o: RouteOptions = {}): ReadTarget {
+    const clusterId = o.clusterId !== undefined ? clusterById(o.clusterId).id : resolveCluster(o.schema, o.shardKey);
+    const c = clusters.get(clusterId)!;
+    const g = c.cfg.sharding ? chooseShard(c, o.shardKey).group : c.groups[0]!;
+    return { clusterId, group: g.key, freshness: freshnessOf(c, g, o) };
   }
 
   /** The group for a shard key; a cluster with one group (unsharded, or sharded without listed shards) needs none. */
@@ -525,6 +594,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     },
     query,
     resolveCluster,
+    readTarget,
     primary(clusterId, shardKey) {
       return groupOf(clusterId, shardKey).primaryProvider;
     },
@@ -634,9 +704,17 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       const groups = shardKey === undefined ? c.groups : [groupOf(clusterId, shardKey)];
       let last: bigint | undefined;
       for (const g of groups) {
-        const r = await g.primary.exec.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
-        last = parseLsnStrict(r.rows[0]?.l);
-        advanceToken(t, g.key, last);
+        try {
+          const r = await g.primary.exec.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
+          last = parseLsnStrict(r.rows[0]?.l);
+          advanceToken(t, g.key, last);
+        } catch (err) {
+          // The write is committed; only its position is unknown. Never fail the caller for it:
+          // the session's next read there asks the primary first (see UNKNOWN_POSITION).
+          noteFailure(g, g.primary, err);
+          t.positions.set(g.key, UNKNOWN_POSITION);
+          last = undefined;
+        }
       }
       return last;
     },

@@ -33,6 +33,7 @@ export type {
   NodeHealth,
   NodeSnapshot,
   QueryExecutedEvent,
+  ReadTarget,
   RoutedResult,
   RouteInfo,
   RouteOptions,

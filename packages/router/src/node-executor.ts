@@ -21,6 +21,18 @@ export interface RunOptions {
   captureLsn?: boolean;
   /** Before the statement, check `pg_last_wal_replay_lsn()` on the same session; skip the statement if behind. */
   requireReplayLsn?: bigint;
+  /**
+   * Before the statement, read on the same session whether the server is in
+   * recovery and its WAL position (replay position on a standby, insert
+   * position on a primary): the result includes at least that position.
+   */
+  readPosition?: boolean;
+}
+
+/** What `readPosition` (or the `requireReplayLsn` check) saw just before the statement. */
+export interface SeenPosition {
+  inRecovery: boolean;
+  lsn?: bigint;
 }
 
 export interface RunOutcome<R> {
@@ -28,6 +40,8 @@ export interface RunOutcome<R> {
   result: QueryResult<R> | undefined;
   /** Captured write position, or the replay position seen by the check. */
   lsn?: bigint;
+  /** Set when `readPosition` or `requireReplayLsn` was asked for. */
+  position?: SeenPosition;
 }
 
 /** Called once when a run settles, before its promise does (latency bookkeeping without another promise). */
@@ -105,6 +119,27 @@ function lsnOf(r: unknown): bigint | undefined {
   return parseLsn((r as QueryResult<{ l: string | null }>).rows[0]?.l);
 }
 
+/** One round trip: role and the WAL position a statement run next on this session will include. */
+const POSITION_SQL =
+  'SELECT pg_is_in_recovery() AS r, (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text AS l';
+
+function positionOf(r: unknown): SeenPosition {
+  const row = (r as QueryResult<{ r: boolean; l: string | null }>).rows[0];
+  const lsn = parseLsn(row?.l);
+  return lsn === undefined ? { inRecovery: row?.r !== false } : { inRecovery: row?.r !== false, lsn };
+}
+
+/** A standby that has not replayed `need` yet (a primary has everything it acknowledged). */
+function behind(p: SeenPosition, need: bigint | undefined): boolean {
+  return need !== undefined && p.inRecovery && (p.lsn === undefined || p.lsn < need);
+}
+
+/** The position before the statement, when `o` asks for it (`readPosition` or `requireReplayLsn`). */
+async function checkPosition(q: (text: string) => Promise<unknown>, o: RunOptions): Promise<SeenPosition | undefined> {
+  if (o.requireReplayLsn === undefined && !o.readPosition) return undefined;
+  return positionOf(await q(POSITION_SQL));
+}
+
 /** Executor over a pg.Pool-like pool (ours or the application's). */
 export function poolExecutor(
   pool: PoolLike,
@@ -125,7 +160,8 @@ export function poolExecutor(
     o: RunOptions,
     done: Settled = NOOP,
   ): Promise<RunOutcome<R>> {
-    if (!cbPool || o.captureLsn || o.requireReplayLsn !== undefined) return slowRun(sql, params, o, undefined, done);
+    if (!cbPool || o.captureLsn || o.requireReplayLsn !== undefined || o.readPosition)
+      return slowRun(sql, params, o, undefined, done);
     return new Promise((resolve, reject) => {
       cbPool.connect((err, c) => {
         if (err || !c) {
@@ -176,10 +212,11 @@ export function poolExecutor(
         await client.query(pre);
         client[SEARCH_PATH] = o.searchPath;
       }
-      if (o.requireReplayLsn !== undefined) {
-        const seen = lsnOf(await client.query('SELECT pg_last_wal_replay_lsn()::text AS l'));
-        if (seen === undefined || seen < o.requireReplayLsn)
-          return { result: undefined, ...(seen ? { lsn: seen } : {}) };
+      const position = await checkPosition((t) => client.query(t), o);
+      if (position && behind(position, o.requireReplayLsn)) {
+        // The node answered; it is only behind the caller's write. Not a failure of the node.
+        ok = true;
+        return { result: undefined, ...(position.lsn !== undefined ? { lsn: position.lsn } : {}), position };
       }
       const res = (await client.query(sql, params as unknown[] | undefined)) as QueryResult<R> | QueryResult<R>[];
       const last = Array.isArray(res) ? res[res.length - 1] : res;
@@ -187,7 +224,10 @@ export function poolExecutor(
       let lsn: bigint | undefined;
       if (o.captureLsn && !destroy) lsn = lsnOf(await client.query('SELECT pg_current_wal_insert_lsn()::text AS l'));
       ok = true;
-      return { result: last as QueryResult<R>, ...(lsn !== undefined ? { lsn } : {}) };
+      const out: RunOutcome<R> = { result: last as QueryResult<R> };
+      if (lsn !== undefined) out.lsn = lsn;
+      if (position) out.position = position;
+      return out;
     } catch (err) {
       client[SEARCH_PATH] = DIRTY;
       if (isConnectionError(err) || isClientTimeout(err) || !(err instanceof Error)) {
@@ -266,19 +306,22 @@ export function providerExecutor(provider: ConnectionProvider): NodeExecutor {
     params: readonly unknown[] | undefined,
     o: RunOptions,
   ): Promise<RunOutcome<R>> {
-    if (o.searchPath === undefined && !o.captureLsn && o.requireReplayLsn === undefined) {
+    if (o.searchPath === undefined && !o.captureLsn && o.requireReplayLsn === undefined && !o.readPosition) {
       return { result: await provider.query<R>(sql, params) };
     }
     return provider.withConnection(async (c) => {
       if (o.searchPath !== undefined) await c.query(`SET search_path TO ${o.searchPath}`);
       try {
-        if (o.requireReplayLsn !== undefined) {
-          const seen = lsnOf(await c.query('SELECT pg_last_wal_replay_lsn()::text AS l'));
-          if (seen === undefined || seen < o.requireReplayLsn) return { result: undefined };
+        const position = await checkPosition((t) => c.query(t), o);
+        if (position && behind(position, o.requireReplayLsn)) {
+          return { result: undefined, ...(position.lsn !== undefined ? { lsn: position.lsn } : {}), position };
         }
         const result = await c.query<R>(sql, params);
         const lsn = o.captureLsn ? lsnOf(await c.query('SELECT pg_current_wal_insert_lsn()::text AS l')) : undefined;
-        return { result, ...(lsn !== undefined ? { lsn } : {}) };
+        const out: RunOutcome<R> = { result };
+        if (lsn !== undefined) out.lsn = lsn;
+        if (position) out.position = position;
+        return out;
       } finally {
         if (o.searchPath !== undefined) await c.query('RESET search_path').catch(() => undefined);
       }

@@ -46,6 +46,14 @@ export function parseSessionToken(text: string): SessionToken {
   return t;
 }
 
+/**
+ * Position recorded when a write committed but its WAL position could not be
+ * read (the primary became unreachable right after the commit). Reads of the
+ * session on that cluster first ask the primary for its current position,
+ * which includes the write, and continue from there.
+ */
+export const UNKNOWN_POSITION = 0xffffffffffffffffn;
+
 /** Remember `lsn` for `key` (never moves backwards). */
 export function advanceToken(token: SessionToken, key: string, lsn: bigint): void {
   const prev = token.positions.get(key);

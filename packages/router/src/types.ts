@@ -2,12 +2,14 @@ import type {
   ClusterMonitorOptions,
   ConnectionProvider,
   ConsistencyLevel,
+  Freshness,
   LoadBalancingConfig,
   NodeRole,
   PoolLike,
   PoolOptions,
   QueryResult,
   ReadPreference,
+  ResultOrigin,
   SchemaOptions,
 } from '@pg-multiverse/core';
 import type { SessionToken } from './session-token.js';
@@ -53,6 +55,21 @@ export interface RouteOptions {
   sessionToken?: SessionToken;
   /** Override the SQL classification (`read` or `write`). */
   kind?: 'read' | 'write';
+  /**
+   * Reads: record where the result came from in `route.origin` (role and WAL
+   * position, read on the same session just before the statement: one extra
+   * round trip). The facade's cache asks for it when it fills an entry.
+   */
+  readOrigin?: boolean;
+}
+
+/** Where a read would run and what freshness it needs: see `Router.readTarget`. */
+export interface ReadTarget {
+  clusterId: string;
+  /** `clusterId`, or `clusterId#shardId` on a cluster sharded over listed servers. */
+  group: string;
+  /** What a result read elsewhere (a cache entry) must satisfy to answer this read. */
+  freshness: Freshness;
 }
 
 /** Why a node was chosen. */
@@ -80,6 +97,8 @@ export interface RouteInfo {
   kind: 'read' | 'write';
   durationMs: number;
   retried: boolean;
+  /** Reads run with `readOrigin`: where the result came from. */
+  origin?: ResultOrigin;
 }
 
 export type RoutedResult<R> = QueryResult<R> & { readonly route: RouteInfo };

@@ -1,3 +1,5 @@
+import type { ResultOrigin } from './freshness.js';
+
 /**
  * A cached query result. `value` is opaque to the store: the cache layer
  * serialises (and maybe compresses) results into it.
@@ -13,6 +15,12 @@ export interface CacheEntry {
   tags?: readonly string[];
   /** True when `value` is compressed. */
   compressed?: boolean;
+  /**
+   * Where the result was read (primary, or a replica at a replay position).
+   * A store must return it as it was `set`; an entry without it is served
+   * only to reads that accept any freshness (`eventual`).
+   */
+  origin?: ResultOrigin;
 }
 
 export interface CacheSetOptions {
