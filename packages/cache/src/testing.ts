@@ -73,6 +73,22 @@ export function testCacheStore(
       expect(!!got?.compressed).toBe(true);
     });
 
+    it('returns the origin it was set with (where the result was read)', async () => {
+      const s = await make();
+      const fromReplica = {
+        ...entry('r'),
+        origin: { role: 'replica' as const, lsn: '0/3000060', lagMs: 12, at: 1_700_000_000_000 },
+      };
+      const fromPrimary = {
+        ...entry('p'),
+        origin: { role: 'primary' as const, lsn: '1/A0', lagMs: 0, at: 1_700_000_000_001 },
+      };
+      await s.set('o1', fromReplica, opts(['a']));
+      await s.set('o2', fromPrimary, opts(['a']));
+      expect((await s.get('o1'))?.origin).toEqual(fromReplica.origin);
+      expect((await s.get('o2'))?.origin).toEqual(fromPrimary.origin);
+    });
+
     it('round-trips every byte value', async () => {
       const s = await make();
       const all = Buffer.from(Array.from({ length: 512 }, (_, i) => i % 256));
