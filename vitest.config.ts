@@ -36,11 +36,22 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/test/**/*.test.ts'],
-    globalSetup: ['./packages/testkit/src/vitest-global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,
+    // `unit`: tests next to the code (src/), no servers; `integration`: real servers, one shared topology
+    // started by the global setup. `pnpm test` runs both; `pnpm test:unit` only the first.
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['packages/*/src/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['packages/*/test/**/*.test.ts', 'examples/test/**/*.test.ts'],
+          globalSetup: ['./packages/testkit/src/vitest-global-setup.ts'],
+        },
+      },
+    ],
   },
 });
