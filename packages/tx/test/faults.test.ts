@@ -1,4 +1,4 @@
-import { quoteLiteral } from '@pg-multiverse/core';
+import { isPgmError, type PgmError, quoteLiteral } from '@pg-multiverse/core';
 import { startTopology, type Topology } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,5 +156,64 @@ describe('recovery racing a live COMMIT PREPARED', () => {
     expect(isPreparedBusyError({ code: '55006', message: 'prepared transaction with identifier "x" is busy' })).toBe(
       false,
     );
+  });
+});
+
+describe('a participant whose primary is unreachable', () => {
+  /** A transaction over both clusters; resolves to the error it failed with. */
+  const touchBoth = async (tm: Harness['tm']): Promise<PgmError> => {
+    const err = await tm
+      .withTransaction(['fa', 'fb'], async (tx) => {
+        await tx.query('INSERT INTO items VALUES (100, $1)', ['a'], { schema: 'fa' });
+        await tx.query('INSERT INTO items VALUES (100, $1)', ['b'], { schema: 'fb' });
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    if (!(err instanceof Error)) throw new Error('the transaction was expected to fail');
+    return err as PgmError;
+  };
+
+  it('fails with CONNECTION_FAILED naming the network error when the primary resets connections', async () => {
+    const proxy = topo.cluster('c2').primary.proxy;
+    proxy.refuse();
+    let err: PgmError;
+    try {
+      err = await touchBoth(h.tm);
+    } finally {
+      proxy.restore();
+    }
+    expect(isPgmError(err, 'CONNECTION_FAILED')).toBe(true);
+    expect(err.clusterId).toBe('c2');
+    expect(err.message).toMatch(
+      /^tx: could not get a connection to the primary of "c2": .*(ECONNRESET|Connection terminated)/,
+    );
+    expect(err.cause).toBeInstanceOf(Error);
+    expect(err.message).toContain((err.cause as Error).message);
+    expect(await rows('c1', 'fa', 100)).toBe(0);
+  });
+
+  it('names ECONNREFUSED when the primary is stopped, and keeps the cause', async () => {
+    const node = topo.cluster('c2').primary;
+    // Straight to the server's port (the proxy would accept, then reset): nothing listens once it stops.
+    const direct = harness({ ...primaries, c2: { ...primaries.c2!, port: node.serverPort } }, schemas, {
+      ownerId: h.ownerId,
+      decisionSchema: h.decisionSchema,
+    });
+    await node.stop({ mode: 'fast' });
+    let err: PgmError;
+    try {
+      err = await touchBoth(direct.tm);
+    } finally {
+      await node.start();
+      await direct.tm.close();
+      await Promise.all(Object.values(direct.pools).map((p) => p.end()));
+    }
+    expect(isPgmError(err, 'CONNECTION_FAILED')).toBe(true);
+    expect(err.message).toMatch(/^tx: could not get a connection to the primary of "c2": .*ECONNREFUSED/);
+    expect(err.message).toContain(`127.0.0.1:${node.serverPort}`);
+    expect(err.cause).toMatchObject({ code: 'ECONNREFUSED' });
+    expect(err.sqlState).toBeUndefined();
   });
 });
