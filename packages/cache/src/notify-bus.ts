@@ -95,6 +95,23 @@ export function createNotifyBus(options: NotifyBusOptions): NotifyBus {
   let queue: string[] = [];
   let connecting: Promise<void> | undefined;
 
+  // One query at a time per connection: publishes, the queued resend and pings all share the
+  // listener connection, and pg deprecates (pg@9 removes) queueing queries on a busy client.
+  const chains = new WeakMap<NotifyClientLike, Promise<unknown>>();
+  const serially = <T>(c: NotifyClientLike, run: () => Promise<T>): Promise<T> => {
+    const next = (chains.get(c) ?? Promise.resolve()).then(run);
+    chains.set(
+      c,
+      next.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    return next;
+  };
+  const notify = (c: NotifyClientLike, payload: string) =>
+    serially(c, () => c.query('SELECT pg_notify($1, $2)', [channel, payload]));
+
   const deliver = (inv: BusInvalidation) => {
     for (const l of listeners) l(inv);
   };
@@ -149,7 +166,7 @@ export function createNotifyBus(options: NotifyBusOptions): NotifyBus {
   const sendQueued = async (c: NotifyClientLike) => {
     while (queue.length > 0 && client === c && connected) {
       const payload = queue[0]!;
-      await c.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      await notify(c, payload);
       queue.shift();
     }
   };
@@ -176,7 +193,7 @@ export function createNotifyBus(options: NotifyBusOptions): NotifyBus {
           deliver(msg.body);
         });
         await c.connect();
-        await c.query(`LISTEN ${quoteIdent(channel)}`);
+        await serially(c, () => c!.query(`LISTEN ${quoteIdent(channel)}`));
         if (closed) {
           dropConnection(c);
           return;
@@ -210,9 +227,10 @@ export function createNotifyBus(options: NotifyBusOptions): NotifyBus {
   const ping = (c: NotifyClientLike) => {
     if (pinging || client !== c) return;
     pinging = true;
+    // The clock runs while the ping waits its turn too: a connection whose queries stop completing is dropped.
     const t = setTimeout(() => lost(c, new Error('listener connection did not answer a ping')), pingMs);
     t.unref();
-    c.query('SELECT 1')
+    serially(c, () => c.query('SELECT 1'))
       .then(
         () => undefined,
         (err) => lost(c, err),
@@ -243,7 +261,7 @@ export function createNotifyBus(options: NotifyBusOptions): NotifyBus {
       if (!c || !connected || queue.length > 0) return void enqueue(payloads);
       for (let i = 0; i < payloads.length; i++) {
         try {
-          await c.query('SELECT pg_notify($1, $2)', [channel, payloads[i]!]);
+          await notify(c, payloads[i]!);
         } catch (err) {
           enqueue(payloads.slice(i));
           lost(c, err as Error);

@@ -1,7 +1,14 @@
 import { uniqueName } from '@pg-multiverse/testkit';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNotifyBus, createQueryCache, type QueryCache, type QueryCacheEvents } from '../src/index.js';
+import {
+  type BusInvalidation,
+  createNotifyBus,
+  createQueryCache,
+  type NotifyClientLike,
+  type QueryCache,
+  type QueryCacheEvents,
+} from '../src/index.js';
 import { dropSchema, facade, makeSchema, newPool, primaryConn, until } from './helpers.js';
 
 // Two application instances, each with its own memory store, broadcasting
@@ -115,5 +122,68 @@ describe('memory stores in two instances', () => {
     await a.write("UPDATE items SET name = 'one' WHERE id = 1");
     await cacheA.close();
     await cacheB.close();
+  });
+
+  it('publishes many invalidations at once one query at a time: all arrive, and pg has nothing to warn about', async () => {
+    const channel = uniqueName('ch');
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    // A real pg.Client, counting the queries it has in flight: pg warns about overlapping ones
+    // only once per process, the count sees every one.
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const counted = (): NotifyClientLike => {
+      const real = new pg.Client(primaryConn());
+      return {
+        connect: () => real.connect(),
+        async query(text, values) {
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          try {
+            return await real.query(text, values);
+          } finally {
+            inFlight--;
+          }
+        },
+        end: () => real.end(),
+        on: (event: string, listener: (...args: never[]) => void) => real.on(event as 'end', listener),
+        removeAllListeners: (event?: string) => real.removeAllListeners(event),
+      };
+    };
+    const publisher = createNotifyBus({ connect: counted, channel, reconnectDelayMs: 20 });
+    const subscriber = createNotifyBus({ connect: primaryConn, channel, reconnectDelayMs: 20 });
+    const received = new Set<string>();
+    const gaps: BusInvalidation[] = [];
+    subscriber.subscribe((inv) => {
+      if (inv.gap) gaps.push(inv);
+      for (const k of inv.keys ?? []) received.add(k);
+    });
+    try {
+      await subscriber.start();
+      await publisher.start();
+      expect(publisher.connected && subscriber.connected).toBe(true);
+      const n = 400;
+      // Some big enough to be chunked into several NOTIFYs, all started in the same tick.
+      await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          publisher.publish({
+            keys: [`k${i}`],
+            ...(i % 50 === 0 ? { tags: Array.from({ length: 400 }, (_, j) => `tag-${i}-${j}-${'x'.repeat(20)}`) } : {}),
+          }),
+        ),
+      );
+      await until(async () => received.size === n);
+      expect(maxInFlight).toBe(1);
+      expect(publisher.connected).toBe(true);
+      expect(gaps).toEqual([]);
+      // Warnings are emitted on the next tick: wait for one tick past the last publish.
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => /already executing a query/.test(w))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await publisher.close();
+      await subscriber.close();
+    }
   });
 });

@@ -28,7 +28,16 @@ export interface PgMultiverseEvents {
   transactionStarted: { id: string; [k: string]: unknown };
   transactionCommitted: { id: string; [k: string]: unknown };
   transactionRolledBack: { id: string; [k: string]: unknown };
-  transactionRecovered: { [k: string]: unknown };
+  transactionRecovered: {
+    gid: string;
+    txid: string;
+    clusterId: string;
+    action: 'commit' | 'rollback';
+    ageMs: number;
+    [k: string]: unknown;
+  };
+  /** Recovery could not reach a cluster or finish a prepared transaction on it (it retries on its next run). */
+  recoveryFailed: { clusterId: string; error: unknown; [k: string]: unknown };
   migrationStarted: { version: string; name: string; schema: string; cluster: string; [k: string]: unknown };
   migrationCompleted: {
     version: string;

@@ -11,6 +11,7 @@ export { createMemoryStore, createRedisStore } from '@pg-multiverse/cache';
 export * from '@pg-multiverse/core';
 export type { Migration, MigrationContext } from '@pg-multiverse/migrate';
 export { classifySql, hashShard } from '@pg-multiverse/router';
+export type { InDoubtTransaction, RecoveryReport } from '@pg-multiverse/tx';
 export type { PgMultiverseEvents } from './events.js';
 export {
   type CacheMetrics,

@@ -11,6 +11,7 @@ import {
   type QueryResult,
   type ResultOrigin,
   redactError,
+  redactSecrets,
   type SchemaOptions,
   toPgPoolConfig,
   validateConfiguration,
@@ -28,6 +29,7 @@ import {
 import { classifySql, createRouter, type RouteOptions, type Router, type SessionToken } from '@pg-multiverse/router';
 import {
   createTransactionManager,
+  type RecoveryReport,
   type StatementRecord,
   type Transaction,
   type TransactionManager,
@@ -514,6 +516,21 @@ export class PgMultiverse extends EventEmitter {
   runWithSession<T>(fn: () => Promise<T>, token?: SessionToken): Promise<T> {
     const router = this.need();
     return router.runWithSession(token ?? router.createSession(), fn);
+  }
+
+  /**
+   * Finish in-doubt cross-cluster transactions now instead of waiting for the
+   * recovery timer: this instance's prepared transactions are committed or
+   * rolled back as the decision table says (see `@pg-multiverse/tx`). Never
+   * rejects for a database problem: an unreachable cluster is in the report.
+   */
+  async recover(): Promise<RecoveryReport> {
+    this.need();
+    const tm = this.tm;
+    if (!tm) throw new PgmError('NOT_INITIALIZED', 'transactions are not ready');
+    const report = await tm.recover();
+    if (report.reason !== undefined) report.reason = redactSecrets(report.reason, this.secrets);
+    return report;
   }
 
   // ---- migrations -------------------------------------------------------------------------

@@ -21,6 +21,32 @@ interface Found {
   ageMs: number;
 }
 
+/** The first error in `err`'s cause chain that carries a SQLSTATE (providers may wrap pg's error). */
+function serverError(err: unknown): { code: string; routine?: unknown; message?: unknown } | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return e as { code: string };
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * PostgreSQL's answer to COMMIT/ROLLBACK PREPARED while another session is
+ * finishing that same prepared transaction (e.g. its COMMIT PREPARED waits for
+ * a synchronous standby): SQLSTATE 55000 (object_not_in_prerequisite_state),
+ * raised by `LockGXact` as `prepared transaction with identifier "..." is busy`.
+ * 55000 means other things elsewhere, so the routine (reported whatever
+ * lc_messages is) or the English message must say it is this one.
+ */
+export function isPreparedBusyError(err: unknown): boolean {
+  const e = serverError(err);
+  if (e?.code !== '55000') return false;
+  if (e.routine === 'LockGXact') return true;
+  return typeof e.message === 'string' && /^prepared transaction with identifier ".*" is busy$/s.test(e.message);
+}
+
 /** Run `COMMIT PREPARED` / `ROLLBACK PREPARED`; true when done (or already gone), false when busy elsewhere. */
 export async function finishPrepared(
   provider: Pick<ConnectionProvider, 'query'>,
@@ -31,9 +57,8 @@ export async function finishPrepared(
     await provider.query(`${action === 'commit' ? 'COMMIT' : 'ROLLBACK'} PREPARED ${quoteLiteral(gid)}`);
     return true;
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === '42704') return true; // no such prepared transaction: someone finished it already
-    if (code === '55006') return false; // being finished by another session right now
+    if (serverError(err)?.code === '42704') return true; // no such prepared transaction: someone finished it already
+    if (isPreparedBusyError(err)) return false; // being finished by another session right now
     throw err;
   }
 }

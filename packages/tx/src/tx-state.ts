@@ -7,6 +7,7 @@ import {
   quoteLiteral,
 } from '@pg-multiverse/core';
 import { beginSql } from './begin-sql.js';
+import { causeText } from './cause-text.js';
 import { isConnectionError, openSession, type Session, SessionSealedError } from './session.js';
 import type { StatementRecord, Transaction, TransactionOptions, TxQueryOptions } from './types.js';
 
@@ -91,10 +92,11 @@ function getSession(
     } catch (err) {
       // A sharded cluster named without a shard key: the router's own error says what to pass.
       if (isPgmError(err, 'SHARD_KEY_REQUIRED')) throw err;
-      throw new PgmError('CONNECTION_FAILED', `tx: could not get a connection to the primary of "${clusterId}"`, {
-        cause: err,
-        clusterId,
-      });
+      throw new PgmError(
+        'CONNECTION_FAILED',
+        `tx: could not get a connection to the primary of "${clusterId}": ${causeText(err)}`,
+        { cause: err, clusterId },
+      );
     }
     try {
       const path = searchPathFor(schema);
