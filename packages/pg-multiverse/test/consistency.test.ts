@@ -118,7 +118,7 @@ describe('cached reads satisfy their consistency level', () => {
           t: fc.constant('read' as const),
           id: fc.integer({ min: 10, max: 11 }),
           level: fc.constantFrom(...levels),
-          cached: fc.boolean({ biasFactor: 4 }).map((b) => !b),
+          cached: fc.integer({ min: 0, max: 4 }).map((n) => n !== 0),
           variant: fc.integer({ min: 0, max: 3 }).map((n) => (n === 0 ? 1 : 0)),
         }),
       },
