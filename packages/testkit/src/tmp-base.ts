@@ -54,10 +54,27 @@ export function pickBaseTmpDir(env: NodeJS.ProcessEnv = process.env, tmp: string
   return systemTmp(tmp);
 }
 
+/**
+ * Where copies of binaries the server user cannot reach are cached:
+ * `PGM_TESTKIT_TMPDIR` if set, else `os.tmpdir()` (`/tmp` if the server user
+ * cannot enter that). Never `/dev/shm`: it is often mounted `noexec`, and the
+ * copy would sit in memory. Uncached; see `binCacheDir`.
+ */
+export function pickBinCacheDir(env: NodeJS.ProcessEnv = process.env, tmp: string = tmpdir()): string {
+  return explicitDir(env) ?? systemTmp(tmp);
+}
+
 let base: string | undefined;
+let binCache: string | undefined;
 
 /** `pickBaseTmpDir()`, decided once per process. */
 export function baseTmpDir(): string {
   base ??= pickBaseTmpDir();
   return base;
+}
+
+/** `pickBinCacheDir()`, decided once per process. */
+export function binCacheDir(): string {
+  binCache ??= pickBinCacheDir();
+  return binCache;
 }
