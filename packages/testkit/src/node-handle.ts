@@ -42,7 +42,7 @@ export function createNode(init: NodeInit): ManagedNode {
   let role = init.role;
   let pid: number | undefined;
   const logFile = join(init.runDir, `${init.clusterId}.${init.id}.log`);
-  const pgCtl = join(init.bins.binDir, 'pg_ctl');
+  const pgCtl = join(init.bins.serverBinDir, 'pg_ctl');
   const key = `${init.clusterId}/${init.id}`;
   const fail = (msg: string, cause?: unknown) =>
     new TestkitError(`${key}: ${msg}`, { cause, details: { node: key, logFile } });

@@ -57,7 +57,7 @@ export async function startPrimaryAndReplicas(opts: {
     const starts: Promise<void>[] = [];
     for (const r of replicas) {
       await runAsServerUser(
-        join(bins.binDir, 'pg_basebackup'),
+        join(bins.serverBinDir, 'pg_basebackup'),
         ['-h', '127.0.0.1', '-p', String(primary.serverPort), '-U', 'postgres', '-D', r.dataDir].concat([
           '-X',
           'stream',

@@ -78,6 +78,20 @@ export function runAsServerUser(
   });
 }
 
+/**
+ * Runs a short command as the server user (cwd `/`) and returns its exit status and output, e.g. to
+ * ask whether that user can reach a path. `status` is null when it could not be started at all
+ * (EACCES when a directory on the path is closed to it). Never throws.
+ */
+export function probeAsServerUser(file: string, args: readonly string[]): { status: number | null; output: string } {
+  try {
+    const r = spawnSync(file, args, { ...spawnOptions('/'), encoding: 'utf8', timeout: 15_000 });
+    return { status: r.error ? null : r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+  } catch {
+    return { status: null, output: '' };
+  }
+}
+
 /** Synchronous variant, for exit handlers. Never throws. */
 export function runAsServerUserSync(file: string, args: readonly string[], cwd?: string): number | null {
   try {

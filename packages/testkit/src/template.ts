@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PgBinaries } from './binaries.js';
@@ -11,7 +11,7 @@ import { baseTmpDir } from './tmp-base.js';
 const TEMPLATE_FORMAT = 2;
 const inFlight = new Map<string, Promise<string>>();
 
-/** Makes a directory under os.tmpdir() owned by the server user. */
+/** Makes a directory in `baseTmpDir()` owned by the server user. */
 export function makeServerOwnedTempDir(prefix: string): string {
   const dir = mkdtempSync(join(baseTmpDir(), prefix));
   const u = serverUser();
@@ -21,14 +21,17 @@ export function makeServerOwnedTempDir(prefix: string): string {
 
 /**
  * A freshly initdb'ed data directory with the testkit's settings, built once
- * per binary version and settings and cached under os.tmpdir() (shared by
+ * per PostgreSQL build and settings and cached in `baseTmpDir()` (shared by
  * every process of a run, and by later runs). Returns its path; copy it, never
  * start it.
  */
 export function ensureTemplate(bins: PgBinaries): Promise<string> {
+  // Keyed by what the binaries are (version, size and mtime of `postgres`), not where: the same build
+  // found in another checkout, or copied for the server user, shares the template.
+  const postgres = statSync(join(bins.serverBinDir, 'postgres'));
   const key = createHash('sha256')
     .update(
-      `${TEMPLATE_FORMAT}\n${bins.binDir}\n${bins.version}\n${settingsText(BASE_SETTINGS)}\n${HBA}\n${serverUser().uid}`,
+      `${TEMPLATE_FORMAT}\n${bins.version}\n${postgres.size}\n${Math.trunc(postgres.mtimeMs)}\n${settingsText(BASE_SETTINGS)}\n${HBA}\n${serverUser().uid}`,
     )
     .digest('hex')
     .slice(0, 16);
@@ -46,7 +49,7 @@ async function buildTemplate(bins: PgBinaries, final: string): Promise<string> {
   const data = join(staging, 'data');
   try {
     await runAsServerUser(
-      join(bins.binDir, 'initdb'),
+      join(bins.serverBinDir, 'initdb'),
       [
         '-D',
         data,
@@ -69,7 +72,7 @@ async function buildTemplate(bins: PgBinaries, final: string): Promise<string> {
     );
     writeFileSync(join(data, 'pg_hba.conf'), HBA);
     // The password-protected role, created once here in single-user mode (no port, no socket).
-    await runAsServerUser(join(bins.binDir, 'postgres'), ['--single', '-D', data, 'postgres'], {
+    await runAsServerUser(join(bins.serverBinDir, 'postgres'), ['--single', '-D', data, 'postgres'], {
       cwd: staging,
       input: `CREATE ROLE ${PASSWORD_ROLE} LOGIN SUPERUSER PASSWORD '${DEFAULT_PASSWORD}';\n`,
     });

@@ -146,7 +146,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     for (const n of all) {
       if (!n.running) continue;
       runAsServerUserSync(
-        join(bins.binDir, 'pg_ctl'),
+        join(bins.serverBinDir, 'pg_ctl'),
         ['-D', n.dataDir, '-m', 'immediate', '-w', '-t', '10', 'stop'],
         dir,
       );
