@@ -1,59 +1,71 @@
-import type { QueryExecutedEvent } from '@pg-multiverse/router';
+import type { QueryCacheEvents } from '@pg-multiverse/cache';
+import type { PgmError } from '@pg-multiverse/core';
+import type { MigrationEvents } from '@pg-multiverse/migrate';
+import type { RouterEvents } from '@pg-multiverse/router';
+import type { TransactionEvents } from '@pg-multiverse/tx';
+
+/** The payload of each event of an emitter whose events map names to argument tuples. */
+type Payloads<E> = { [K in keyof E]: E[K] extends readonly [infer P, ...unknown[]] ? P : never };
+
+// What the facade forwards from each package, by the package's own event names: a name that a
+// package does not emit is a compile error here, and the payload types come from the package.
+
+/** Router events passed on as they are (`queryExecuted` is forwarded by the metrics hook). */
+export const ROUTER_EVENTS = [
+  'nodeDown',
+  'nodeUp',
+  'clusterDown',
+  'clusterRecovered',
+  'roleChanged',
+  'replicaLagging',
+  'readFallback',
+  'splitBrain',
+  'primaryChanged',
+  'replicaCaughtUp',
+  'queryRetried',
+  'schemaRegistered',
+  'poolError',
+] as const satisfies readonly (keyof RouterEvents)[];
+
+export const CACHE_EVENTS = [
+  'cacheHit',
+  'cacheMiss',
+  'cacheStale',
+  'cacheInvalidated',
+  'cacheEvicted',
+  'cacheError',
+] as const satisfies readonly (keyof QueryCacheEvents)[];
+
+export const TRANSACTION_EVENTS = [
+  'transactionStarted',
+  'transactionCommitted',
+  'transactionRolledBack',
+  'transactionRecovered',
+  'recoveryFailed',
+] as const satisfies readonly (keyof TransactionEvents)[];
+
+export const MIGRATION_EVENTS = [
+  'migrationStarted',
+  'migrationCompleted',
+  'migrationFailed',
+] as const satisfies readonly (keyof MigrationEvents)[];
 
 /**
- * Events of `PgMultiverse`, forwarded from the router, cache, transaction and
- * migration managers. Payloads never contain passwords or query parameters.
+ * Events of `PgMultiverse`: the router's, the cache's, the transaction
+ * manager's and the migration manager's, each with the payload type its
+ * package declares, plus the facade's own `error`. Payloads never contain
+ * passwords or query parameters.
  */
-export interface PgMultiverseEvents {
-  /**
-   * A statement ran on a node (the router's payload: cluster, node, shard, role,
-   * reason, kind, schema, durationMs and its documented alias duration, ok,
-   * retried, sql, errorCode).
-   */
-  queryExecuted: QueryExecutedEvent;
-  nodeDown: { clusterId: string; nodeId: string; reason: string; [k: string]: unknown };
-  nodeUp: { clusterId: string; nodeId: string; downtime?: number; [k: string]: unknown };
-  clusterDown: { clusterId: string; reason: string; [k: string]: unknown };
-  clusterRecovered: { clusterId: string; downtime: number; [k: string]: unknown };
-  roleChanged: { clusterId: string; nodeId: string; from: string; to: string; [k: string]: unknown };
-  replicaLagging: { clusterId: string; nodeId: string; lagMs: number; lagBytes: number; [k: string]: unknown };
-  readFallback: { clusterId: string; reason: string; [k: string]: unknown };
-  splitBrain: { clusterId: string; nodes: string[]; [k: string]: unknown };
-  cacheHit: { key: string; schema?: string; [k: string]: unknown };
-  cacheMiss: { key: string; schema?: string; [k: string]: unknown };
-  cacheStale: { key: string; schema?: string; [k: string]: unknown };
-  cacheInvalidated: { [k: string]: unknown };
-  cacheEvicted: { [k: string]: unknown };
-  cacheError: { error: Error; [k: string]: unknown };
-  transactionStarted: { id: string; [k: string]: unknown };
-  transactionCommitted: { id: string; [k: string]: unknown };
-  transactionRolledBack: { id: string; [k: string]: unknown };
-  transactionRecovered: {
-    gid: string;
-    txid: string;
-    clusterId: string;
-    action: 'commit' | 'rollback';
-    ageMs: number;
-    [k: string]: unknown;
+export type PgMultiverseEvents = Pick<Payloads<RouterEvents>, 'queryExecuted' | (typeof ROUTER_EVENTS)[number]> &
+  Pick<QueryCacheEvents, (typeof CACHE_EVENTS)[number]> &
+  Pick<Payloads<TransactionEvents>, (typeof TRANSACTION_EVENTS)[number]> &
+  Pick<Payloads<MigrationEvents>, (typeof MIGRATION_EVENTS)[number]> & {
+    /**
+     * Something failed that the caller's promise could not report: code
+     * `POST_COMMIT_FAILED` (a committed transaction's follow-up failed).
+     * Informational; never thrown.
+     */
+    error: PgmError;
   };
-  /** Recovery could not reach a cluster or finish a prepared transaction on it (it retries on its next run). */
-  recoveryFailed: { clusterId: string; error: unknown; [k: string]: unknown };
-  migrationStarted: { version: string; name: string; schema: string; cluster: string; [k: string]: unknown };
-  migrationCompleted: {
-    version: string;
-    name: string;
-    schema: string;
-    cluster: string;
-    duration: number;
-    [k: string]: unknown;
-  };
-  migrationFailed: {
-    version: string;
-    name: string;
-    schema: string;
-    cluster: string;
-    error: Error;
-    [k: string]: unknown;
-  };
-  error: Error;
-}
+
+export type PgMultiverseEventName = keyof PgMultiverseEvents;

@@ -35,7 +35,13 @@ import {
   type TransactionManager,
   type TransactionOptions,
 } from '@pg-multiverse/tx';
-import type { PgMultiverseEvents } from './events.js';
+import {
+  CACHE_EVENTS,
+  MIGRATION_EVENTS,
+  type PgMultiverseEvents,
+  ROUTER_EVENTS,
+  TRANSACTION_EVENTS,
+} from './events.js';
 import { type CacheMetrics, MetricsCollector, type SystemMetrics, toPrometheus } from './metrics.js';
 import type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
 import { SPAN_STATUS_ERROR } from './tracing.js';
@@ -92,11 +98,21 @@ export class PgMultiverse extends EventEmitter {
     this.on('error', () => {});
   }
 
-  /** Typed `on`. */
-  override on<K extends EventName>(event: K, listener: (payload: PgMultiverseEvents[K]) => void): this;
-  override on(event: string | symbol, listener: (...args: any[]) => void): this;
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+  /** Typed: a misspelt event name or payload field is a compile error. */
+  override on<K extends EventName>(event: K, listener: (payload: PgMultiverseEvents[K]) => void): this {
     return super.on(event, listener);
+  }
+
+  override once<K extends EventName>(event: K, listener: (payload: PgMultiverseEvents[K]) => void): this {
+    return super.once(event, listener);
+  }
+
+  override off<K extends EventName>(event: K, listener: (payload: PgMultiverseEvents[K]) => void): this {
+    return super.off(event, listener);
+  }
+
+  override emit<K extends EventName>(event: K, payload: PgMultiverseEvents[K]): boolean {
+    return super.emit(event, payload);
   }
 
   /**
@@ -139,21 +155,7 @@ export class PgMultiverse extends EventEmitter {
       ...(o.providers ? { providers: o.providers } : {}),
     });
     this.router = router;
-    this.forward(router, [
-      'nodeDown',
-      'nodeUp',
-      'clusterDown',
-      'clusterRecovered',
-      'roleChanged',
-      'replicaLagging',
-      'readFallback',
-      'splitBrain',
-      'primaryChanged',
-      'replicaCaughtUp',
-      'queryRetried',
-      'schemaRegistered',
-      'poolError',
-    ]);
+    this.forward(router, ROUTER_EVENTS);
     // The router only builds queryExecuted payloads when someone listens: attach our listener
     // when metrics are on or once the application subscribes, so disabled metrics cost nothing.
     const metrics = this.metrics;
@@ -168,7 +170,7 @@ export class PgMultiverse extends EventEmitter {
       });
     };
     if (metrics || this.listenerCount('queryExecuted') > 0) attach();
-    else this.on('newListener', (event: string | symbol) => event === 'queryExecuted' && attach());
+    else super.on('newListener', (event: string | symbol) => event === 'queryExecuted' && attach());
     await router.start();
 
     if (o.enableCache) {
@@ -182,14 +184,7 @@ export class PgMultiverse extends EventEmitter {
         ...(c.compressionThreshold !== undefined ? { compressionThreshold: c.compressionThreshold } : {}),
         ...(c.swrMs !== undefined ? { swrMs: c.swrMs } : {}),
       });
-      this.forward(this.cache, [
-        'cacheHit',
-        'cacheMiss',
-        'cacheStale',
-        'cacheInvalidated',
-        'cacheEvicted',
-        'cacheError',
-      ]);
+      this.forward(this.cache, CACHE_EVENTS);
       if (!c.store && c.notify !== false) {
         // One LISTEN/NOTIFY bus per cluster, on its current primary (followed after a failover).
         await this.cache.attachNotify(
@@ -236,13 +231,7 @@ export class PgMultiverse extends EventEmitter {
       recoveryIntervalMs: o.enableTransactions === false ? 0 : (t.recoveryIntervalMs ?? 30_000),
       ...(t.safeAgeMs !== undefined ? { safeAgeMs: t.safeAgeMs } : {}),
     });
-    this.forward(this.tm, [
-      'transactionStarted',
-      'transactionCommitted',
-      'transactionRolledBack',
-      'transactionRecovered',
-      'recoveryFailed',
-    ]);
+    this.forward(this.tm, TRANSACTION_EVENTS);
     this.tm.on('transactionCommitted', (e) => {
       const waiting = this.committedStatements.get(e.id);
       if (waiting) waiting.push(...e.statements);
@@ -258,16 +247,17 @@ export class PgMultiverse extends EventEmitter {
         primary: (clusterId: string, shardId?: string) =>
           shardId === undefined ? router.primary(clusterId) : router.shardPrimary(clusterId, shardId),
       });
-      this.forward(this.mm, ['migrationStarted', 'migrationCompleted', 'migrationFailed']);
+      this.forward(this.mm, MIGRATION_EVENTS);
       await this.mm.initialize();
     }
   }
 
-  private forward(
-    source: { on(event: any, listener: (payload: any) => void): unknown },
-    events: readonly string[],
+  /** Pass a package's events on under the same names (the tables in events.ts say which). */
+  private forward<N extends EventName>(
+    source: { on(event: NoInfer<N>, listener: (payload: PgMultiverseEvents[NoInfer<N>]) => void): unknown },
+    events: readonly N[],
   ): void {
-    for (const name of events) source.on(name, (payload: unknown) => this.emit(name, payload));
+    for (const name of events) source.on(name, (payload) => this.emit(name, payload));
   }
 
   private need(): Router {
