@@ -10,7 +10,7 @@ export {
 export { createMemoryStore, createRedisStore } from '@pg-multiverse/cache';
 export * from '@pg-multiverse/core';
 export type { Migration, MigrationContext } from '@pg-multiverse/migrate';
-export { classifySql, hashShard } from '@pg-multiverse/router';
+export { type ClusterHealth, classifySql, hashShard, type NodeHealth } from '@pg-multiverse/router';
 export type { InDoubtTransaction, RecoveryReport } from '@pg-multiverse/tx';
 export type { PgMultiverseEvents } from './events.js';
 export {
@@ -23,8 +23,6 @@ export {
 } from './metrics.js';
 export type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
 export {
-  type ClusterHealth,
-  type NodeHealth,
   PgMultiverse,
   type TransactionCallback,
   type TransactionContext,

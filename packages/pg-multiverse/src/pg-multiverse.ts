@@ -26,7 +26,14 @@ import {
   type MigrationRunResult,
   type MigrationStatus,
 } from '@pg-multiverse/migrate';
-import { classifySql, createRouter, type RouteOptions, type Router, type SessionToken } from '@pg-multiverse/router';
+import {
+  type ClusterHealth,
+  classifySql,
+  createRouter,
+  type RouteOptions,
+  type Router,
+  type SessionToken,
+} from '@pg-multiverse/router';
 import {
   createTransactionManager,
   type RecoveryReport,
@@ -50,26 +57,6 @@ import { SPAN_STATUS_ERROR } from './tracing.js';
 export type TransactionContext = Transaction;
 
 export type TransactionCallback<T> = (tx: Transaction) => Promise<T>;
-
-/** Per-cluster result of `healthCheck()`. */
-export interface ClusterHealth {
-  healthy: boolean;
-  /** ms of the slowest successful probe of the cluster's nodes. */
-  responseTime: number;
-  error?: string;
-  failureCount: number;
-  nodes: Record<string, NodeHealth>;
-}
-
-export interface NodeHealth {
-  healthy: boolean;
-  role: 'primary' | 'replica';
-  responseTime: number;
-  lagBytes?: number;
-  lagMs?: number;
-  error?: string;
-  failureCount: number;
-}
 
 type EventName = keyof PgMultiverseEvents;
 
@@ -572,7 +559,7 @@ export class PgMultiverse extends EventEmitter {
 
   /** Probe every node now. */
   async healthCheck(): Promise<Record<string, ClusterHealth>> {
-    return (await this.need().healthCheck()) as Record<string, ClusterHealth>;
+    return this.need().healthCheck();
   }
 
   /** Counted figures (`enableMetrics`, on by default), or the Prometheus text format. */
