@@ -30,8 +30,10 @@ import {
   type ClusterHealth,
   classifySql,
   createRouter,
+  type QueryExecutedEvent,
   type RouteOptions,
   type Router,
+  runWithStatementContext,
   type SessionToken,
 } from '@pg-multiverse/router';
 import {
@@ -152,11 +154,14 @@ export class PgMultiverse extends EventEmitter {
       attached = true;
       router.on('queryExecuted', (e) => {
         if (metrics) metrics.recordNode(e.clusterId, e.nodeId, e.durationMs, e.ok);
+        // Statements on lent sessions (transactions, migrations) never pass through query():
+        // they are counted and traced here, from the router's observation.
+        if (e.reason === 'session') this.observeSessionStatement(e);
         // The router's payload already carries `duration`: passed on as is, no copy per query.
         if (this.listenerCount('queryExecuted') > 0) this.emit('queryExecuted', e);
       });
     };
-    if (metrics || this.listenerCount('queryExecuted') > 0) attach();
+    if (metrics || o.tracer || this.listenerCount('queryExecuted') > 0) attach();
     else super.on('newListener', (event: string | symbol) => event === 'queryExecuted' && attach());
     await router.start();
 
@@ -237,6 +242,23 @@ export class PgMultiverse extends EventEmitter {
       this.forward(this.mm, MIGRATION_EVENTS);
       await this.mm.initialize();
     }
+  }
+
+  private observeSessionStatement(e: QueryExecutedEvent): void {
+    this.metrics?.recordQuery(e.clusterId, e.kind, e.durationMs, e.ok, false);
+    const tracer = this.options.tracer;
+    if (!tracer) return;
+    const attributes: Record<string, string | number | boolean> = {
+      'db.system': 'postgresql',
+      'db.statement': e.sql,
+      'pgm.cluster': e.clusterId,
+      'pgm.node': e.nodeId,
+      'pgm.role': e.role,
+    };
+    if (e.transactionId !== undefined) attributes['pgm.transaction_id'] = e.transactionId;
+    const span = tracer.startSpan('pgm.query', { attributes, startTime: Date.now() - e.durationMs });
+    if (!e.ok) span.setStatus?.({ code: SPAN_STATUS_ERROR, message: e.errorCode ?? 'failed' });
+    span.end();
   }
 
   /** Pass a package's events on under the same names (the tables in events.ts say which). */
@@ -427,15 +449,21 @@ export class PgMultiverse extends EventEmitter {
     if (!tm) throw new PgmError('NOT_INITIALIZED', 'transactions are not ready');
     let txId: string | undefined;
     let result: T;
+    // Every statement of the transaction (the callback's and the commit protocol's) is observed
+    // by the router with this transaction's id (queryExecuted, metrics, spans).
+    const observed: { transactionId?: string } = {};
     try {
-      result = await tm.withTransaction(
-        schemas,
-        (tx) => {
-          txId = tx.id;
-          this.committedStatements.set(tx.id, []);
-          return callback(tx);
-        },
-        options,
+      result = await runWithStatementContext(observed, () =>
+        tm.withTransaction(
+          schemas,
+          (tx) => {
+            txId = tx.id;
+            observed.transactionId = tx.id;
+            this.committedStatements.set(tx.id, []);
+            return callback(tx);
+          },
+          options,
+        ),
       );
     } catch (err) {
       if (txId) this.committedStatements.delete(txId);
@@ -525,12 +553,15 @@ export class PgMultiverse extends EventEmitter {
 
   /** Run pending migrations on every (cluster, schema) target. */
   async migrate(options?: MigrationExecutionOptions): Promise<MigrationRunResult> {
-    return this.needMigrations().migrate(options);
+    const mm = this.needMigrations();
+    // Its statements are observed like queries (queryExecuted with reason `session`, metrics, spans).
+    return runWithStatementContext({}, () => mm.migrate(options));
   }
 
   /** Undo applied migrations (`{ steps }` or `{ targetVersion }`). */
   async rollback(options?: MigrationRollbackOptions): Promise<MigrationRunResult> {
-    return this.needMigrations().rollback(options);
+    const mm = this.needMigrations();
+    return runWithStatementContext({}, () => mm.rollback(options));
   }
 
   /** Totals, `bySchema` and `byCluster`. */

@@ -13,7 +13,10 @@ export interface SpanLike {
  * `pgm.cluster`, `pgm.node`, `pgm.role`, `pgm.cached`, `pgm.schema`.
  */
 export interface QueryTracer {
-  startSpan(name: string, options?: { attributes?: Record<string, string | number | boolean> }): SpanLike;
+  startSpan(
+    name: string,
+    options?: { attributes?: Record<string, string | number | boolean>; startTime?: number },
+  ): SpanLike;
 }
 
 /** OpenTelemetry's `SpanStatusCode.ERROR`. */

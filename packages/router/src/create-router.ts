@@ -33,6 +33,7 @@ import {
   UNKNOWN_POSITION,
 } from './session-token.js';
 import { chooseShard } from './shard.js';
+import { currentStatementContext } from './statement-context.js';
 import { buildCluster, type ClusterRuntime, type GroupRuntime, type NodeRuntime } from './topology.js';
 import type {
   ClusterHealth,
@@ -146,6 +147,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
         onIdleError: (n, error) =>
           emit('poolError', { clusterId: n.clusterId, nodeId: n.nodeId, error: redactErr(error) }),
         guardPrimary: (g) => void writablePrimary(g),
+        observe: (g, node, sql, t0, err) => observeSession(g, node, sql, t0, err),
       }),
     );
   }
@@ -288,7 +290,19 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
 
   function emitExecuted(route: RouteInfo, sql: string, schema: string | undefined, ok: boolean, err?: unknown) {
     if (emitter.listenerCount('queryExecuted') === 0) return;
-    const code = err ? (sqlStateOf((err as { cause?: unknown }).cause) ?? (err as PgmError).code) : undefined;
+    emitter.emit('queryExecuted', buildExecuted(route, sql, schema, ok, err));
+  }
+
+  function buildExecuted(
+    route: RouteInfo,
+    sql: string,
+    schema: string | undefined,
+    ok: boolean,
+    err?: unknown,
+  ): QueryExecutedEvent {
+    const code = err
+      ? (sqlStateOf(err) ?? sqlStateOf((err as { cause?: unknown }).cause) ?? (err as PgmError).code)
+      : undefined;
     // Built without spreads: each `...(cond ? { k } : {})` allocates a throwaway object.
     const e: QueryExecutedEvent = {
       clusterId: route.clusterId,
@@ -305,6 +319,17 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     if (route.shardId) e.shardId = route.shardId;
     if (schema !== undefined) e.schema = schema;
     if (code) e.errorCode = code;
+    return e;
+  }
+
+  /** A statement on a lent primary session (transactions, migrations) settled: observed like a routed one. */
+  function observeSession(g: GroupRuntime, node: NodeRuntime, sql: string, t0: number, err: unknown): void {
+    if (err !== undefined) noteFailure(g, node, err);
+    if (emitter.listenerCount('queryExecuted') === 0) return;
+    const route = routeOf(g, node, 'session', kindOf(sql), t0, false);
+    const e = buildExecuted(route, sql, undefined, err === undefined, err);
+    const ctx = currentStatementContext();
+    if (ctx?.transactionId !== undefined) e.transactionId = ctx.transactionId;
     emitter.emit('queryExecuted', e);
   }
 

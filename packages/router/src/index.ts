@@ -28,6 +28,11 @@ export {
   parseSessionToken,
   type SessionToken,
 } from './session-token.js';
+export {
+  currentStatementContext,
+  runWithStatementContext,
+  type StatementContext,
+} from './statement-context.js';
 export type {
   ClusterHealth,
   NodeHealth,

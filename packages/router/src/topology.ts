@@ -12,6 +12,7 @@ import { toPgPoolConfig } from '@pg-multiverse/core';
 import pg from 'pg';
 import { type NodeExecutor, poolExecutor, providerExecutor } from './node-executor.js';
 import type { Prober } from './probe.js';
+import { currentStatementContext } from './statement-context.js';
 
 /** Everything the router knows about one node. */
 export interface NodeRuntime {
@@ -85,8 +86,13 @@ function isPoolLike(v: unknown): v is PoolLike {
   return typeof (v as PoolLike).connect === 'function' && typeof (v as PoolLike).totalCount === 'number';
 }
 
+/** Called when a statement on the primary provider (a lent session or its `query`) settles. */
+export type ObserveStatement = (g: GroupRuntime, node: NodeRuntime, sql: string, t0: number, err?: unknown) => void;
+
 export interface NodeBuildContext {
   providers: Record<string, ConnectionProvider | PoolLike> | undefined;
+  /** Observation of statements run through the group's primary provider. */
+  observe?: ObserveStatement;
   onIdleError: (node: { clusterId: string; nodeId: string }, err: Error) => void;
   /** Throws when the group cannot take writes (split brain, primary down). */
   guardPrimary: (g: GroupRuntime) => void;
@@ -150,18 +156,53 @@ export function buildNode(n: NormalizedNode, ctx: NodeBuildContext): NodeRuntime
 }
 
 /** A provider whose every call goes to the group's primary of the moment. */
-function delegatingPrimary(group: GroupRuntime, id: string, guard: (g: GroupRuntime) => void): ConnectionProvider {
+/** Time `run` and report it to `observe` (success or failure); the result passes through unchanged. */
+function observed<T>(
+  observe: ObserveStatement | undefined,
+  g: GroupRuntime,
+  node: NodeRuntime,
+  sql: string,
+  run: () => Promise<T>,
+): Promise<T> {
+  // Observed inside a statement context only (the facade's transactions and migrations), so the
+  // library's own housekeeping (recovery scans, preflight) does not count as application queries.
+  if (!observe || !currentStatementContext()) return run();
+  const t0 = performance.now();
+  return run().then(
+    (r) => {
+      observe(g, node, sql, t0);
+      return r;
+    },
+    (err) => {
+      observe(g, node, sql, t0, err ?? new Error('statement failed'));
+      throw err;
+    },
+  );
+}
+
+function delegatingPrimary(
+  group: GroupRuntime,
+  id: string,
+  guard: (g: GroupRuntime) => void,
+  observe: ObserveStatement | undefined,
+): ConnectionProvider {
   return {
     get id() {
       return `${id}/${group.primary.id}`;
     },
     query: async (text, values) => {
       guard(group);
-      return group.primary.exec.provider.query(text, values);
+      const node = group.primary;
+      return observed(observe, group, node, text, () => node.exec.provider.query(text, values));
     },
     withConnection: async (fn) => {
       guard(group);
-      return group.primary.exec.provider.withConnection(fn);
+      const node = group.primary;
+      if (!observe) return node.exec.provider.withConnection(fn);
+      // Every statement on the lent session is observed, like a routed one (reason `session`).
+      return node.exec.provider.withConnection((c) =>
+        fn({ query: (text, values) => observed(observe, group, node, text, () => c.query(text, values)) }),
+      );
     },
     stats: () => group.primary.exec.stats(),
     end: async () => {},
@@ -180,7 +221,7 @@ export function buildCluster(cfg: NormalizedCluster, balancer: Balancer, ctx: No
       primary: nodes[0]!,
       primaryProvider: undefined as unknown as ConnectionProvider,
     };
-    g.primaryProvider = delegatingPrimary(g, cfg.id, ctx.guardPrimary);
+    g.primaryProvider = delegatingPrimary(g, cfg.id, ctx.guardPrimary, ctx.observe);
     groups.push(g);
   };
   const shards = cfg.sharding?.shards ?? [];

@@ -84,7 +84,8 @@ export type RouteReason =
   | 'session-primary'
   | 'bounded-primary'
   | 'fallback-primary'
-  | 'retry';
+  | 'retry'
+  | 'session';
 
 /** Where a query ran. Attached to results as the non-enumerable `route`. */
 export interface RouteInfo {
@@ -169,6 +170,8 @@ export interface QueryExecutedEvent {
   sql: string;
   /** Error code (SQLSTATE or PgmError code) when `ok` is false. */
   errorCode?: string;
+  /** Statements on a lent session (reason `session`) run inside `runWithStatementContext({ transactionId })`. */
+  transactionId?: string;
 }
 
 /** Events of the router. */
