@@ -43,7 +43,21 @@ export interface PgmErrorOptions {
   details?: Record<string, unknown>;
 }
 
+/**
+ * Brand on every PgmError, registered globally (`Symbol.for`) so that errors
+ * from another copy of this package (ESM and CJS builds loaded side by side,
+ * or two installed versions) are still recognised.
+ */
+const PGM_ERROR = Symbol.for('pg-multiverse.PgmError');
+
 export class PgmError extends Error {
+  /** `err instanceof PgmError` holds for PgmErrors of any copy of this package (see `isPgmError`). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === PgmError) return isBranded(value);
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+
+  declare readonly [PGM_ERROR]: true;
   override readonly name: string = 'PgmError';
   readonly code: PgmErrorCode;
   readonly clusterId: string | undefined;
@@ -58,6 +72,7 @@ export class PgmError extends Error {
     this.nodeId = options.nodeId;
     this.schema = options.schema;
     this.details = options.details;
+    Object.defineProperty(this, PGM_ERROR, { value: true });
   }
 
   /** SQLSTATE of the underlying PostgreSQL error, if any. */
@@ -96,7 +111,15 @@ export class ConfigError extends PgmError {
   }
 }
 
-/** True when `err` is a PgmError, optionally of the given code. */
+function isBranded(value: unknown): value is PgmError {
+  return typeof value === 'object' && value !== null && (value as { [PGM_ERROR]?: unknown })[PGM_ERROR] === true;
+}
+
+/**
+ * True when `err` is a PgmError, optionally of the given code. Works across
+ * copies of the package (ESM and CJS, two versions): it checks a global
+ * brand, not the class identity.
+ */
 export function isPgmError(err: unknown, code?: PgmErrorCode): err is PgmError {
-  return err instanceof PgmError && (code === undefined || err.code === code);
+  return isBranded(err) && (code === undefined || err.code === code);
 }
