@@ -53,7 +53,9 @@ const PGM_ERROR = Symbol.for('pg-multiverse.PgmError');
 export class PgmError extends Error {
   /** `err instanceof PgmError` holds for PgmErrors of any copy of this package (see `isPgmError`). */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class instanceof was asked about (a subclass keeps plain instanceof)
     if (this === PgmError) return isBranded(value);
+    // biome-ignore lint/complexity/noThisInStatic: as above
     return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 
