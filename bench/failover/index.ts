@@ -9,8 +9,9 @@
 //   up     accept -> `nodeUp`
 //   first  accept -> first read served by that replica / first write committed on the primary
 // Writes that fail between the primary's kill and the first write committed after its
-// restart are counted: with a connection error (sent before the mark-down) or refused with
-// NO_AVAILABLE_NODE (while marked down; each writer waits 10 ms after a failure).
+// restart are counted: sent to the dead primary before the mark-down (connection errors,
+// 57P01/57P02 terminations), or refused at once with NO_AVAILABLE_NODE while it is marked
+// down (each writer waits 10 ms after a failure, so that count is mostly downtime / 5 ms).
 // Nodes are reached directly (no testkit proxy). Prints one JSON line.
 //   cd bench && node --import tsx failover/index.ts        (ROUNDS, DOWN_MS env vars)
 import { isPgmError } from '@pg-multiverse/core';
@@ -68,9 +69,11 @@ try {
   let reads = 0;
   let failedReads = 0;
   let writes = 0;
+  /** Failed writes that reached for the dead primary (connection errors, 57P0x terminations), by error. */
   let writeConnFailures = 0;
+  const writeErrors = new Map<string, number>();
+  /** Writes refused at once with NO_AVAILABLE_NODE (primary marked down). */
   let writeRejections = 0;
-  let writeOtherFailures = 0;
 
   const reader = async () => {
     let i = 0;
@@ -93,8 +96,11 @@ try {
         lastWriteOk = performance.now();
       } catch (err) {
         if (isPgmError(err) && err.code === 'NO_AVAILABLE_NODE') writeRejections++;
-        else if (isPgmError(err) && err.code === 'CONNECTION_FAILED') writeConnFailures++;
-        else writeOtherFailures++;
+        else {
+          writeConnFailures++;
+          const what = isPgmError(err) ? `${err.code}${err.sqlState ? ` ${err.sqlState}` : ''}` : String(err);
+          writeErrors.set(what, (writeErrors.get(what) ?? 0) + 1);
+        }
         await sleep(10);
       }
     }
@@ -128,7 +134,7 @@ try {
     if (pid === undefined) throw new Error(`${nodeId} is not running`);
     const connBefore = writeConnFailures;
     const rejBefore = writeRejections;
-    const otherBefore = writeOtherFailures;
+    writeErrors.clear();
     const readFailBefore = failedReads;
     const killedAt = performance.now();
     process.kill(pid, 'SIGQUIT');
@@ -154,12 +160,12 @@ try {
       first,
       connFailures: writeConnFailures - connBefore,
       rejections: writeRejections - rejBefore,
-      otherFailures: writeOtherFailures - otherBefore,
       failedReads: failedReads - readFailBefore,
     };
     console.error(
       `${nodeId}: down ${Math.round(r.down)} ms, up ${Math.round(r.up)} ms, first ${Math.round(r.first)} ms, ` +
-        `writes failed ${r.connFailures} (connection) + ${r.rejections} (NO_AVAILABLE_NODE) + ${r.otherFailures}, reads failed ${r.failedReads}`,
+        `writes failed ${r.connFailures} (${[...writeErrors].map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}) ` +
+        `+ ${r.rejections} NO_AVAILABLE_NODE, reads failed ${r.failedReads}`,
     );
     for (const rep of replicas) await rep.waitForCatchUp();
     await until(() => rt.nodeStates().every((n) => n.healthy), 'every node healthy');
@@ -226,7 +232,6 @@ try {
         'primary_failed_writes_rejected',
         primaryRuns.map((r) => r.rejections),
       ),
-      primary_failed_writes_other: primaryRuns.reduce((a, r) => a + r.otherFailures, 0),
       primary_failed_reads: primaryRuns.reduce((a, r) => a + r.failedReads, 0),
       reads,
       writes,
