@@ -138,13 +138,20 @@ export interface SchemaOptions {
 
 /** Health-monitor options (documented as `cluster`). */
 export interface ClusterMonitorOptions {
-  /** Probe interval, ms. Default 30000. */
+  /**
+   * Interval of full probe rounds (roles, lag, cluster status), ms. Default 30000. A failing
+   * node is re-probed on its own within 1 s, and a query's connection failure probes at once.
+   */
   healthCheckInterval?: number;
   /** Probe timeout, ms. Default 5000. */
   healthCheckTimeout?: number;
-  /** Connection attempts before a probe counts as failed. Default 3. */
+  /** Connection attempts (after connection errors) before a probe counts as failed. Default 3. */
   retryAttempts?: number;
-  /** Consecutive failed probes before a node is marked down. Default 3. */
+  /**
+   * Consecutive failed probes (timeouts, other errors) before a node is marked down. Default 3.
+   * A probe whose connection is refused/reset/closed or told "shutting down / starting up"
+   * marks the node down at once.
+   */
   maxFailuresBeforeMarkDown?: number;
   /** Replica lag (ms) above which `replicaLagging` is emitted. Default 5000. */
   lagWarningMs?: number;

@@ -256,9 +256,9 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
 
   function noteFailure(g: GroupRuntime, node: NodeRuntime, err: unknown): void {
     if (isConnectionError(err)) {
-      // Suspect until the next probe says otherwise.
+      // Suspect (no reads) until a probe says otherwise; the monitor probes it now and marks it down if refused.
       node.state.healthy = false;
-      monitor.kick(g);
+      monitor.confirm(g, node);
     } else if (sqlStateOf(err) === '25006') {
       monitor.kick(g);
     }

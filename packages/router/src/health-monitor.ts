@@ -26,21 +26,45 @@ export function monitorSettings(o: ClusterMonitorOptions = {}): MonitorSettings 
 
 type Emit = <K extends keyof RouterEvents>(event: K, ...args: RouterEvents[K]) => void;
 
+/** First re-probe of a failing node, ms; doubles per failure up to `RETRY_MAX_MS` (both capped by the interval). */
+export const RETRY_FIRST_MS = 250;
+export const RETRY_MAX_MS = 1_000;
+
 export interface HealthMonitor {
   /** Probe every node once (first round), then keep probing on the interval. */
   start(): Promise<void>;
   /** Probe a group now (coalesced with a round in flight). */
   kick(group: GroupRuntime): void;
+  /**
+   * A query on `node` failed at the connection level: probe that node now
+   * (unless it is already down or being probed). A refused probe marks it
+   * down at once.
+   */
+  confirm(group: GroupRuntime, node: NodeRuntime): void;
   /** Probe every node now and wait for the results. */
   probeAll(): Promise<void>;
   stop(): void;
 }
 
 /**
- * Background health, lag and role monitor. One probe round per group (a
- * cluster or a shard: one primary with its replicas) at a time, so probes of
- * a node never overlap; every probe is bounded by the timeout. Down nodes are
- * probed with exponential backoff (up to 4 intervals).
+ * Background health, lag and role monitor.
+ *
+ * - Full rounds: every `interval`, all nodes of a group (a cluster or a
+ *   shard: one primary with its replicas) are probed together, then roles,
+ *   lag and cluster status are evaluated. One round per group at a time.
+ * - Probes are single-flight per node: a round, a confirmation or a re-probe
+ *   that wants a node already being probed shares that probe, so probes of
+ *   a node never overlap; each is bounded by the timeout.
+ * - Confirmation (`confirm`): a connection-level failure on the query path
+ *   probes that node at once.
+ * - Mark-down: a probe whose last attempt on a fresh connection was refused
+ *   (`ProbeResult.refused`) marks the node down at once; other failures
+ *   (timeouts, errors like too many connections or bad credentials) count,
+ *   and `maxFailures` consecutive ones mark it down.
+ * - A node whose last probe failed (down or not) is re-probed on its own
+ *   timer, `RETRY_FIRST_MS` doubling to `RETRY_MAX_MS` (never slower than
+ *   the interval), until a probe succeeds; down nodes are left out of full
+ *   rounds meanwhile.
  */
 export function createHealthMonitor(
   clusters: () => Iterable<ClusterRuntime>,
@@ -51,6 +75,14 @@ export function createHealthMonitor(
   const running = new Map<GroupRuntime, Promise<void>>();
   const kicked = new Set<GroupRuntime>();
   const timers = new Map<GroupRuntime, NodeJS.Timeout>();
+  /** Probe in flight per node (shared by whoever asks meanwhile). */
+  const probing = new Map<NodeRuntime, Promise<void>>();
+  /** Nodes that failed on the query path while a probe begun earlier was in flight: probe again after it. */
+  const recheck = new Set<NodeRuntime>();
+  /** Pending re-probe of a failing node. */
+  const retries = new Map<NodeRuntime, NodeJS.Timeout>();
+  const retryMax = Math.max(1, Math.min(RETRY_MAX_MS, s.interval));
+  const retryFirst = Math.min(RETRY_FIRST_MS, retryMax);
   let stopped = true;
   let closed = false;
 
@@ -83,10 +115,10 @@ export function createHealthMonitor(
       return inFlight;
     }
     const p = (async () => {
-      const now = performance.now();
-      const due = g.nodes.filter((n) => force || !n.down || now >= n.nextProbeAt);
-      const results = await Promise.all(due.map((n) => probeNode(n)));
-      for (let i = 0; i < due.length; i++) applyProbe(due[i]!, results[i]!);
+      // Down nodes are on their own re-probe timer; one without (should not happen, but cheap) joins the round.
+      const due = g.nodes.filter((n) => force || !n.down || !retries.has(n));
+      await Promise.all(due.map((n) => probeNode(g, n)));
+      if (closed) return;
       evaluateRoles(g);
       evaluateLag(g);
       const c = clusterOf(g);
@@ -102,14 +134,64 @@ export function createHealthMonitor(
     return p;
   }
 
-  async function probeNode(n: NodeRuntime): Promise<ProbeResult> {
+  /** Probe one node and apply the result; joins the probe of that node in flight, if any. */
+  function probeNode(g: GroupRuntime, n: NodeRuntime): Promise<void> {
+    const inFlight = probing.get(n);
+    if (inFlight) return inFlight;
     n.prober ??= createProber(n.pgConfig, s.timeout, s.attempts);
-    return n.prober.probe();
+    const prober = n.prober;
+    const p = (async () => {
+      let r: ProbeResult;
+      try {
+        r = await prober.probe();
+      } finally {
+        probing.delete(n);
+      }
+      if (closed) return;
+      applyProbe(g, n, r);
+      // That probe may have begun before the failure it is asked to confirm: a success proves nothing, look again.
+      if (recheck.delete(n) && r.ok) probeAlone(g, n);
+    })();
+    probing.set(n, p);
+    return p;
   }
 
-  function applyProbe(n: NodeRuntime, r: ProbeResult): void {
+  /** Probe one node outside a round, then re-evaluate its group's roles and cluster status. */
+  function probeAlone(g: GroupRuntime, n: NodeRuntime): void {
+    probeNode(g, n)
+      .then(() => {
+        if (closed) return;
+        evaluateRoles(g);
+        const c = clusterOf(g);
+        if (c) evaluateCluster(c);
+      })
+      .catch(() => undefined);
+  }
+
+  function scheduleRetry(g: GroupRuntime, n: NodeRuntime): void {
+    if (closed) return;
+    clearTimeout(retries.get(n));
+    const delay = Math.min(retryFirst * 2 ** Math.min(n.backoffSteps, 16), retryMax);
+    n.backoffSteps++;
+    const t = setTimeout(() => {
+      retries.delete(n);
+      probeAlone(g, n);
+    }, delay);
+    t.unref();
+    retries.set(n, t);
+  }
+
+  function cancelRetry(n: NodeRuntime): void {
+    const t = retries.get(n);
+    if (t === undefined) return;
+    clearTimeout(t);
+    retries.delete(n);
+  }
+
+  function applyProbe(g: GroupRuntime, n: NodeRuntime, r: ProbeResult): void {
     n.responseTime = r.responseTime;
     if (r.ok) {
+      cancelRetry(n);
       n.reachable = true;
       n.consecutiveFailures = 0;
       n.backoffSteps = 0;
@@ -127,10 +209,15 @@ export function createHealthMonitor(
         const downtime = Date.now() - n.downSince;
         n.down = false;
         n.state.healthScore = 50;
+        // Its lag is from before it went down: unknown until the group's next full round, run now.
+        if (n !== g.primary) n.lagKnown = false;
+        n.state.healthy = true;
         emit('nodeUp', { clusterId: n.clusterId, nodeId: n.id, downtime });
-      } else {
-        n.state.healthScore = Math.min(100, n.state.healthScore + 25);
+        if (running.has(g)) kicked.add(g);
+        else schedule(g, 0);
+        return;
       }
+      n.state.healthScore = Math.min(100, n.state.healthScore + 25);
       n.state.healthy = true;
       return;
     }
@@ -139,7 +226,7 @@ export function createHealthMonitor(
     n.lastError = redactSecrets(r.error?.message ?? 'probe failed', secrets);
     n.state.healthScore = Math.max(0, n.state.healthScore - Math.ceil(100 / s.maxFailures));
     n.state.healthy = false;
-    if (!n.down && n.consecutiveFailures >= s.maxFailures) {
+    if (!n.down && (r.refused || n.consecutiveFailures >= s.maxFailures)) {
       n.down = true;
       n.downSince = Date.now();
       n.state.healthScore = 0;
@@ -150,10 +237,7 @@ export function createHealthMonitor(
         failureCount: n.consecutiveFailures,
       });
     }
-    if (n.down) {
-      n.nextProbeAt = performance.now() + Math.min(s.interval * 2 ** n.backoffSteps, s.interval * 4);
-      n.backoffSteps++;
-    }
+    scheduleRetry(g, n);
   }
 
   function evaluateRoles(g: GroupRuntime): void {
@@ -251,6 +335,11 @@ export function createHealthMonitor(
       else if (stopped) void round(g);
       else schedule(g, 0);
     },
+    confirm(g, n) {
+      if (closed || n.down) return;
+      if (probing.has(n)) recheck.add(n);
+      else probeAlone(g, n);
+    },
     async probeAll() {
       await Promise.all(
         groups().map(async (g) => {
@@ -265,6 +354,8 @@ export function createHealthMonitor(
       closed = true;
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
+      for (const t of retries.values()) clearTimeout(t);
+      retries.clear();
       for (const g of groups()) for (const n of g.nodes) n.prober?.close();
     },
   };

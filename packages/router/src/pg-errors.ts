@@ -14,10 +14,16 @@ const RETRYABLE_STATES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '
 const CONN_MESSAGE =
   /Connection terminated|timeout exceeded when trying to connect|connection error|Connection refused|not queryable|ECONNRESET|ECONNREFUSED/i;
 
-/** SQLSTATE of a server error, or undefined for client/network errors. */
+/**
+ * SQLSTATE of a server error, or undefined for client/network errors. A Node
+ * system error (`syscall`/`errno`) is never one, although some of its codes
+ * (`EPIPE`) have the shape of a SQLSTATE.
+ */
 export function sqlStateOf(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && SQLSTATE.test(code) ? code : undefined;
+  const e = err as { code?: unknown; syscall?: unknown; errno?: unknown } | null;
+  const code = e?.code;
+  if (typeof code !== 'string' || !SQLSTATE.test(code)) return undefined;
+  return e!.syscall === undefined && e!.errno === undefined ? code : undefined;
 }
 
 /** True when the connection itself failed (no server verdict on the statement), or the server is going away. */
@@ -27,6 +33,27 @@ export function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && NET_CODES.has(code)) return true;
   return err instanceof Error && CONN_MESSAGE.test(err.message);
+}
+
+const REFUSAL_STATES = new Set(['57P01', '57P02', '57P03']);
+const TIMEOUT_MESSAGE = /time(d)?\s?out/i;
+
+/**
+ * The node said "no" at once, as opposed to being slow: the connection was
+ * refused, reset or closed by the other end, the host or network is
+ * unreachable, or the server reports a connection failure (`08xxx`) or that
+ * it is shutting down, crashed or not accepting connections yet
+ * (`57P01`/`57P02`/`57P03`). Timeouts of any kind (`ETIMEDOUT`, pg's connect
+ * timeout, a client query timeout) are not refusals. The health monitor
+ * marks a node down as soon as a probe on a fresh connection ends this way.
+ */
+export function isRefusal(err: unknown): boolean {
+  const state = sqlStateOf(err);
+  if (state) return state.startsWith('08') || REFUSAL_STATES.has(state);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ETIMEDOUT') return false;
+  if (typeof code === 'string' && NET_CODES.has(code)) return true;
+  return err instanceof Error && !TIMEOUT_MESSAGE.test(err.message) && CONN_MESSAGE.test(err.message);
 }
 
 export function isClientTimeout(err: unknown): boolean {

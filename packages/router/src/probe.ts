@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { parseLsn } from './lsn.js';
-import { isConnectionError } from './pg-errors.js';
+import { isConnectionError, isRefusal } from './pg-errors.js';
 
 /** What one health probe saw. */
 export interface ProbeResult {
@@ -13,6 +13,12 @@ export interface ProbeResult {
   /** Replica: ms since the last replayed transaction's commit time, null if none replayed yet. */
   replayAgeMs?: number | null;
   error?: Error;
+  /**
+   * Failed probe only: its last attempt, on a connection opened by this probe,
+   * was refused (`isRefusal`: refused/reset/closed, `08xxx`, `57P01`-`57P03`)
+   * rather than timed out or answered with another error.
+   */
+  refused?: boolean;
 }
 
 export interface Prober {
@@ -42,7 +48,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * A node's health probe: one dedicated connection (not from the app pool, so
  * probes never queue behind queries), reconnected after any failure. Every
  * probe is bounded by `timeoutMs` overall, so a black-holed node cannot hang
- * it; up to `attempts` connection attempts fit in that budget.
+ * it; up to `attempts` connection attempts fit in that budget (25 ms, 50 ms,
+ * ... apart), retried only after connection-level errors. A failure on the
+ * connection kept from an earlier probe (it may have gone stale while idle)
+ * costs no attempt: the probe reconnects at once, so a verdict is always
+ * about a fresh connection.
  */
 export function createProber(clientConfig: Record<string, unknown>, timeoutMs: number, attempts: number): Prober {
   let client: pg.Client | undefined;
@@ -87,10 +97,13 @@ export function createProber(clientConfig: Record<string, unknown>, timeoutMs: n
   async function attempt(): Promise<ProbeResult> {
     const started = performance.now();
     const deadline = started + timeoutMs;
+    const max = Math.max(1, attempts);
     let lastErr: Error = new Error('health probe not attempted');
-    for (let attempt = 0; attempt < Math.max(1, attempts) && !closed; attempt++) {
+    let refused = false;
+    for (let attempt = 0; attempt < max && !closed; attempt++) {
       const left = deadline - performance.now();
       if (left <= 0) break;
+      const reused = client !== undefined;
       try {
         const c = await connect(left);
         const res = await within(c.query(PROBE_SQL), Math.max(1, deadline - performance.now()));
@@ -106,11 +119,17 @@ export function createProber(clientConfig: Record<string, unknown>, timeoutMs: n
       } catch (err) {
         lastErr = err instanceof Error ? err : new Error(String(err));
         discard();
+        refused = false;
         if (err instanceof ProbeTimeout || !isConnectionError(err)) break;
-        await sleep(Math.min(25 * (attempt + 1), Math.max(0, deadline - performance.now())));
+        if (reused) {
+          attempt--; // the kept connection died while idle: says nothing yet, reconnect at once
+          continue;
+        }
+        refused = isRefusal(err);
+        if (attempt + 1 < max) await sleep(Math.min(25 * (attempt + 1), Math.max(0, deadline - performance.now())));
       }
     }
-    return { ok: false, responseTime: performance.now() - started, error: lastErr };
+    return { ok: false, responseTime: performance.now() - started, error: lastErr, refused };
   }
 
   return {

@@ -33,7 +33,6 @@ function nodeOf(id: string, role: 'primary' | 'replica', extra: Partial<NodeRunt
     behindSince: 0,
     lagKnown: true,
     lagging: false,
-    nextProbeAt: 0,
     backoffSteps: 0,
     queries: 0,
     errors: 0,

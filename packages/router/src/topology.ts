@@ -32,7 +32,7 @@ export interface NodeRuntime {
   prober?: Prober;
   /** Last probe succeeded. */
   reachable: boolean;
-  /** Marked down (after `maxFailuresBeforeMarkDown` failed probes). */
+  /** Marked down (a refused probe, or `maxFailuresBeforeMarkDown` other failed probes in a row). */
   down: boolean;
   downSince: number;
   consecutiveFailures: number;
@@ -48,8 +48,7 @@ export interface NodeRuntime {
   replayAgeMs?: number;
   lagKnown: boolean;
   lagging: boolean;
-  /** Monotonic ms before which a down node is not probed again (backoff). */
-  nextProbeAt: number;
+  /** Failed probes since the last success: the re-probe delay doubles with each (health monitor). */
   backoffSteps: number;
   queries: number;
   errors: number;
@@ -147,7 +146,6 @@ export function buildNode(n: NormalizedNode, ctx: NodeBuildContext): NodeRuntime
     behindSince: 0,
     lagKnown: false,
     lagging: false,
-    nextProbeAt: 0,
     backoffSteps: 0,
     queries: 0,
     errors: 0,

@@ -171,6 +171,8 @@ describe('faults', () => {
         expect(r.rows).toEqual([{ one: 1 }]);
       }
       await waitFor(() => events('nodeDown', { nodeId: 'replica-1' }).length > 1, 'black-holed replica marked down');
+      // Timeouts are not refusals: marked down after maxFailuresBeforeMarkDown (2) of them, not at the first.
+      expect(events('nodeDown', { nodeId: 'replica-1' })[1]!.data.failureCount).toBe(2);
     } finally {
       replica1.proxy.restore();
     }
