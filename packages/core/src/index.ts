@@ -45,6 +45,7 @@ export { listedShards, locationOf } from './location.js';
 export { type PoolClientLike, type PoolLike, type PoolProviderOptions, poolProvider } from './pool-provider.js';
 export { quoteIdent, quoteLiteral, quoteQualified } from './quote-ident.js';
 export { collectSecrets, describeNode, redactError, redactSecrets } from './redact.js';
+export { searchPathFor } from './search-path.js';
 export { type SqlStatement, splitStatements } from './sql/split-statements.js';
 export {
   iterateSqlTokens,

@@ -1,5 +1,5 @@
 import type { Connection, ConnectionProvider, QueryResult } from '@pg-multiverse/core';
-import { locationOf, quoteIdent } from '@pg-multiverse/core';
+import { locationOf, quoteIdent, searchPathFor } from '@pg-multiverse/core';
 import { type ControlTables, historySql } from './control-tables.js';
 import { createNestingRewriter } from './nested-transactions.js';
 import type { PlannedStep } from './plan.js';
@@ -31,7 +31,7 @@ function prefixed(logger: MigrationLogger, prefix: string): MigrationLogger {
 export async function runStep(provider: ConnectionProvider, step: PlannedStep, opts: StepOptions): Promise<number> {
   const m = step.migration;
   const transactional = step.forget !== undefined || m?.transaction !== false;
-  const searchPath = `${quoteIdent(step.schema)}, public`;
+  const searchPath = searchPathFor(step.schema);
   const sql = historySql(opts.tables);
   return provider.withConnection(async (conn) => {
     const started = performance.now();

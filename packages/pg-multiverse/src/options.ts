@@ -7,6 +7,7 @@ import type {
   PoolOptions,
 } from '@pg-multiverse/core';
 import type { MigrationManagerOptions } from '@pg-multiverse/migrate';
+import type { RouterOptions, SessionToken } from '@pg-multiverse/router';
 import type { QueryTracer } from './tracing.js';
 
 /** Options of `new PgMultiverse(options)` (the documented `MultiClusterConfig`). */
@@ -42,6 +43,13 @@ export interface PgMultiverseOptions {
   providers?: Record<string, ConnectionProvider | import('pg').Pool>;
   /** OpenTelemetry-compatible tracer: one span per query. */
   tracer?: QueryTracer;
+  /** Cluster for queries without a schema (router option `defaultCluster`). Default: the only cluster, if one. */
+  defaultCluster?: RouterOptions['defaultCluster'];
+  /**
+   * Functions whose call makes a statement a write, routed to the primary (router option
+   * `writeFunctions`, e.g. `['app.bump', 'audit_*']`): `SELECT app.bump()` then goes to the primary.
+   */
+  writeFunctions?: RouterOptions['writeFunctions'];
 }
 
 /** Options of `query()`. */
@@ -65,7 +73,7 @@ export interface QueryOptions {
   /** Shard key for hash-sharded clusters. */
   shardKey?: unknown;
   /** Read-your-writes token (see `createSession()`). */
-  sessionToken?: unknown;
+  sessionToken?: SessionToken;
 }
 
 /** `invalidateCache(criteria)`. */

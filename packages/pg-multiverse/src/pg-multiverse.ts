@@ -28,9 +28,9 @@ import {
 } from '@pg-multiverse/migrate';
 import {
   type ClusterHealth,
-  classifySql,
   createRouter,
   type QueryExecutedEvent,
+  type QueryPlan,
   type RouteOptions,
   type Router,
   runWithStatementContext,
@@ -74,7 +74,6 @@ export class PgMultiverse extends EventEmitter {
   private mm: MigrationManager | undefined;
   private metrics: MetricsCollector | undefined;
   private secrets: string[] = [];
-  private schemaOptions = new Map<string, SchemaOptions>();
   private closed = false;
   private initializing: Promise<void> | undefined;
   /** Statements of transactions this instance runs, filled on commit, for cache invalidation. */
@@ -142,6 +141,8 @@ export class PgMultiverse extends EventEmitter {
       ...(o.loadBalancing ? { loadBalancing: o.loadBalancing } : {}),
       ...(o.connectionPool ? { connectionPool: o.connectionPool } : {}),
       ...(o.providers ? { providers: o.providers } : {}),
+      ...(o.defaultCluster !== undefined ? { defaultCluster: o.defaultCluster } : {}),
+      ...(o.writeFunctions !== undefined ? { writeFunctions: o.writeFunctions } : {}),
     });
     this.router = router;
     this.forward(router, ROUTER_EVENTS);
@@ -284,123 +285,118 @@ export class PgMultiverse extends EventEmitter {
     params: unknown[] = [],
     options: QueryOptions = {},
   ): Promise<QueryResult<T>> {
-    // Checks and routing run synchronously; their errors still reject the promise.
+    // The router plans (classification, cluster, shard, consistency) synchronously; the facade
+    // only wraps that plan with the cache, metrics and tracing. Planning errors reject the promise.
     let router: Router;
-    let kind: 'read' | 'write';
-    let clusterId: string;
+    let plan: QueryPlan;
+    let cached: boolean;
     try {
       router = this.need();
       if (typeof sql !== 'string' || sql.trim() === '') {
         throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
       }
       if (!Array.isArray(params)) throw new PgmError('INVALID_ARGUMENT', 'query(sql, params): params must be an array');
-      kind = classifySql(sql);
-      clusterId = router.resolveCluster(options.schema, options.shardKey);
+      cached = this.cache !== undefined && this.cacheable(router, options);
+      // A read that may fill the cache asks where its result came from (see "Cached reads and consistency").
+      plan = router.plan(sql, routeOptions(options, cached));
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.options.tracer || (this.cache !== undefined && kind === 'read' && this.cacheable(options))) {
-      return this.queryTracedOrCached<T>(router, sql, params, options, kind, clusterId);
+    if (this.options.tracer || (cached && plan.kind === 'read')) {
+      return this.queryTracedOrCached<T>(router, plan, params, options, cached);
     }
     // Plain path (no cache, no tracer): a promise chain rather than an async function,
     // whose suspended frame was the largest allocation of a query (measured).
     const metrics = this.metrics;
     const t0 = metrics ? performance.now() : 0;
-    return router.query<T>(sql, params, routeOptions(options, kind)).then(
+    return router.execute<T>(plan, params).then(
       (result) => {
-        if (kind === 'write' && this.cache) return this.afterWrite(result, options.schema, sql, clusterId, t0);
-        metrics?.recordQuery(clusterId, kind, performance.now() - t0, true, false);
+        if (plan.kind === 'write' && this.cache) return this.afterWrite(result, plan, t0);
+        metrics?.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, true, false);
         return result;
       },
       (err) => {
-        metrics?.recordQuery(clusterId, kind, performance.now() - t0, false, false);
+        metrics?.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, false, false);
         throw redactError(err as Error, this.secrets);
       },
     );
   }
 
   /** Whether a read with these options goes through the cache (the cache being on). */
-  private cacheable(options: QueryOptions): boolean {
+  private cacheable(router: Router, options: QueryOptions): boolean {
     return (
       options.cache === true ||
       (options.cache !== false &&
         options.schema !== undefined &&
-        this.schemaOptions.get(options.schema)?.cacheStrategy === 'aggressive')
+        router.schemaOptions(options.schema)?.cacheStrategy === 'aggressive')
     );
   }
 
   /** A write went through with the cache on: invalidate what it touched, then count it. */
-  private async afterWrite<T>(
-    result: QueryResult<T>,
-    schema: string | undefined,
-    sql: string,
-    clusterId: string,
-    t0: number,
-  ): Promise<QueryResult<T>> {
+  private async afterWrite<T>(result: QueryResult<T>, plan: QueryPlan, t0: number): Promise<QueryResult<T>> {
     try {
-      await this.cache!.invalidateWrites([{ schema, sql, clusterId }]);
+      await this.invalidateWrite(plan);
     } catch (err) {
-      this.metrics?.recordQuery(clusterId, 'write', performance.now() - t0, false, false);
+      this.metrics?.recordQuery(plan.clusterId, 'write', performance.now() - t0, false, false);
       throw redactError(err as Error, this.secrets);
     }
-    this.metrics?.recordQuery(clusterId, 'write', performance.now() - t0, true, false);
+    this.metrics?.recordQuery(plan.clusterId, 'write', performance.now() - t0, true, false);
     return result;
+  }
+
+  /** After a write committed: the cache forgets what it wrote (published on the written cluster's bus). */
+  private invalidateWrite(plan: QueryPlan): Promise<number> {
+    return this.cache!.invalidateWrites([{ schema: plan.schema, sql: plan.sql, clusterId: plan.clusterId }]);
   }
 
   /** `query()` with a tracer span and/or through the cache. */
   private async queryTracedOrCached<T>(
     router: Router,
-    sql: string,
+    plan: QueryPlan,
     params: unknown[],
     options: QueryOptions,
-    kind: 'read' | 'write',
-    clusterId: string,
+    cacheable: boolean,
   ): Promise<QueryResult<T>> {
     const t0 = performance.now();
     const span = this.options.tracer?.startSpan('pgm.query', {
       attributes: {
         'db.system': 'postgresql',
-        'db.statement': sql,
-        'pgm.cluster': clusterId,
-        'pgm.schema': options.schema ?? '',
+        'db.statement': plan.sql,
+        'pgm.cluster': plan.clusterId,
+        'pgm.schema': plan.schema ?? '',
       },
     });
-    // Classified once here; the router takes the result instead of classifying again.
-    const routeOpts = routeOptions(options, kind);
     let cached = false;
     try {
       let result: QueryResult<T>;
-      if (this.cache !== undefined && kind === 'read' && this.cacheable(options)) {
-        const cache = this.cache;
-        // The router's rule says which shard the read belongs to and what freshness it needs; an
-        // entry (or a load in flight) that does not satisfy it is not served (see README: caching).
-        const target = router.readTarget(routeOpts);
+      if (cacheable && plan.kind === 'read') {
+        const cache = this.cache!;
+        // The plan says which shard the read belongs to and what freshness it needs; an entry
+        // (or a load in flight) that does not satisfy it is not served (see README: caching).
         const key = cache.keyFor({
-          clusterId,
-          schema: options.schema,
-          searchPath: options.schema,
-          sql,
+          clusterId: plan.clusterId,
+          schema: plan.schema,
+          searchPath: plan.schema,
+          sql: plan.sql,
           params,
           cacheKey: options.cacheKey,
-          ...(target.group !== clusterId ? { shard: target.group } : {}),
+          ...(plan.shardId !== undefined ? { shard: plan.group } : {}),
         });
-        const tags = cache.tagsFor({ schema: options.schema, sql, tags: options.tags });
+        const tags = cache.tagsFor({ schema: plan.schema, sql: plan.sql, tags: options.tags });
         const ttlMs = options.cacheTtl ?? this.options.cache?.ttl ?? 300_000;
-        const fill = { ...routeOpts, readOrigin: true };
         const r = await cache.wrap(
           key,
-          { ttlMs, tags, schema: options.schema, freshness: target.freshness, originOf: originOfResult },
-          () => router.query<T>(sql, params, fill),
+          { ttlMs, tags, schema: plan.schema, freshness: plan.freshness, originOf: originOfResult },
+          () => router.execute<T>(plan, params),
         );
         result = r.value as QueryResult<T>;
         cached = r.hit;
       } else {
-        result = await router.query<T>(sql, params, routeOpts);
-        if (kind === 'write' && this.cache)
-          await this.cache.invalidateWrites([{ schema: options.schema, sql, clusterId }]);
+        result = await router.execute<T>(plan, params);
+        if (plan.kind === 'write' && this.cache) await this.invalidateWrite(plan);
       }
       const ms = performance.now() - t0;
-      this.metrics?.recordQuery(clusterId, kind, ms, true, cached);
+      this.metrics?.recordQuery(plan.clusterId, plan.kind, ms, true, cached);
       if (span) {
         const route = (result as { route?: { nodeId?: string; role?: string } }).route;
         span.setAttribute('pgm.cached', cached);
@@ -410,7 +406,7 @@ export class PgMultiverse extends EventEmitter {
       }
       return result;
     } catch (err) {
-      this.metrics?.recordQuery(clusterId, kind, performance.now() - t0, false, cached);
+      this.metrics?.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, false, cached);
       const e = redactError(err as Error, this.secrets);
       if (span) {
         span.recordException?.(e);
@@ -635,7 +631,6 @@ export class PgMultiverse extends EventEmitter {
   /** Route `schema` to `clusterId` from now on. */
   registerSchema(schema: string, clusterId: string, options: SchemaOptions = {}): void {
     this.need().registerSchema(schema, clusterId, options);
-    this.schemaOptions.set(schema, options);
   }
 
   /** Stop monitors and timers, close every pool. The process can exit right after. */
@@ -655,15 +650,16 @@ function originOfResult(value: unknown): ResultOrigin | undefined {
   return (value as { route?: { origin?: ResultOrigin } } | undefined)?.route?.origin;
 }
 
-function routeOptions(o: QueryOptions, kind: 'read' | 'write'): RouteOptions {
-  const r: Record<string, unknown> = { kind };
+function routeOptions(o: QueryOptions, readOrigin: boolean): RouteOptions {
+  const r: RouteOptions = {};
   if (o.schema !== undefined) r.schema = o.schema;
   if (o.role !== undefined) r.role = o.role;
   if (o.consistency !== undefined) r.consistency = o.consistency;
   if (o.maxLagMs !== undefined) r.maxLagMs = o.maxLagMs;
   if (o.shardKey !== undefined) r.shardKey = o.shardKey;
   if (o.sessionToken !== undefined) r.sessionToken = o.sessionToken;
-  return r as RouteOptions;
+  if (readOrigin) r.readOrigin = true;
+  return r;
 }
 
 async function loadConfiguration(input: ClusterConfiguration | string): Promise<ClusterConfiguration> {

@@ -38,7 +38,7 @@ export type {
   NodeHealth,
   NodeSnapshot,
   QueryExecutedEvent,
-  ReadTarget,
+  QueryPlan,
   RoutedResult,
   RouteInfo,
   RouteOptions,

@@ -1,5 +1,6 @@
 import type { ConsistencyLevel, ReadPreference } from '@pg-multiverse/core';
 import { PgmError } from '@pg-multiverse/core';
+import { isHealthy } from './health-report.js';
 import type { ClusterRuntime, GroupRuntime, NodeRuntime } from './topology.js';
 import type { RouteReason } from './types.js';
 
@@ -44,7 +45,7 @@ export function writablePrimary(g: GroupRuntime): NodeRuntime {
 }
 
 function usable(n: NodeRuntime, g: GroupRuntime, exclude: NodeRuntime | undefined): boolean {
-  return n !== exclude && n.state.healthy && !n.down && (n.state.role === 'replica' || n === g.primary);
+  return n !== exclude && isHealthy(n) && (n.state.role === 'replica' || n === g.primary);
 }
 
 function pick(c: ClusterRuntime, cands: NodeRuntime[]): NodeRuntime | undefined {

@@ -63,13 +63,33 @@ export interface RouteOptions {
   readOrigin?: boolean;
 }
 
-/** Where a read would run and what freshness it needs: see `Router.readTarget`. */
-export interface ReadTarget {
-  clusterId: string;
-  /** `clusterId`, or `clusterId#shardId` on a cluster sharded over listed servers. */
-  group: string;
-  /** What a result read elsewhere (a cache entry) must satisfy to answer this read. */
-  freshness: Freshness;
+/**
+ * What the router decided for one statement, before running it
+ * (`router.plan(sql, options)`): the one place where a statement is
+ * classified and routed. Layers around the router (the facade's cache,
+ * metrics, tracing, transaction follow-up) read it instead of deriving any
+ * of it again, and run it with `router.execute(plan, params)`.
+ */
+export interface QueryPlan {
+  readonly sql: string;
+  /** From the SQL analysis (or the `kind` option): writes go to the primary. */
+  readonly kind: 'read' | 'write';
+  readonly clusterId: string;
+  /** Shard (clusters sharded over listed servers). */
+  readonly shardId: string | undefined;
+  /** `clusterId`, or `clusterId#shardId`: the unit of session positions and cache entries. */
+  readonly group: string;
+  /** Schema put first on the search_path (the `schema` option). */
+  readonly schema: string | undefined;
+  /** Reads: the consistency level in force (option, else the schema's, else the cluster's). */
+  readonly consistency: ConsistencyLevel | undefined;
+  /**
+   * Reads: what a result read elsewhere (a cache entry, a shared load) must
+   * satisfy to answer this read; the rule is `Freshness` in core. Writes: `any`.
+   */
+  readonly freshness: Freshness;
+  /** Reads: `route.origin` will say where the result came from (the `readOrigin` option). */
+  readonly readOrigin: boolean;
 }
 
 /** Why a node was chosen. */

@@ -5,6 +5,7 @@ import {
   type QueryResult,
   quoteIdent,
   quoteLiteral,
+  searchPathFor,
 } from '@pg-multiverse/core';
 import { beginSql } from './begin-sql.js';
 import { causeText } from './cause-text.js';
@@ -45,11 +46,6 @@ export function newTxState(id: string, schemaCluster: Map<string, string>, optio
     decided: false,
     attempted: new Map(),
   };
-}
-
-/** The schema first, then public: what the router puts on the search_path too. */
-export function searchPathFor(schema: string): string {
-  return schema === 'public' ? quoteIdent(schema) : `${quoteIdent(schema)}, public`;
 }
 
 export function timeoutError(state: TxState, cause?: unknown): PgmError {

@@ -1,0 +1,313 @@
+import { type PgmError, PgmError as PgmErrorClass, type QueryResult, type ResultOrigin } from '@pg-multiverse/core';
+import type { HealthMonitor } from './health-monitor.js';
+import { formatLsn, parseLsn } from './lsn.js';
+import type { RunOptions, RunOutcome, SeenPosition } from './node-executor.js';
+import { isConnectionError, isRetryableRead, sqlStateOf, wrapQueryError } from './pg-errors.js';
+import { type Plan, withRequest } from './planner.js';
+import { RoutedQueryResult } from './routed-result.js';
+import { chooseRead, type ReadChoice, type ReadRequest, writablePrimary } from './select-node.js';
+import { advanceToken, type SessionToken, UNKNOWN_POSITION } from './session-token.js';
+import { currentStatementContext } from './statement-context.js';
+import type { ClusterRuntime, GroupRuntime, NodeRuntime } from './topology.js';
+import type { QueryExecutedEvent, RoutedResult, RouteInfo, RouteReason, RouterEvents } from './types.js';
+
+const EWMA_ALPHA = 0.2;
+
+export interface ExecutorContext {
+  emitter: { listenerCount(event: string): number; emit(event: string, ...args: unknown[]): boolean };
+  emit: <K extends keyof RouterEvents>(event: K, ...args: RouterEvents[K]) => void;
+  secrets: readonly string[];
+  monitor: () => HealthMonitor;
+  kindOf: (sql: string) => 'read' | 'write';
+}
+
+export interface Executor {
+  /** Run a plan: writes on the primary; reads on the chosen node, retried once elsewhere on a retryable failure. */
+  execute<R>(plan: Plan, params: readonly unknown[] | undefined): Promise<RoutedResult<R>>;
+  /** A statement on a lent primary session settled (see statement-context.ts). */
+  observeSession(g: GroupRuntime, node: NodeRuntime, sql: string, t0: number, err: unknown): void;
+  /** Record a committed write's position in `token` (the primary's current one when `lsn` is not given). */
+  noteWrite(groups: readonly GroupRuntime[], token: SessionToken, lsn: bigint | undefined): Promise<bigint | undefined>;
+}
+
+/**
+ * Executes plans. The hot path (a read on a warm client) is a promise chain,
+ * not an async function: a suspended async frame keeps its whole register
+ * file and was the largest allocation of a query (measured); the async
+ * functions here run only for writes, session fallbacks and retries.
+ */
+export function createExecutor(ctx: ExecutorContext): Executor {
+  const { emitter, emit, secrets } = ctx;
+
+  /** One statement on one node, feeding its latency and the balancer. */
+  function run<R>(
+    c: ClusterRuntime,
+    node: NodeRuntime,
+    sql: string,
+    params: readonly unknown[] | undefined,
+    ro: RunOptions,
+  ): Promise<RunOutcome<R>> {
+    const st = node.state;
+    st.inFlight++;
+    const t0 = performance.now();
+    const done = (ok: boolean) => {
+      const t1 = performance.now();
+      const ms = t1 - t0;
+      st.inFlight--;
+      st.ewmaLatencyMs = st.lastSampleAt === 0 ? ms : st.ewmaLatencyMs + EWMA_ALPHA * (ms - st.ewmaLatencyMs);
+      st.lastSampleAt = t1;
+      node.queries++;
+      node.totalTimeMs += ms;
+      if (!ok) node.errors++;
+      c.balancer.observe?.(st, ms, ok);
+    };
+    return node.exec.run<R>(sql, params, ro, done);
+  }
+
+  function noteFailure(g: GroupRuntime, node: NodeRuntime, err: unknown): void {
+    if (isConnectionError(err)) {
+      // Suspect (no reads) until a probe says otherwise; the monitor probes it now and marks it down if refused.
+      node.state.healthy = false;
+      ctx.monitor().confirm(g, node);
+    } else if (sqlStateOf(err) === '25006') {
+      ctx.monitor().kick(g);
+    }
+  }
+
+  function routeOf(
+    g: GroupRuntime,
+    node: NodeRuntime,
+    reason: RouteReason,
+    kind: 'read' | 'write',
+    t0: number,
+    retried: boolean,
+  ): RouteInfo {
+    const route: RouteInfo = {
+      clusterId: g.clusterId,
+      nodeId: node.id,
+      role: node.state.role,
+      reason,
+      kind,
+      durationMs: performance.now() - t0,
+      retried,
+    };
+    if (g.shardId) route.shardId = g.shardId;
+    return route;
+  }
+
+  function buildExecuted(
+    route: RouteInfo,
+    sql: string,
+    schema: string | undefined,
+    ok: boolean,
+    err?: unknown,
+  ): QueryExecutedEvent {
+    const code = err
+      ? (sqlStateOf(err) ?? sqlStateOf((err as { cause?: unknown }).cause) ?? (err as PgmError).code)
+      : undefined;
+    // Built without spreads: each `...(cond ? { k } : {})` allocates a throwaway object.
+    const e: QueryExecutedEvent = {
+      clusterId: route.clusterId,
+      nodeId: route.nodeId,
+      role: route.role,
+      reason: route.reason,
+      kind: route.kind,
+      durationMs: route.durationMs,
+      duration: route.durationMs,
+      ok,
+      retried: route.retried,
+      sql,
+    };
+    if (route.shardId) e.shardId = route.shardId;
+    if (schema !== undefined) e.schema = schema;
+    if (code) e.errorCode = code;
+    return e;
+  }
+
+  function emitExecuted(route: RouteInfo, sql: string, schema: string | undefined, ok: boolean, err?: unknown) {
+    if (emitter.listenerCount('queryExecuted') === 0) return;
+    emitter.emit('queryExecuted', buildExecuted(route, sql, schema, ok, err));
+  }
+
+  function finish<R>(res: QueryResult<R>, route: RouteInfo, p: Plan): RoutedResult<R> {
+    emitExecuted(route, p.sql, p.schema, true);
+    return new RoutedQueryResult(res, route) as unknown as RoutedResult<R>;
+  }
+
+  /** A statement failed for good on `node`: report it and return the error to throw. */
+  function failed(node: NodeRuntime, err: unknown, route: RouteInfo, p: Plan): PgmError {
+    const wrapped = wrapQueryError(err, p.g.clusterId, node.id, secrets);
+    emitExecuted(route, p.sql, p.schema, false, wrapped);
+    return wrapped;
+  }
+
+  /** Where a result read on `node` came from, by what the session itself reported. */
+  function originOf(node: NodeRuntime, pos: SeenPosition): ResultOrigin {
+    const origin: ResultOrigin = { role: pos.inRecovery ? 'replica' : 'primary' };
+    if (pos.lsn !== undefined) origin.lsn = formatLsn(pos.lsn);
+    if (!pos.inRecovery) origin.lagMs = 0;
+    else if (node.lagKnown) origin.lagMs = node.state.lagMs;
+    return origin;
+  }
+
+  async function runWrite<R>(p: Plan, params: readonly unknown[] | undefined, t0: number): Promise<RoutedResult<R>> {
+    const g = p.g;
+    const node = writablePrimary(g);
+    try {
+      const out = await run<R>(p.cluster, node, p.sql, params, p.token ? { ...p.run, captureLsn: true } : p.run);
+      if (p.token && out.lsn !== undefined) advanceToken(p.token, g.key, out.lsn);
+      return finish(out.result!, routeOf(g, node, 'write', 'write', t0, false), p);
+    } catch (err) {
+      noteFailure(g, node, err);
+      throw failed(node, err, routeOf(g, node, 'write', 'write', t0, false), p);
+    }
+  }
+
+  /** One read attempt on `choice`, retried once on another node after a retryable failure. */
+  function runRead<R>(
+    p: Plan,
+    req: ReadRequest,
+    params: readonly unknown[] | undefined,
+    t0: number,
+    choice: ReadChoice | undefined,
+    retried: boolean,
+  ): Promise<RoutedResult<R>> {
+    const c = p.cluster;
+    const g = p.g;
+    if (!choice) {
+      return Promise.reject(
+        new PgmErrorClass('NO_AVAILABLE_NODE', `No node of cluster "${c.id}" can serve this read`, {
+          clusterId: c.id,
+        }),
+      );
+    }
+    if (choice.fallback) {
+      if (!g.fallbackActive) {
+        g.fallbackActive = true;
+        emit('readFallback', { clusterId: c.id, reason: choice.fallback, nodeId: choice.node.id });
+      }
+    } else if (choice.node !== g.primary) g.fallbackActive = false;
+    const node = choice.node;
+    const requireLsn = choice.requireLsn;
+    const ro = requireLsn !== undefined ? { ...p.run, requireReplayLsn: requireLsn } : p.run;
+    return run<R>(c, node, p.sql, params, ro).then(
+      (out) => {
+        if (out.result === undefined) return readOnPrimary<R>(p, node, out.lsn, params, t0, retried);
+        if (requireLsn !== undefined && (node.lsn === undefined || node.lsn < requireLsn)) node.lsn = requireLsn;
+        const route = routeOf(g, node, retried ? 'retry' : choice.reason, 'read', t0, retried);
+        if (out.position) route.origin = originOf(node, out.position);
+        return finish(out.result, route, p);
+      },
+      (err) => {
+        noteFailure(g, node, err);
+        if (!retried && isRetryableRead(err)) {
+          const again = withRequest(req, { exclude: node });
+          const next = chooseRead(c, g, again);
+          if (next && next.node !== node) {
+            const errorCode = sqlStateOf(err);
+            emit('queryRetried', {
+              clusterId: c.id,
+              fromNode: node.id,
+              toNode: next.node.id,
+              ...(errorCode ? { errorCode } : {}),
+            });
+            return runRead<R>(p, again, params, t0, next, true);
+          }
+        }
+        throw failed(node, err, routeOf(g, node, choice.reason, 'read', t0, retried), p);
+      },
+    );
+  }
+
+  /** The replica has not replayed the caller's last write yet: the primary answers. */
+  async function readOnPrimary<R>(
+    p: Plan,
+    replica: NodeRuntime,
+    seenLsn: bigint | undefined,
+    params: readonly unknown[] | undefined,
+    t0: number,
+    retried: boolean,
+  ): Promise<RoutedResult<R>> {
+    if (seenLsn !== undefined && (replica.lsn === undefined || seenLsn > replica.lsn)) replica.lsn = seenLsn;
+    const g = p.g;
+    const served = g.primary;
+    try {
+      const out = await run<R>(p.cluster, served, p.sql, params, p.run);
+      const route = routeOf(g, served, 'session-primary', 'read', t0, retried);
+      if (out.position) route.origin = originOf(served, out.position);
+      return finish(out.result!, route, p);
+    } catch (err) {
+      noteFailure(g, served, err);
+      throw failed(served, err, routeOf(g, served, 'session-primary', 'read', t0, retried), p);
+    }
+  }
+
+  /** Replace an unknown session position on `g` by the primary's current one (which includes the write). */
+  async function learnPosition(g: GroupRuntime, token: SessionToken): Promise<void> {
+    const node = writablePrimary(g);
+    let lsn: bigint;
+    try {
+      const r = await node.exec.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
+      lsn = parseLsnStrict(r.rows[0]?.l);
+    } catch (err) {
+      noteFailure(g, node, err);
+      throw err instanceof PgmErrorClass ? err : wrapQueryError(err, g.clusterId, node.id, secrets);
+    }
+    if (token.positions.get(g.key) === UNKNOWN_POSITION) token.positions.set(g.key, lsn);
+  }
+
+  function execute<R>(p: Plan, params: readonly unknown[] | undefined): Promise<RoutedResult<R>> {
+    const t0 = performance.now();
+    if (p.kind === 'write') return runWrite<R>(p, params, t0);
+    if (p.sessionLsn === UNKNOWN_POSITION) {
+      // A write of this session committed without a known position: learn a conservative one, then read.
+      return learnPosition(p.g, p.token!).then(() => {
+        const again = withRequest(p, { sessionLsn: p.token!.positions.get(p.g.key) });
+        return runRead<R>(p, again, params, t0, chooseRead(p.cluster, p.g, again), false);
+      });
+    }
+    return runRead<R>(p, p, params, t0, chooseRead(p.cluster, p.g, p), false);
+  }
+
+  return {
+    execute,
+    observeSession(g, node, sql, t0, err) {
+      if (err !== undefined) noteFailure(g, node, err);
+      if (emitter.listenerCount('queryExecuted') === 0) return;
+      const route = routeOf(g, node, 'session', ctx.kindOf(sql), t0, false);
+      const e = buildExecuted(route, sql, undefined, err === undefined, err);
+      const sc = currentStatementContext();
+      if (sc?.transactionId !== undefined) e.transactionId = sc.transactionId;
+      emitter.emit('queryExecuted', e);
+    },
+    async noteWrite(groups, token, lsn) {
+      if (lsn !== undefined) {
+        for (const g of groups) advanceToken(token, g.key, lsn);
+        return lsn;
+      }
+      let last: bigint | undefined;
+      for (const g of groups) {
+        try {
+          const r = await g.primary.exec.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
+          last = parseLsnStrict(r.rows[0]?.l);
+          advanceToken(token, g.key, last);
+        } catch (err) {
+          // The write is committed; only its position is unknown. Never fail the caller for it:
+          // the session's next read there asks the primary first (see UNKNOWN_POSITION).
+          noteFailure(g, g.primary, err);
+          token.positions.set(g.key, UNKNOWN_POSITION);
+          last = undefined;
+        }
+      }
+      return last;
+    },
+  };
+}
+
+export function parseLsnStrict(text: string | undefined): bigint {
+  const v = parseLsn(text);
+  if (v === undefined) {
+    throw new PgmErrorClass('INVALID_ARGUMENT', `Not a WAL position (X/Y): ${JSON.stringify(text)}`);
+  }
+  return v;
+}

@@ -1,0 +1,218 @@
+import {
+  ANY_FRESHNESS,
+  type ConsistencyLevel,
+  type Freshness,
+  formatLsn,
+  PgmError,
+  type ReadPreference,
+  searchPathFor,
+} from '@pg-multiverse/core';
+import type { SqlClassifier } from './classify-sql.js';
+import type { RunOptions } from './node-executor.js';
+import type { SchemaRegistry } from './schema-registry.js';
+import type { ReadRequest } from './select-node.js';
+import { currentSession, type SessionToken } from './session-token.js';
+import { chooseShard } from './shard.js';
+import type { ClusterRuntime, GroupRuntime, NodeRuntime } from './topology.js';
+import type { QueryPlan, RouteOptions } from './types.js';
+
+const NO_SCHEMA: RunOptions = Object.freeze({});
+const PRIMARY_FRESHNESS: Freshness = Object.freeze({ level: 'primary' });
+
+/**
+ * The plan as the executor needs it: the public `QueryPlan` fields plus the
+ * runtime objects they name. It is also the balancer's `ReadRequest` (one
+ * object per statement, no second allocation on the hot path).
+ */
+export class Plan implements QueryPlan, ReadRequest {
+  readonly sql: string;
+  readonly kind: 'read' | 'write';
+  readonly cluster: ClusterRuntime;
+  readonly g: GroupRuntime;
+  readonly schema: string | undefined;
+  readonly token: SessionToken | undefined;
+  /** search_path (and, for cache fills, the position read) for the statement. */
+  readonly run: RunOptions;
+  readonly readOrigin: boolean;
+  // ReadRequest (reads)
+  readonly role: 'primary' | 'replica' | undefined;
+  readonly consistency: ConsistencyLevel;
+  readonly readPreference: ReadPreference;
+  readonly maxLagMs: number;
+  readonly sessionLsn: bigint | undefined;
+  readonly exclude: NodeRuntime | undefined = undefined;
+  readonly fallbackToPrimary: boolean;
+  private fresh: Freshness | undefined;
+
+  constructor(
+    sql: string,
+    kind: 'read' | 'write',
+    cluster: ClusterRuntime,
+    g: GroupRuntime,
+    schema: string | undefined,
+    token: SessionToken | undefined,
+    run: RunOptions,
+    o: RouteOptions,
+    read: { consistency: ConsistencyLevel; readPreference: ReadPreference; maxLagMs: number },
+    fallbackToPrimary: boolean,
+  ) {
+    this.sql = sql;
+    this.kind = kind;
+    this.cluster = cluster;
+    this.g = g;
+    this.schema = schema;
+    this.token = token;
+    this.run = run;
+    this.readOrigin = o.readOrigin === true && kind === 'read';
+    this.role = o.role;
+    this.consistency = read.consistency;
+    this.readPreference = read.readPreference;
+    this.maxLagMs = read.maxLagMs;
+    this.sessionLsn = kind === 'read' && read.consistency === 'session' ? token?.positions.get(g.key) : undefined;
+    this.fallbackToPrimary = fallbackToPrimary;
+  }
+
+  get clusterId(): string {
+    return this.cluster.id;
+  }
+
+  get shardId(): string | undefined {
+    return this.g.shardId;
+  }
+
+  get group(): string {
+    return this.g.key;
+  }
+
+  /** Computed on demand: only the cache asks (the session position is formatted then). */
+  get freshness(): Freshness {
+    if (this.fresh === undefined) this.fresh = freshnessOf(this);
+    return this.fresh;
+  }
+}
+
+/** A copy of a read request with some fields changed (a retry excluding the failed node, a learnt position). */
+export function withRequest(r: ReadRequest, patch: Partial<ReadRequest>): ReadRequest {
+  return {
+    role: r.role,
+    consistency: r.consistency,
+    readPreference: r.readPreference,
+    maxLagMs: r.maxLagMs,
+    sessionLsn: r.sessionLsn,
+    exclude: r.exclude,
+    fallbackToPrimary: r.fallbackToPrimary,
+    ...patch,
+  };
+}
+
+/**
+ * The freshness rule (see `Freshness` in core): what a result read elsewhere
+ * must satisfy to answer this read. Mirrors how `chooseRead` picks a node:
+ * primary reads need a primary's result, session reads one at or past the
+ * session's position, bounded reads one young enough.
+ */
+function freshnessOf(p: Plan): Freshness {
+  if (p.kind === 'write') return ANY_FRESHNESS;
+  if (p.role === 'primary') return PRIMARY_FRESHNESS;
+  if (p.role !== 'replica') {
+    if (p.consistency === 'strong') return PRIMARY_FRESHNESS;
+    if (p.readPreference === 'primary') return PRIMARY_FRESHNESS;
+  }
+  if (p.consistency === 'bounded') return { level: 'bounded', maxLagMs: p.maxLagMs };
+  if (p.consistency === 'session' && p.sessionLsn !== undefined) {
+    return { level: 'session', minLsn: formatLsn(p.sessionLsn) };
+  }
+  return ANY_FRESHNESS;
+}
+
+export interface Planner {
+  /** Plan one statement: classification, cluster, shard group, node-choice inputs. Throws on bad options. */
+  plan(sql: string, o: RouteOptions): Plan;
+  /** The kind of a SQL text (memoized). */
+  kindOf(sql: string): 'read' | 'write';
+}
+
+export function createPlanner(
+  registry: SchemaRegistry,
+  classifier: SqlClassifier,
+  settings: { fallbackToPrimary: boolean },
+): Planner {
+  const searchPaths = new Map<string, RunOptions>();
+  const kinds = new Map<string, 'read' | 'write'>();
+
+  /** Run options per schema, built once. */
+  function runOptionsFor(schema: string | undefined): RunOptions {
+    if (schema === undefined) return NO_SCHEMA;
+    let ro = searchPaths.get(schema);
+    if (ro === undefined) {
+      ro = { searchPath: searchPathFor(schema) };
+      if (searchPaths.size > 10_000) searchPaths.clear();
+      searchPaths.set(schema, ro);
+    }
+    return ro;
+  }
+
+  function kindOf(sql: string): 'read' | 'write' {
+    let k = kinds.get(sql);
+    if (k === undefined) {
+      k = classifier.classify(sql);
+      if (kinds.size > 5_000) kinds.clear();
+      kinds.set(sql, k);
+    }
+    return k;
+  }
+
+  function clusterFor(o: RouteOptions): ClusterRuntime {
+    if (o.clusterId === undefined) return registry.cluster(registry.resolve(o.schema, o.shardKey));
+    const c = registry.cluster(o.clusterId);
+    if (o.schema !== undefined) {
+      const owner = registry.resolve(o.schema);
+      if (owner !== c.id) {
+        throw new PgmError('INVALID_ARGUMENT', `Schema "${o.schema}" belongs to cluster "${owner}", not "${c.id}"`, {
+          schema: o.schema,
+          clusterId: c.id,
+        });
+      }
+    }
+    return c;
+  }
+
+  return {
+    kindOf,
+    plan(sql, o) {
+      if (typeof sql !== 'string' || sql.length === 0) {
+        throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
+      }
+      const kind = o.kind ?? kindOf(sql);
+      const c = clusterFor(o);
+      const g = c.cfg.sharding ? chooseShard(c, o.shardKey).group : c.groups[0]!;
+      const token = o.sessionToken ?? currentSession();
+      const entry = o.schema !== undefined ? registry.entry(o.schema) : undefined;
+      const consistency = o.consistency ?? entry?.consistencyLevel ?? c.cfg.consistencyLevel;
+      if (kind === 'read' && o.role === 'replica' && o.consistency === 'strong') {
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          "{ role: 'replica' } contradicts { consistency: 'strong' } (primary only)",
+        );
+      }
+      const base = runOptionsFor(o.schema);
+      const run = o.readOrigin && kind === 'read' ? { ...base, readPosition: true } : base;
+      return new Plan(
+        sql,
+        kind,
+        c,
+        g,
+        o.schema,
+        token,
+        run,
+        o,
+        {
+          consistency,
+          readPreference: entry?.readPreference ?? c.cfg.readPreference,
+          maxLagMs: o.maxLagMs ?? c.cfg.maxLagMs,
+        },
+        settings.fallbackToPrimary,
+      );
+    },
+  };
+}
