@@ -296,13 +296,15 @@ export class PgMultiverse extends EventEmitter {
         throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
       }
       if (!Array.isArray(params)) throw new PgmError('INVALID_ARGUMENT', 'query(sql, params): params must be an array');
-      cached = this.cache !== undefined && this.cacheable(router, options);
-      // A read that may fill the cache asks where its result came from (see "Cached reads and consistency").
-      plan = router.plan(sql, routeOptions(options, cached));
+      plan = router.plan(sql, routeOptions(options));
+      cached =
+        this.cache !== undefined &&
+        plan.kind === 'read' &&
+        (options.cache === true || (options.cache !== false && plan.cacheStrategy === 'aggressive'));
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.options.tracer || (cached && plan.kind === 'read')) {
+    if (this.options.tracer || cached) {
       return this.queryTracedOrCached<T>(router, plan, params, options, cached);
     }
     // Plain path (no cache, no tracer): a promise chain rather than an async function,
@@ -319,16 +321,6 @@ export class PgMultiverse extends EventEmitter {
         metrics?.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, false, false);
         throw redactError(err as Error, this.secrets);
       },
-    );
-  }
-
-  /** Whether a read with these options goes through the cache (the cache being on). */
-  private cacheable(router: Router, options: QueryOptions): boolean {
-    return (
-      options.cache === true ||
-      (options.cache !== false &&
-        options.schema !== undefined &&
-        router.schemaOptions(options.schema)?.cacheStrategy === 'aggressive')
     );
   }
 
@@ -369,7 +361,7 @@ export class PgMultiverse extends EventEmitter {
     let cached = false;
     try {
       let result: QueryResult<T>;
-      if (cacheable && plan.kind === 'read') {
+      if (cacheable) {
         const cache = this.cache!;
         // The plan says which shard the read belongs to and what freshness it needs; an entry
         // (or a load in flight) that does not satisfy it is not served (see README: caching).
@@ -387,7 +379,8 @@ export class PgMultiverse extends EventEmitter {
         const r = await cache.wrap(
           key,
           { ttlMs, tags, schema: plan.schema, freshness: plan.freshness, originOf: originOfResult },
-          () => router.execute<T>(plan, params),
+          // A fill records where its result came from (see "Cached reads and consistency").
+          () => router.execute<T>(plan, params, { readOrigin: true }),
         );
         result = r.value as QueryResult<T>;
         cached = r.hit;
@@ -650,7 +643,7 @@ function originOfResult(value: unknown): ResultOrigin | undefined {
   return (value as { route?: { origin?: ResultOrigin } } | undefined)?.route?.origin;
 }
 
-function routeOptions(o: QueryOptions, readOrigin: boolean): RouteOptions {
+function routeOptions(o: QueryOptions): RouteOptions {
   const r: RouteOptions = {};
   if (o.schema !== undefined) r.schema = o.schema;
   if (o.role !== undefined) r.role = o.role;
@@ -658,7 +651,6 @@ function routeOptions(o: QueryOptions, readOrigin: boolean): RouteOptions {
   if (o.maxLagMs !== undefined) r.maxLagMs = o.maxLagMs;
   if (o.shardKey !== undefined) r.shardKey = o.shardKey;
   if (o.sessionToken !== undefined) r.sessionToken = o.sessionToken;
-  if (readOrigin) r.readOrigin = true;
   return r;
 }
 

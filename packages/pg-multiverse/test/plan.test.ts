@@ -47,6 +47,7 @@ describe('router.plan / router.execute', () => {
         consistency: 'strong',
         freshness: { level: 'primary' },
         readOrigin: false,
+        cacheStrategy: undefined,
       });
       const r = await router.execute<{ n: number }>(read, []);
       expect(r.route.role).toBe('primary');
@@ -60,6 +61,12 @@ describe('router.plan / router.execute', () => {
       const origin = await router.execute(router.plan('SELECT 1', { schema: US, readOrigin: true }), []);
       expect(origin.route.origin?.role).toMatch(/^(primary|replica)$/);
       expect(origin.route.origin?.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+      const plain = router.plan('SELECT 1', { schema: US });
+      expect((await router.execute(plain, [])).route.origin).toBeUndefined();
+      const late = await router.execute(plain, [], { readOrigin: true });
+      expect(late.route.origin?.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+      router.registerSchema(US, 'users_cluster', { cacheStrategy: 'aggressive' });
+      expect(router.plan('SELECT 1', { schema: US }).cacheStrategy).toBe('aggressive');
       await expect(other.execute(read, [])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(router.execute({ ...read } as typeof read, [])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       expect(() => router.plan('SELECT 1', { schema: 'nope' })).toThrow(/Unknown schema "nope"/);

@@ -21,6 +21,7 @@ import { chooseShard } from './shard.js';
 import { buildCluster, type ClusterRuntime, type GroupRuntime, type NodeRuntime } from './topology.js';
 import type {
   ClusterHealth,
+  ExecuteOptions,
   NodeSnapshot,
   QueryPlan,
   RoutedResult,
@@ -50,7 +51,11 @@ export interface Router {
   /** Decide, without running it, how a statement is routed (see `QueryPlan`). Throws on bad options. */
   plan(sql: string, options?: RouteOptions): QueryPlan;
   /** Run a plan made by this router's `plan()` (run it soon: it holds the session position of when it was made). */
-  execute<R = Record<string, unknown>>(plan: QueryPlan, params?: readonly unknown[]): Promise<RoutedResult<R>>;
+  execute<R = Record<string, unknown>>(
+    plan: QueryPlan,
+    params?: readonly unknown[],
+    options?: ExecuteOptions,
+  ): Promise<RoutedResult<R>>;
   /** Cluster id for a schema (or the default cluster). */
   resolveCluster(schema?: string, shardKey?: unknown): string;
   /** The current primary of a cluster (or of the shard holding `shardKey`), following failover. */
@@ -199,7 +204,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       open();
       return planner.plan(sql, o);
     },
-    execute<R>(plan: QueryPlan, params?: readonly unknown[]) {
+    execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {
       try {
         open();
         if (!(plan instanceof Plan) || !clusters.has(plan.clusterId) || clusters.get(plan.clusterId) !== plan.cluster) {
@@ -208,7 +213,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       } catch (err) {
         return Promise.reject(err);
       }
-      return executor.execute<R>(plan, params);
+      return executor.execute<R>(eo?.readOrigin ? plan.withOrigin() : plan, params);
     },
     resolveCluster: (schema, shardKey) => registry.resolve(schema, shardKey),
     primary(clusterId, shardKey) {

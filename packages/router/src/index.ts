@@ -35,6 +35,7 @@ export {
 } from './statement-context.js';
 export type {
   ClusterHealth,
+  ExecuteOptions,
   NodeHealth,
   NodeSnapshot,
   QueryExecutedEvent,

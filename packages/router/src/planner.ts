@@ -34,6 +34,7 @@ export class Plan implements QueryPlan, ReadRequest {
   /** search_path (and, for cache fills, the position read) for the statement. */
   readonly run: RunOptions;
   readonly readOrigin: boolean;
+  readonly cacheStrategy: 'none' | 'default' | 'aggressive' | undefined;
   // ReadRequest (reads)
   readonly role: 'primary' | 'replica' | undefined;
   readonly consistency: ConsistencyLevel;
@@ -55,6 +56,7 @@ export class Plan implements QueryPlan, ReadRequest {
     o: RouteOptions,
     read: { consistency: ConsistencyLevel; readPreference: ReadPreference; maxLagMs: number },
     fallbackToPrimary: boolean,
+    cacheStrategy: 'none' | 'default' | 'aggressive' | undefined,
   ) {
     this.sql = sql;
     this.kind = kind;
@@ -70,6 +72,17 @@ export class Plan implements QueryPlan, ReadRequest {
     this.maxLagMs = read.maxLagMs;
     this.sessionLsn = kind === 'read' && read.consistency === 'session' ? token?.positions.get(g.key) : undefined;
     this.fallbackToPrimary = fallbackToPrimary;
+    this.cacheStrategy = cacheStrategy;
+  }
+
+  /** This plan, recording where a read's result came from (`route.origin`): one extra round trip. */
+  withOrigin(): Plan {
+    if (this.readOrigin || this.kind === 'write') return this;
+    // Shares every field with this plan (its prototype); only the run options differ.
+    return Object.create(this, {
+      readOrigin: { value: true },
+      run: { value: { ...this.run, readPosition: true } },
+    }) as Plan;
   }
 
   get clusterId(): string {
@@ -212,6 +225,7 @@ export function createPlanner(
           maxLagMs: o.maxLagMs ?? c.cfg.maxLagMs,
         },
         settings.fallbackToPrimary,
+        entry?.cacheStrategy,
       );
     },
   };

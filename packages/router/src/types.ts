@@ -90,6 +90,14 @@ export interface QueryPlan {
   readonly freshness: Freshness;
   /** Reads: `route.origin` will say where the result came from (the `readOrigin` option). */
   readonly readOrigin: boolean;
+  /** The schema's `cacheStrategy` (`registerSchema`), if any: the facade caches reads of `aggressive` schemas. */
+  readonly cacheStrategy: 'none' | 'default' | 'aggressive' | undefined;
+}
+
+/** Options of `router.execute(plan, params, options)`. */
+export interface ExecuteOptions {
+  /** Reads: record `route.origin` (as the `readOrigin` route option), decided after planning (e.g. on a cache miss). */
+  readOrigin?: boolean;
 }
 
 /** Why a node was chosen. */
