@@ -1,4 +1,5 @@
 export { type BalancerOptions, balancerNames, createBalancer, isBalancer } from './create-balancer.js';
+export { BALANCER_ERROR_CODES } from './error-codes.js';
 export { type HealthAwareOptions, healthAware } from './health-aware.js';
 export type { LatencyOptions } from './latency.js';
 export { leastConnections } from './least-connections.js';

@@ -1,4 +1,5 @@
 export { type CodecOptions, decodeValue, type EncodedValue, encodeValue } from './codec.js';
+export { CACHE_ERROR_CODES } from './error-codes.js';
 export type { QueryCacheEventName, QueryCacheEvents } from './events.js';
 export { GENERATED_KEY_PREFIX, type KeyInput, keyFor } from './key.js';
 export { createMemoryStore, type MemoryStore, type MemoryStoreOptions } from './memory-store.js';

@@ -2,37 +2,44 @@
  * Every error thrown by pg-multiverse is a `PgmError` (or a subclass) with a
  * machine-readable `code`. The original cause (for example pg's
  * `DatabaseError`, SQLSTATE intact) stays reachable as `cause`.
+ *
+ * The codes are keys of `PgmErrorCodes`. Core declares the ones every package
+ * shares; each package adds its own where it defines them, by augmenting this
+ * interface (`declare module '@pg-multiverse/core' { interface PgmErrorCodes
+ * { ... } }`, in its `error-codes.ts`), so core does not list other packages'
+ * codes and a misspelt code is still a compile error. The value of each key
+ * says what the code means.
  */
-export type PgmErrorCode =
-  | 'INVALID_CONFIG'
-  | 'INVALID_ARGUMENT'
-  | 'NOT_INITIALIZED'
-  | 'ALREADY_INITIALIZED'
-  | 'CLOSED'
-  | 'FEATURE_DISABLED'
-  | 'UNKNOWN_SCHEMA'
-  | 'UNKNOWN_CLUSTER'
-  | 'UNKNOWN_BALANCER'
-  | 'NO_AVAILABLE_NODE'
-  | 'SPLIT_BRAIN'
-  | 'SHARD_KEY_REQUIRED'
-  | 'QUERY_FAILED'
-  | 'QUERY_TIMEOUT'
-  | 'CONNECTION_FAILED'
-  | 'CACHE_ERROR'
-  | 'TRANSACTION_FAILED'
-  | 'TRANSACTION_TIMEOUT'
-  | 'TRANSACTION_IN_DOUBT'
-  | 'POST_COMMIT_FAILED'
-  | 'PREPARED_TRANSACTIONS_DISABLED'
-  | 'MIGRATION_FAILED'
-  | 'MIGRATION_LOAD_FAILED'
-  | 'MIGRATION_LOCK_TIMEOUT'
-  | 'MIGRATION_CHECKSUM_MISMATCH'
-  | 'MIGRATION_DEPENDENCY'
-  | 'MIGRATION_OUT_OF_ORDER'
-  | 'MIGRATION_NOT_REVERSIBLE'
-  | 'TESTKIT_FAILED';
+export interface PgmErrorCodes {
+  INVALID_CONFIG: 'the configuration (or an option) is invalid; `ConfigError.issues` lists every problem';
+  INVALID_ARGUMENT: 'a call got an argument it cannot use';
+  NOT_INITIALIZED: 'used before initialize()/start()';
+  CLOSED: 'used after close()';
+  FEATURE_DISABLED: 'the feature is turned off by an option, or not available on the server';
+  UNKNOWN_SCHEMA: 'no cluster owns the schema';
+  UNKNOWN_CLUSTER: 'no cluster has that id';
+  SHARD_KEY_REQUIRED: 'a sharded cluster needs a shard key for this statement';
+  QUERY_FAILED: 'the server rejected the statement (SQLSTATE in `sqlState`)';
+  CONNECTION_FAILED: 'no connection could be made or kept (refused, reset, authentication, TLS, DNS)';
+  NO_AVAILABLE_NODE: 'no node can serve the statement now (e.g. the primary is marked down)';
+}
+
+export type PgmErrorCode = keyof PgmErrorCodes;
+
+/** The codes core declares, shared by every package (each package exports its own list too). */
+export const CORE_ERROR_CODES = Object.freeze([
+  'INVALID_CONFIG',
+  'INVALID_ARGUMENT',
+  'NOT_INITIALIZED',
+  'CLOSED',
+  'FEATURE_DISABLED',
+  'UNKNOWN_SCHEMA',
+  'UNKNOWN_CLUSTER',
+  'SHARD_KEY_REQUIRED',
+  'QUERY_FAILED',
+  'CONNECTION_FAILED',
+  'NO_AVAILABLE_NODE',
+] as const satisfies readonly PgmErrorCode[]);
 
 export interface PgmErrorOptions {
   cause?: unknown;

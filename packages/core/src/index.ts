@@ -34,11 +34,13 @@ export {
   satisfiesFreshness,
 } from './contracts/freshness.js';
 export {
+  CORE_ERROR_CODES,
   ConfigError,
   type ConfigIssue,
   isPgmError,
   PgmError,
   type PgmErrorCode,
+  type PgmErrorCodes,
   type PgmErrorOptions,
 } from './errors.js';
 export { listedShards, locationOf } from './location.js';

@@ -2,6 +2,7 @@
 export { locationOf } from '@pg-multiverse/core';
 export { checksumOf, normalizeSource } from './checksum.js';
 export { createMigrationFile } from './create-migration.js';
+export { MIGRATE_ERROR_CODES } from './error-codes.js';
 export { MigrationError } from './errors.js';
 export { formatPlan } from './format-plan.js';
 export { importModule } from './import-module.js';

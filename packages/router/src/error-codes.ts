@@ -1,0 +1,10 @@
+// The error codes this package raises, added to core's PgmErrorCodes (see there).
+declare module '@pg-multiverse/core' {
+  interface PgmErrorCodes {
+    SPLIT_BRAIN: 'two nodes claim to be primary: writes are refused';
+    QUERY_TIMEOUT: 'the statement ran past its timeout';
+  }
+}
+
+/** The error codes this package raises besides core's shared ones (`CORE_ERROR_CODES`). */
+export const ROUTER_ERROR_CODES = Object.freeze(['SPLIT_BRAIN', 'QUERY_TIMEOUT'] as const);
