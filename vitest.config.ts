@@ -36,7 +36,12 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/test/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
+      'examples/test/**/*.test.ts',
+      'bench/soak/*.test.ts',
+    ],
     globalSetup: ['./packages/testkit/src/vitest-global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
