@@ -128,6 +128,7 @@ const crashes = {
   recovery_after_kill: { ran: 0, committed: 0, rolled_back: 0, waiting: 0 },
 };
 const events: Record<string, number> = {};
+const cacheErrors: Record<string, number> = {};
 /** Failure detection: when a node was stopped, and how long until the router said nodeDown / nodeUp. */
 const stoppedAt = new Map<string, number>();
 const restartedAt = new Map<string, number>();
@@ -241,6 +242,10 @@ async function soak(topo: Topology): Promise<number> {
       events[name] = (events[name] ?? 0) + 1;
     });
   }
+  pgm.on('cacheError', (e) => {
+    const what = `${e.operation}: ${errorCode(e.error)}`;
+    cacheErrors[what] = (cacheErrors[what] ?? 0) + 1;
+  });
   pgm.on('nodeDown', (e) => {
     const key = `${e.clusterId}/${e.nodeId}`;
     const at = stoppedAt.get(key);
@@ -886,7 +891,7 @@ async function soak(topo: Topology): Promise<number> {
     },
     recovery: { ...recovery, prepared_left: prepared },
     nodes_down_after_heal: nodesDown,
-    cache: metrics.cache,
+    cache: { ...metrics.cache, errors: cacheErrors },
     unhandled_rejections: unhandledRejections,
     uncaught_exceptions: uncaughtExceptions,
     ...(unhandledSamples.length ? { unhandled_samples: unhandledSamples } : {}),
