@@ -133,6 +133,7 @@ const crashes = {
   recovery_after_kill: { ran: 0, committed: 0, rolled_back: 0, waiting: 0 },
 };
 const events: Record<string, number> = {};
+const soakErrors: string[] = [];
 const cacheErrors: Record<string, number> = {};
 /** Failure detection: when a node was stopped, and how long until the router said nodeDown / nodeUp. */
 const stoppedAt = new Map<string, number>();
@@ -654,14 +655,20 @@ async function soak(topo: Topology): Promise<number> {
 
   // ---- run ----
   log('workload running');
+  // Workers and lanes catch what the library throws; anything escaping them is a bug of the
+  // soak itself, kept apart from the library's unhandled rejections.
+  const own = (p: Promise<unknown>) =>
+    p.catch((err) => {
+      soakErrors.push(String((err as Error)?.stack ?? err).slice(0, 400));
+    });
   const workers = [
     ...Array.from({ length: TRANSFER_WORKERS }, (_, i) => transferWorker(i)),
     ...rywRows.map((row) => rywWorker(row)),
     ...cacheRows.map((row, i) => cacheWriter(row, rng(SEED * 31 + i))),
     ...Array.from({ length: CACHE_READERS }, (_, i) => cacheReader(rng(SEED * 131 + i))),
     ...Array.from({ length: REPLICA_READERS }, (_, i) => replicaReader(rng(SEED * 1031 + i))),
-  ];
-  const lanes = [replicaLane(), networkLane(), coordinatorLane()];
+  ].map(own);
+  const lanes = [replicaLane(), networkLane(), coordinatorLane()].map(own);
   await sleep(SOAK_MS);
   stopping = true;
   await Promise.all(lanes);
@@ -825,7 +832,7 @@ async function soak(topo: Topology): Promise<number> {
     no_stale_reads: totalStale === 0,
     no_unhandled_rejections: unhandledRejections + uncaughtExceptions + crashes.child_unhandled === 0,
     all_nodes_up_after_heal: nodesDown.length === 0,
-    workload_ran: t.committed > 0 && faults.coordinator_kill > 0 && t.unaccounted === 0,
+    workload_ran: t.committed > 0 && faults.coordinator_kill > 0 && t.unaccounted === 0 && soakErrors.length === 0,
   };
   const failed = Object.entries(invariants)
     .filter(([, ok]) => !ok)
@@ -899,6 +906,7 @@ async function soak(topo: Topology): Promise<number> {
     uncaught_exceptions: uncaughtExceptions,
     ...(unhandledSamples.length ? { unhandled_samples: unhandledSamples } : {}),
     examples,
+    ...(soakErrors.length ? { soak_errors: soakErrors } : {}),
     event_loop_delay_max_ms: Math.round(loopDelayMaxMs()),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
