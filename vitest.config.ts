@@ -48,7 +48,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['packages/*/test/**/*.test.ts', 'examples/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'examples/test/**/*.test.ts', 'bench/soak/*.test.ts'],
           globalSetup: ['./packages/testkit/src/vitest-global-setup.ts'],
         },
       },

@@ -6,8 +6,10 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
+// soak/ is not a benchmark: `pnpm soak` (minutes of faults, pass/fail invariants).
+const skip = new Set(['node_modules', 'soak']);
 const names = readdirSync(here, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && d.name !== 'node_modules' && existsSync(join(here, d.name, 'index.ts')))
+  .filter((d) => d.isDirectory() && !skip.has(d.name) && existsSync(join(here, d.name, 'index.ts')))
   .map((d) => d.name)
   .filter((n) => only.length === 0 || only.includes(n))
   .sort();
