@@ -3,6 +3,7 @@
 import { createRouter } from '@pg-multiverse/router';
 import { startTopology, type Topology } from '@pg-multiverse/testkit';
 import fc from 'fast-check';
+import pg from 'pg';
 import { PgMultiverse } from 'pg-multiverse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -250,6 +251,54 @@ describe('a committed transaction is what the caller gets', () => {
       await replica().resumeReplay();
       await replica().waitForCatchUp();
       await pgm.close();
+    }
+  });
+});
+
+describe('a committed write is what the caller gets', () => {
+  it('a session write whose WAL position cannot be read afterwards resolves; the session still reads it', async () => {
+    // The primary's pool is the application's own (a real pg.Pool): its connection breaks right when the
+    // router asks for the position after the write, i.e. after the write committed.
+    const pool = new pg.Pool({ ...(topo.config.main!.primary as pg.PoolConfig), max: 4 });
+    let armed = false;
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+      (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        if (armed && typeof args[0] === 'string' && args[0].includes('pg_current_wal_insert_lsn()')) {
+          armed = false;
+          (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+        }
+        return query(...args);
+      };
+    });
+    const router = createRouter(topo.config, {
+      providers: { 'main/primary': pool },
+      monitor: { healthCheckInterval: 200, retryAttempts: 1 },
+    });
+    await router.start();
+    await replica().pauseReplay();
+    try {
+      const token = router.createSessionToken();
+      armed = true;
+      const w = await router.query('UPDATE kv SET v = 77 WHERE id = 5', [], { schema: 'app', sessionToken: token });
+      expect(armed).toBe(false); // the fault fired
+      expect(w.rowCount).toBe(1);
+      expect((await primaryOf('main').query('SELECT v FROM app.kv WHERE id = 5')).rows).toEqual([{ v: 77 }]);
+      expect(String(token)).toContain('main=FFFFFFFF/FFFFFFFF');
+      const r = await waitFor('a session read of the write', () =>
+        router.query<{ v: number }>('SELECT v FROM kv WHERE id = 5', [], {
+          schema: 'app',
+          consistency: 'session',
+          sessionToken: token,
+        }),
+      );
+      expect(r.rows).toEqual([{ v: 77 }]);
+      expect(String(token)).not.toContain('FFFFFFFF/FFFFFFFF');
+    } finally {
+      await replica().resumeReplay();
+      await replica().waitForCatchUp();
+      await router.close();
+      await pool.end();
     }
   });
 });

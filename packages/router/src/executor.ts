@@ -156,6 +156,11 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     try {
       const out = await run<R>(p.cluster, node, p.sql, params, p.token ? { ...p.run, captureLsn: true } : p.run);
       if (p.token && out.lsn !== undefined) advanceToken(p.token, g.key, out.lsn);
+      else if (p.token && out.lsnError !== undefined) {
+        // Committed, position unknown: the session's next read here asks the primary first.
+        noteFailure(g, node, out.lsnError);
+        p.token.positions.set(g.key, UNKNOWN_POSITION);
+      }
       return finish(out.result!, routeOf(g, node, 'write', 'write', t0, false), p);
     } catch (err) {
       noteFailure(g, node, err);

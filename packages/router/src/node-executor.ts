@@ -42,6 +42,11 @@ export interface RunOutcome<R> {
   lsn?: bigint;
   /** Set when `readPosition` or `requireReplayLsn` was asked for. */
   position?: SeenPosition;
+  /**
+   * `captureLsn`: the statement succeeded (and, in autocommit, committed) but reading the position
+   * afterwards failed with this error. The result stands; the position is unknown.
+   */
+  lsnError?: unknown;
 }
 
 /** Called once when a run settles, before its promise does (latency bookkeeping without another promise). */
@@ -221,12 +226,20 @@ export function poolExecutor(
       const res = (await client.query(sql, params as unknown[] | undefined)) as QueryResult<R> | QueryResult<R>[];
       const last = Array.isArray(res) ? res[res.length - 1] : res;
       if (markCommands(client, res)) destroy = true;
-      let lsn: bigint | undefined;
-      if (o.captureLsn && !destroy) lsn = lsnOf(await client.query('SELECT pg_current_wal_insert_lsn()::text AS l'));
       ok = true;
       const out: RunOutcome<R> = { result: last as QueryResult<R> };
-      if (lsn !== undefined) out.lsn = lsn;
       if (position) out.position = position;
+      if (o.captureLsn && !destroy) {
+        // The statement has committed: a failure from here on must not turn it into a rejection.
+        try {
+          const lsn = lsnOf(await client.query('SELECT pg_current_wal_insert_lsn()::text AS l'));
+          if (lsn !== undefined) out.lsn = lsn;
+        } catch (err) {
+          client[SEARCH_PATH] = DIRTY;
+          destroy = err instanceof Error ? err : true;
+          out.lsnError = err;
+        }
+      }
       return out;
     } catch (err) {
       client[SEARCH_PATH] = DIRTY;
@@ -317,10 +330,16 @@ export function providerExecutor(provider: ConnectionProvider): NodeExecutor {
           return { result: undefined, ...(position.lsn !== undefined ? { lsn: position.lsn } : {}), position };
         }
         const result = await c.query<R>(sql, params);
-        const lsn = o.captureLsn ? lsnOf(await c.query('SELECT pg_current_wal_insert_lsn()::text AS l')) : undefined;
         const out: RunOutcome<R> = { result };
-        if (lsn !== undefined) out.lsn = lsn;
         if (position) out.position = position;
+        if (o.captureLsn) {
+          try {
+            const lsn = lsnOf(await c.query('SELECT pg_current_wal_insert_lsn()::text AS l'));
+            if (lsn !== undefined) out.lsn = lsn;
+          } catch (err) {
+            out.lsnError = err;
+          }
+        }
         return out;
       } finally {
         if (o.searchPath !== undefined) await c.query('RESET search_path').catch(() => undefined);
