@@ -77,7 +77,9 @@ export class PgMultiverse extends EventEmitter {
   private closed = false;
   private initializing: Promise<void> | undefined;
   /** Statements of transactions this instance runs, filled on commit, for cache invalidation. */
-  private readonly committedStatements = new Map<string, StatementRecord[]>();
+  private readonly committedStatements = new Map<string, { statements: StatementRecord[]; pending: string[] }>();
+  /** Participant id (`cluster` or `cluster[shard]`) -> where it is, for holds after a commit. */
+  private readonly participantTargets = new Map<string, { clusterId: string; shardId?: string }>();
 
   constructor(options: PgMultiverseOptions = {}) {
     super();
@@ -225,9 +227,16 @@ export class PgMultiverse extends EventEmitter {
       ...(t.safeAgeMs !== undefined ? { safeAgeMs: t.safeAgeMs } : {}),
     });
     this.forward(this.tm, TRANSACTION_EVENTS);
+    for (const p of participants) {
+      const s = shardOf.get(p);
+      this.participantTargets.set(p, s ? { clusterId: s.cluster, shardId: s.shard } : { clusterId: p });
+    }
     this.tm.on('transactionCommitted', (e) => {
       const waiting = this.committedStatements.get(e.id);
-      if (waiting) waiting.push(...e.statements);
+      if (waiting) {
+        waiting.statements.push(...e.statements);
+        waiting.pending.push(...e.pendingRecovery);
+      }
     });
     if (o.enableTransactions !== false && participants.length > 1) {
       await this.tm.start();
@@ -448,7 +457,7 @@ export class PgMultiverse extends EventEmitter {
           (tx) => {
             txId = tx.id;
             observed.transactionId = tx.id;
-            this.committedStatements.set(tx.id, []);
+            this.committedStatements.set(tx.id, { statements: [], pending: [] });
             return callback(tx);
           },
           options,
@@ -461,10 +470,38 @@ export class PgMultiverse extends EventEmitter {
     // Committed: now (and only now) the cache may forget what the transaction wrote, and a
     // read-your-writes session in scope learns the clusters' new WAL positions. Nothing here
     // may turn the commit into a rejection: a failure is reported as an 'error' event.
-    const statements = txId ? (this.committedStatements.get(txId) ?? []) : [];
+    const done = (txId ? this.committedStatements.get(txId) : undefined) ?? { statements: [], pending: [] };
     if (txId) this.committedStatements.delete(txId);
-    await this.afterCommit(router, txId, statements);
+    this.holdPending(router, txId, done.pending);
+    await this.afterCommit(router, txId, done.statements);
     return result;
+  }
+
+  /**
+   * Participants whose COMMIT PREPARED was left to recovery hold the committed write invisible:
+   * statements routed there wait until recovery has finished it (never a read around it).
+   */
+  private holdPending(router: Router, txId: string | undefined, pending: readonly string[]): void {
+    const tm = this.tm!;
+    for (const participant of pending) {
+      const target = this.participantTargets.get(participant);
+      if (!target) continue;
+      router.holdUntil(target, async () => {
+        // A few tries (the primary that failed the commit may be back in a moment); then the waiting
+        // statements fail, and the next one tries again.
+        let last = '';
+        for (let attempt = 0; attempt < 5; attempt++) {
+          if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+          const report = await tm.recover();
+          if (report.ran && !report.failedClusters.includes(participant)) return;
+          last = report.ran ? `it could not reach ${participant}` : (report.reason ?? 'it could not run');
+        }
+        throw new PgmError(
+          'TRANSACTION_IN_DOUBT',
+          `transaction ${txId ?? ''} committed; recovery has not finished it on ${participant} yet: ${last}`,
+        );
+      });
+    }
   }
 
   /** Follow-up of a committed transaction: never throws (the commit stands whatever happens here). */

@@ -255,6 +255,64 @@ describe('a committed transaction is what the caller gets', () => {
   });
 });
 
+describe('a committed transaction is visible to every read after it', () => {
+  it('a participant whose COMMIT PREPARED was left to recovery holds reads until recovery finished it', async () => {
+    const other = primaryOf('other');
+    let armed = false;
+    // The application's own pool for other's primary (a real pg.Pool): its proxy starts refusing right when
+    // COMMIT PREPARED is sent there, so the commit protocol leaves that participant to recovery.
+    class WatchingClient extends pg.Client {
+      override query(...args: unknown[]): never {
+        if (armed && typeof args[0] === 'string' && args[0].startsWith('COMMIT PREPARED')) other.proxy.refuse();
+        return (super.query as (...a: unknown[]) => never).apply(this, args);
+      }
+    }
+    const pgm = new PgMultiverse({
+      transactions: { recoveryIntervalMs: 0 },
+      providers: {
+        'other/primary': new pg.Pool({ ...(topo.config.other!.primary as pg.PoolConfig), Client: WatchingClient }),
+      },
+    });
+    await pgm.initialize(topo.config);
+    let pending: string[] = [];
+    pgm.on('transactionCommitted', (e) => {
+      pending = e.pendingRecovery;
+      armed = false;
+      other.proxy.restore();
+    });
+    try {
+      armed = true;
+      await pgm.withTransaction(['app', 'bank'], async (tx) => {
+        await tx.query('UPDATE kv SET v = 500 WHERE id = 6', [], { schema: 'app' });
+        await tx.query('UPDATE kv SET v = 500 WHERE id = 1', [], { schema: 'bank' });
+      });
+      expect(pending).toEqual(['other']); // the case under test happened
+      // After the call, on both sides, a read sees the write, or fails while other's primary is not back:
+      // never the value from before the commit.
+      const a = await pgm.query<{ v: number }>('SELECT v FROM kv WHERE id = 6', [], {
+        schema: 'app',
+        consistency: 'strong',
+      });
+      expect(a.rows[0]!.v).toBe(500);
+      const failures: string[] = [];
+      const b = await waitFor('a read on the participant left to recovery', async () => {
+        try {
+          return await pgm.query<{ v: number }>('SELECT v FROM kv WHERE id = 1', [], { schema: 'bank' });
+        } catch (err) {
+          failures.push((err as { code?: string }).code ?? String(err));
+          throw err;
+        }
+      });
+      expect(b.rows[0]!.v).toBe(500);
+      expect(failures.filter((c) => c !== 'NO_AVAILABLE_NODE')).toEqual([]);
+      expect((await other.query('SELECT count(*)::int AS n FROM pg_prepared_xacts')).rows).toEqual([{ n: 0 }]);
+    } finally {
+      other.proxy.restore();
+      await pgm.close();
+    }
+  });
+});
+
 describe('a committed write is what the caller gets', () => {
   it('a session write whose WAL position cannot be read afterwards resolves; the session still reads it', async () => {
     // The primary's pool is the application's own (a real pg.Pool): its connection breaks right when the

@@ -64,6 +64,14 @@ export interface Router {
   primaries(clusterId: string): ConnectionProvider[];
   /** The current primary of one listed shard (`sharding.shards[i].id`, default `shard-<i>`). */
   shardPrimary(clusterId: string, shardId: string): ConnectionProvider;
+  /**
+   * Until `task` succeeds, statements routed to this cluster (or one listed shard of it) through
+   * `query()`/`execute()` first wait for it; if it fails, they fail with `NO_AVAILABLE_NODE` (its
+   * message), and the next statement runs it again. For work whose result every later statement must
+   * see, e.g. a committed transaction's COMMIT PREPARED left to recovery. Sessions lent through
+   * `primary()` (which such work uses) do not wait.
+   */
+  holdUntil(target: { clusterId: string; shardId?: string }, task: () => Promise<unknown>): void;
   /** Partition and shard id of a shard key on a sharded cluster. */
   shardFor(clusterId: string, shardKey: unknown): { partition: number; shardId?: string };
   registerSchema(schema: string, clusterId: string, options?: SchemaOptions): void;
@@ -236,6 +244,15 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
         );
       }
       return g.primaryProvider;
+    },
+    holdUntil(target, task) {
+      const c = registry.cluster(target.clusterId);
+      const g =
+        target.shardId === undefined ? c.groups[0]! : c.groups.find((x) => x.shardId === target.shardId);
+      if (!g || (target.shardId === undefined && c.groups.length > 1)) {
+        throw new PgmError('INVALID_ARGUMENT', `holdUntil: name one shard of cluster "${c.id}"`, { clusterId: c.id });
+      }
+      (g.holds ??= []).push(task);
     },
     shardFor(clusterId, shardKey) {
       const { partition, group } = chooseShard(registry.cluster(clusterId), shardKey);

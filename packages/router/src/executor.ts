@@ -261,7 +261,33 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     if (token.positions.get(g.key) === UNKNOWN_POSITION) token.positions.set(g.key, lsn);
   }
 
+  /** Run the group's holds (once at a time, shared); each one that succeeds is removed. */
+  function settleHolds(g: GroupRuntime): Promise<void> {
+    if (g.holding) return g.holding;
+    const run: Promise<void> = Promise.resolve()
+      .then(async () => {
+        while (g.holds && g.holds.length > 0) {
+          await g.holds[0]!();
+          g.holds.shift();
+        }
+        delete g.holds;
+      })
+      .catch((err: unknown) => {
+        throw new PgmErrorClass(
+          'NO_AVAILABLE_NODE',
+          `Cluster "${g.clusterId}"${g.shardId ? ` shard ${g.shardId}` : ''} has work that must finish before statements run there (e.g. a committed transaction not visible yet), and it failed: ${(err as Error)?.message ?? String(err)}`,
+          { clusterId: g.clusterId, cause: err },
+        );
+      })
+      .finally(() => {
+        if (g.holding === run) g.holding = undefined;
+      });
+    g.holding = run;
+    return run;
+  }
+
   function execute<R>(p: Plan, params: readonly unknown[] | undefined): Promise<RoutedResult<R>> {
+    if (p.g.holds !== undefined) return settleHolds(p.g).then(() => execute<R>(p, params));
     const t0 = performance.now();
     if (p.kind === 'write') return runWrite<R>(p, params, t0);
     if (p.sessionLsn === UNKNOWN_POSITION) {

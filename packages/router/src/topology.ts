@@ -68,6 +68,10 @@ export interface GroupRuntime {
   splitBrain?: string[];
   /** True while reads fall back to the primary because every replica is down (for the `readFallback` event). */
   fallbackActive?: boolean;
+  /** Work that must succeed before statements are routed here again (`router.holdUntil`), oldest first. */
+  holds?: Array<() => Promise<unknown>>;
+  /** The run of `holds` in progress, shared by every statement waiting for it. */
+  holding?: Promise<void>;
   /** Stable provider delegating to the current primary. */
   primaryProvider: ConnectionProvider;
 }
