@@ -247,8 +247,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     },
     holdUntil(target, task) {
       const c = registry.cluster(target.clusterId);
-      const g =
-        target.shardId === undefined ? c.groups[0]! : c.groups.find((x) => x.shardId === target.shardId);
+      const g = target.shardId === undefined ? c.groups[0]! : c.groups.find((x) => x.shardId === target.shardId);
       if (!g || (target.shardId === undefined && c.groups.length > 1)) {
         throw new PgmError('INVALID_ARGUMENT', `holdUntil: name one shard of cluster "${c.id}"`, { clusterId: c.id });
       }
