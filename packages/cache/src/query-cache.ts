@@ -10,7 +10,6 @@ import { createMemoryStore } from './memory-store.js';
 import { type BusInvalidation, createNotifyBus, type NotifyBus, type NotifyBusOptions } from './notify-bus.js';
 import type { NotifyMessage } from './notify-message.js';
 import { createCounters, type QueryCacheStats } from './stats.js';
-import type { QueryCacheStore } from './store-types.js';
 import { schemaTag, type TagsInput, tagsFor, type WriteInput, writeTags } from './tags.js';
 
 export interface QueryCacheOptions {
@@ -126,12 +125,13 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
     enableCompression: options.enableCompression ?? false,
     compressionThreshold: nonNegative('compressionThreshold', options.compressionThreshold, 1024),
   };
-  const store = (options.store ??
+  const store: CacheStore =
+    options.store ??
     createMemoryStore({
       ...(options.maxSize !== undefined ? { maxSize: options.maxSize } : {}),
       ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
       ttl,
-    })) as QueryCacheStore;
+    });
   const writeMode = options.writeInvalidation ?? 'tables';
   const counters = createCounters(options.maxTrackedTags ?? 1000);
   const emitter = new EventEmitter();
