@@ -335,6 +335,45 @@ describe('createQueryCache', () => {
     expect(calls).toBe(2);
   });
 
+  it('publishes the tags of each committed write on the bus of the cluster it was written on', async () => {
+    const cache = createQueryCache();
+    const published: [string, unknown][] = [];
+    const busOf = (clusterId: string) =>
+      ({
+        instanceId: 'me',
+        channel: 'c',
+        clusterId,
+        connected: true as boolean,
+        start: async () => {},
+        publish: async (m: unknown) => void published.push([clusterId, m]),
+        subscribe: () => () => {},
+        on: () => undefined,
+        close: async () => {},
+      }) satisfies NotifyBus;
+    const a = busOf('a');
+    const b = busOf('b');
+    await cache.attachNotify([a, b]);
+    await cache.invalidateWrites([
+      { schema: 'sa', sql: 'UPDATE t SET x = 1', clusterId: 'a' },
+      { schema: 'sb', sql: 'DELETE FROM u', clusterId: 'b' },
+      { schema: 'sb', sql: 'INSERT INTO v VALUES (1)', clusterId: 'b' },
+    ]);
+    expect(published.sort()).toEqual([
+      ['a', { tags: ['table:sa.t'] }],
+      ['b', { tags: ['table:sb.u', 'table:sb.v'] }],
+    ]);
+    // no cluster given, or its bus down: any connected bus carries it
+    published.length = 0;
+    b.connected = false;
+    await cache.invalidateWrites([{ schema: 'sb', sql: 'DELETE FROM u', clusterId: 'b' }]);
+    await cache.invalidateWrites([{ schema: 'sb', sql: 'DELETE FROM w' }]);
+    expect(published).toEqual([
+      ['a', { tags: ['table:sb.u'] }],
+      ['a', { tags: ['table:sb.w'] }],
+    ]);
+    await cache.close();
+  });
+
   it('never serves a hot decoded copy after invalidation or replacement', async () => {
     const cache = createQueryCache();
     let n = 0;

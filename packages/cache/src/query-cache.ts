@@ -406,20 +406,29 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
 
     async invalidateWrites(writes) {
       const tags = new Set<string>();
-      let clusterId: string | undefined;
+      // Each write's tags go out on the bus of the cluster it was written on.
+      const byCluster = new Map<string | undefined, Set<string>>();
       for (const w of writes) {
-        for (const t of writeTags(w, writeMode)) tags.add(t);
-        clusterId ??= w.clusterId;
+        let own = byCluster.get(w.clusterId);
+        if (!own) byCluster.set(w.clusterId, (own = new Set()));
+        for (const t of writeTags(w, writeMode)) {
+          tags.add(t);
+          own.add(t);
+        }
       }
       if (tags.size === 0) return 0;
-      const list = [...tags];
       let count = 0;
       try {
-        count = await applyInvalidation({ tags: list }, 'write');
+        count = await applyInvalidation({ tags: [...tags] }, 'write');
       } catch (err) {
         reportError('invalidate', err);
       }
-      await broadcast({ tags: list }, clusterId);
+      if (buses.length > 0) {
+        const sends: Promise<void>[] = [];
+        for (const [clusterId, own] of byCluster)
+          if (own.size > 0) sends.push(broadcast({ tags: [...own] }, clusterId));
+        await Promise.all(sends);
+      }
       return count;
     },
 
