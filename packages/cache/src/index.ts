@@ -22,5 +22,4 @@ export {
 export { createRedisStore, type RedisLike, type RedisStore, type RedisStoreOptions } from './redis-store.js';
 export { type ReferencedTables, referencedTables } from './referenced-tables.js';
 export type { QueryCacheStats } from './stats.js';
-export type { QueryCacheStore, RaceSafeSetOptions } from './store-types.js';
 export { schemaTag, type TagsInput, tableTag, tagsFor, type WriteInput, writeTags } from './tags.js';

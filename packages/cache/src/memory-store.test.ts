@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from './memory-store.js';
 import { testCacheStore } from './testing.js';
 
-testCacheStore(() => createMemoryStore({ maxSize: 1000 }), { name: 'memory' });
+testCacheStore(() => createMemoryStore({ maxSize: 1000 }), {
+  name: 'memory',
+  bounded: { factory: () => createMemoryStore({ maxSize: 10 }), capacity: 10 },
+});
 
 const entry = (n: number) => ({ value: Buffer.alloc(n), storedAt: Date.now(), expiresAt: Date.now() + 60_000 });
 

@@ -1,8 +1,7 @@
-import type { CacheEntry, InvalidationCriteria } from '@pg-multiverse/core';
+import type { CacheEntry, CacheSetOptions, CacheStore, InvalidationCriteria } from '@pg-multiverse/core';
 import { PgmError } from '@pg-multiverse/core';
 import { LRUCache } from 'lru-cache';
 import { createInvalidationLog } from './invalidation-log.js';
-import type { QueryCacheStore, RaceSafeSetOptions } from './store-types.js';
 
 export interface MemoryStoreOptions {
   /** Max entries. Default 1000. */
@@ -13,10 +12,11 @@ export interface MemoryStoreOptions {
   ttl?: number;
 }
 
-export interface MemoryStore extends QueryCacheStore {
+export interface MemoryStore extends CacheStore {
   readonly name: 'memory';
   readonly stableEntries: true;
   snapshot(key: string, tags: readonly string[], lifetimeMs: number): Promise<unknown>;
+  onEvict(listener: (key: string) => void): () => void;
   clear(): Promise<void>;
   close(): Promise<void>;
   stats(): { itemCount: number; bytes: number };
@@ -79,7 +79,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async snapshot() {
       return log.generation();
     },
-    async set(key, entry, opts: RaceSafeSetOptions) {
+    async set(key, entry, opts: CacheSetOptions) {
       const tags = opts.tags ?? [];
       if (typeof opts.snapshot === 'number' && log.touchedSince(opts.snapshot, key, tags)) {
         opts.onDropped?.();

@@ -1,5 +1,6 @@
 import type { CacheEntry, CacheStore } from '@pg-multiverse/core';
 import { describe, expect, it } from 'vitest';
+import { encodeValue } from './codec.js';
 import type { QueryCacheEvents } from './events.js';
 import type { BusInvalidation, NotifyBus } from './notify-bus.js';
 import { createQueryCache } from './query-cache.js';
@@ -130,6 +131,52 @@ describe('createQueryCache', () => {
     gate.resolve();
     await slow;
     expect(map.has('k')).toBe(false);
+  });
+
+  it('works with a store that has none of the optional members (the documented defaults)', async () => {
+    // Returns the SAME object and changes it in place on overwrite: allowed without `stableEntries`,
+    // so the cache must decode every hit instead of keeping decoded copies keyed by the object.
+    const map = new Map<string, { entry: CacheEntry; tags: readonly string[] }>();
+    const calls: string[] = [];
+    const plain: CacheStore = {
+      async get(k, ...rest) {
+        calls.push(`get:${rest.length}`);
+        return map.get(k)?.entry;
+      },
+      async set(k, e, o) {
+        calls.push('set');
+        const slot = map.get(k);
+        if (slot) Object.assign(slot.entry, e);
+        else map.set(k, { entry: { ...e }, tags: o.tags });
+      },
+      async invalidate(c) {
+        let n = 0;
+        for (const [k, v] of map)
+          if (c.keys?.includes(k) || v.tags.some((t) => c.tags?.includes(t))) n += map.delete(k) ? 1 : 0;
+        return n;
+      },
+    };
+    const cache = createQueryCache({ store: plain });
+    const T = ['table:s.t'];
+    const evicted = collect(cache, 'cacheEvicted');
+    let n = 0;
+    const loader = async () => result([++n]);
+    expect((await cache.wrap('k', { tags: T }, loader)).hit).toBe(false);
+    const hit = await cache.wrap('k', { tags: T }, loader);
+    expect(hit).toMatchObject({ hit: true, value: { rows: [1] } });
+    (hit.value as R).rows.push(99); // a private copy
+    expect(((await cache.wrap('k', { tags: T }, loader)).value as R).rows).toEqual([1]);
+    // replaced in place behind the cache's back: the next hit shows the new value
+    const replaced = { ...map.get('k')!.entry, value: encodeValue(result([7])).bytes };
+    await plain.set('k', replaced, { ttlMs: 60_000, tags: T });
+    expect(((await cache.wrap('k', { tags: T }, loader)).value as R).rows).toEqual([7]);
+    await cache.invalidateWrites([{ schema: 's', sql: 'DELETE FROM t' }]);
+    expect(((await cache.wrap('k', { tags: ['table:s.t'] }, loader)).value as R).rows).toEqual([2]);
+    await cache.clear(); // no store.clear: nothing to call, no error
+    expect(cache.stats()).toMatchObject({ itemCount: 0, bytes: 0, evictions: 0, errors: 0 });
+    expect(evicted).toEqual([]);
+    // the lookup hint is passed (a store may ignore it)
+    expect(calls.filter((c) => c.startsWith('get')).every((c) => c === 'get:1')).toBe(true);
   });
 
   it('invalidates by schema, tags and keys', async () => {
@@ -286,6 +333,45 @@ describe('createQueryCache', () => {
     let calls = 0;
     for (let i = 0; i < 2; i++) await cache.wrap('z', {}, async () => result([++calls]));
     expect(calls).toBe(2);
+  });
+
+  it('publishes the tags of each committed write on the bus of the cluster it was written on', async () => {
+    const cache = createQueryCache();
+    const published: [string, unknown][] = [];
+    const busOf = (clusterId: string) =>
+      ({
+        instanceId: 'me',
+        channel: 'c',
+        clusterId,
+        connected: true as boolean,
+        start: async () => {},
+        publish: async (m: unknown) => void published.push([clusterId, m]),
+        subscribe: () => () => {},
+        on: () => undefined,
+        close: async () => {},
+      }) satisfies NotifyBus;
+    const a = busOf('a');
+    const b = busOf('b');
+    await cache.attachNotify([a, b]);
+    await cache.invalidateWrites([
+      { schema: 'sa', sql: 'UPDATE t SET x = 1', clusterId: 'a' },
+      { schema: 'sb', sql: 'DELETE FROM u', clusterId: 'b' },
+      { schema: 'sb', sql: 'INSERT INTO v VALUES (1)', clusterId: 'b' },
+    ]);
+    expect(published.sort()).toEqual([
+      ['a', { tags: ['table:sa.t'] }],
+      ['b', { tags: ['table:sb.u', 'table:sb.v'] }],
+    ]);
+    // no cluster given, or its bus down: any connected bus carries it
+    published.length = 0;
+    b.connected = false;
+    await cache.invalidateWrites([{ schema: 'sb', sql: 'DELETE FROM u', clusterId: 'b' }]);
+    await cache.invalidateWrites([{ schema: 'sb', sql: 'DELETE FROM w' }]);
+    expect(published).toEqual([
+      ['a', { tags: ['table:sb.u'] }],
+      ['a', { tags: ['table:sb.w'] }],
+    ]);
+    await cache.close();
   });
 
   it('never serves a hot decoded copy after invalidation or replacement', async () => {

@@ -10,7 +10,6 @@ import { createMemoryStore } from './memory-store.js';
 import { type BusInvalidation, createNotifyBus, type NotifyBus, type NotifyBusOptions } from './notify-bus.js';
 import type { NotifyMessage } from './notify-message.js';
 import { createCounters, type QueryCacheStats } from './stats.js';
-import type { QueryCacheStore } from './store-types.js';
 import { schemaTag, type TagsInput, tagsFor, type WriteInput, writeTags } from './tags.js';
 
 export interface QueryCacheOptions {
@@ -126,12 +125,13 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
     enableCompression: options.enableCompression ?? false,
     compressionThreshold: nonNegative('compressionThreshold', options.compressionThreshold, 1024),
   };
-  const store = (options.store ??
+  const store: CacheStore =
+    options.store ??
     createMemoryStore({
       ...(options.maxSize !== undefined ? { maxSize: options.maxSize } : {}),
       ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
       ttl,
-    })) as QueryCacheStore;
+    });
   const writeMode = options.writeInvalidation ?? 'tables';
   const counters = createCounters(options.maxTrackedTags ?? 1000);
   const emitter = new EventEmitter();
@@ -406,20 +406,29 @@ export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
 
     async invalidateWrites(writes) {
       const tags = new Set<string>();
-      let clusterId: string | undefined;
+      // Each write's tags go out on the bus of the cluster it was written on.
+      const byCluster = new Map<string | undefined, Set<string>>();
       for (const w of writes) {
-        for (const t of writeTags(w, writeMode)) tags.add(t);
-        clusterId ??= w.clusterId;
+        let own = byCluster.get(w.clusterId);
+        if (!own) byCluster.set(w.clusterId, (own = new Set()));
+        for (const t of writeTags(w, writeMode)) {
+          tags.add(t);
+          own.add(t);
+        }
       }
       if (tags.size === 0) return 0;
-      const list = [...tags];
       let count = 0;
       try {
-        count = await applyInvalidation({ tags: list }, 'write');
+        count = await applyInvalidation({ tags: [...tags] }, 'write');
       } catch (err) {
         reportError('invalidate', err);
       }
-      await broadcast({ tags: list }, clusterId);
+      if (buses.length > 0) {
+        const sends: Promise<void>[] = [];
+        for (const [clusterId, own] of byCluster)
+          if (own.size > 0) sends.push(broadcast({ tags: [...own] }, clusterId));
+        await Promise.all(sends);
+      }
       return count;
     },
 

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { CacheEntry, InvalidationCriteria } from '@pg-multiverse/core';
+import type { CacheEntry, CacheSetOptions, CacheStore, InvalidationCriteria } from '@pg-multiverse/core';
 import { PgmError, redactSecrets } from '@pg-multiverse/core';
 import { packEntry, unpackEntry } from './redis-entry.js';
 import { SET_SCRIPT, SNAPSHOT_SCRIPT, sha1 } from './redis-scripts.js';
-import type { QueryCacheStore, RaceSafeSetOptions } from './store-types.js';
 
 /** The part of an ioredis `Redis` or `Cluster` client this store uses. */
 export interface RedisLike {
@@ -32,7 +31,7 @@ export interface RedisStoreOptions {
   onConnectionError?: (err: Error) => void;
 }
 
-export interface RedisStore extends QueryCacheStore {
+export interface RedisStore extends CacheStore {
   readonly name: 'redis';
   snapshot(key: string, tags: readonly string[], lifetimeMs: number): Promise<unknown>;
   /** Remove every key of this prefix (SCAN + UNLINK; never FLUSHDB). */
@@ -165,7 +164,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     snapshot,
 
-    async set(key, entry: CacheEntry, opts: RaceSafeSetOptions) {
+    async set(key, entry: CacheEntry, opts: CacheSetOptions) {
       const tags = [...new Set(opts.tags ?? [])];
       const lifetime = Math.max(1, Math.ceil(opts.ttlMs + Math.max(0, opts.graceMs ?? 0)));
       let token = opts.snapshot as Token | undefined;

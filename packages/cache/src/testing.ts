@@ -1,12 +1,17 @@
 import type { CacheEntry, CacheStore } from '@pg-multiverse/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { QueryCacheStore } from './store-types.js';
 
 export interface TestCacheStoreOptions {
   /** Suite name. Default the store's `name`. */
   name?: string;
   /** Give up waiting for a TTL expiry after this many ms. Default 5000. */
   expiryWaitMs?: number;
+  /**
+   * A store of the same kind that holds at most `capacity` entries, so the
+   * suite can check that `onEvict` reports what it evicts. Without it only
+   * what `onEvict` must NOT report is checked.
+   */
+  bounded?: { factory: () => CacheStore | Promise<CacheStore>; capacity: number };
 }
 
 const bytes = (s: string) => Buffer.from(s, 'utf8');
@@ -34,8 +39,12 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
  * testCacheStore(() => createRedisStore({ url, prefix: `t${Math.random()}` }));
  * ```
  *
- * Stores with `snapshot` are also checked for dropping fills that raced with
- * an invalidation.
+ * The optional members are checked when a store has them: `get(key, hint)`
+ * answers as without the hint; `stableEntries` stores return the same entry
+ * object until it changes, and a new one after; `snapshot` tokens make `set`
+ * drop fills that raced with an invalidation or `clear()` (and call
+ * `onDropped`), and only those; `onEvict` reports evictions (with the
+ * `bounded` option) and nothing else.
  */
 export function testCacheStore(
   factory: () => CacheStore | Promise<CacheStore>,
@@ -44,10 +53,10 @@ export function testCacheStore(
   const waitMs = options.expiryWaitMs ?? 5000;
   describe(`CacheStore conformance: ${options.name ?? 'store'}`, () => {
     const open: CacheStore[] = [];
-    const make = async () => {
-      const s = await factory();
+    const make = async (from: () => CacheStore | Promise<CacheStore> = factory) => {
+      const s = await from();
       open.push(s);
-      return s as QueryCacheStore;
+      return s;
     };
     afterEach(async () => {
       for (const s of open.splice(0)) {
@@ -206,6 +215,127 @@ export function testCacheStore(
       await s.set('k', entry('fresh'), { ...opts(['t']), snapshot: token, onDropped: () => (dropped = true) });
       expect(dropped).toBe(false);
       expect(text(await s.get('k'))).toBe('fresh');
+    });
+
+    it('answers get(key, { tags }) as it answers get(key): the hint never changes the result', async () => {
+      const s = await make();
+      await s.set('h', entry('tagged'), opts(['a', 'b']));
+      await s.set('n', entry('untagged'), opts([]));
+      const hints = [undefined, {}, { tags: [] }, { tags: ['a', 'b'] }, { tags: ['b', 'a'] }, { tags: ['a'] }];
+      for (const hint of [...hints, { tags: ['a', 'b', 'c'] }, { tags: ['c'] }]) {
+        expect(text(await s.get('h', hint)), JSON.stringify(hint)).toBe('tagged');
+        expect(text(await s.get('n', hint)), JSON.stringify(hint)).toBe('untagged');
+        expect(await s.get('missing', hint), JSON.stringify(hint)).toBeUndefined();
+      }
+      // invalidated through a tag the hint does not name: still gone
+      await s.invalidate({ tags: ['b'] });
+      for (const hint of [...hints, { tags: ['c'] }])
+        expect(await s.get('h', hint), JSON.stringify(hint)).toBeUndefined();
+      expect(text(await s.get('n', { tags: ['b'] }))).toBe('untagged');
+    });
+
+    it('with stableEntries: the same entry object until it changes, a new one after', async () => {
+      const s = await make();
+      if (!s.stableEntries) return;
+      await s.set('k', entry('one'), opts(['t']));
+      const first = await s.get('k');
+      expect(await s.get('k')).toBe(first);
+      expect(await s.get('k', { tags: ['t'] })).toBe(first);
+      await s.set('k', entry('two'), opts(['t']));
+      const second = await s.get('k');
+      expect(second).not.toBe(first);
+      expect(text(second)).toBe('two');
+      expect(text(first)).toBe('one'); // the old object was not changed in place
+      await s.invalidate({ tags: ['t'] });
+      await s.set('k', entry('three'), opts(['t']));
+      const third = await s.get('k');
+      expect(third).not.toBe(second);
+      expect(text(third)).toBe('three');
+      await s.invalidate({ keys: ['k'] });
+      await s.set('k', entry('four'), opts(['t']));
+      expect(await s.get('k')).not.toBe(third);
+      if (!s.clear) return;
+      const fourth = await s.get('k');
+      await s.clear();
+      await s.set('k', entry('five'), opts(['t']));
+      expect(await s.get('k')).not.toBe(fourth);
+    });
+
+    it('keeps a fill whose snapshot was taken after the invalidation (if snapshot is supported)', async () => {
+      const s = await make();
+      if (!s.snapshot) return;
+      await s.set('k', entry('old'), opts(['t']));
+      await s.invalidate({ tags: ['t'], keys: ['k'] });
+      const token = await s.snapshot('k', ['t'], 60_000);
+      let dropped = false;
+      await s.set('k', entry('new'), { ...opts(['t']), snapshot: token, onDropped: () => (dropped = true) });
+      expect(dropped).toBe(false);
+      expect(text(await s.get('k'))).toBe('new');
+    });
+
+    it('drops a fill whose snapshot was taken before clear() (if snapshot and clear are supported)', async () => {
+      const s = await make();
+      if (!s.snapshot || !s.clear) return;
+      const token = await s.snapshot('k', ['t'], 60_000);
+      await s.clear();
+      let dropped = false;
+      await s.set('k', entry('stale'), { ...opts(['t']), snapshot: token, onDropped: () => (dropped = true) });
+      expect(dropped).toBe(true);
+      expect(await s.get('k')).toBeUndefined();
+    });
+
+    it('drops only the raced one of two fills with snapshots taken together (if snapshot is supported)', async () => {
+      const s = await make();
+      if (!s.snapshot) return;
+      const [ta, tb] = await Promise.all([s.snapshot('a', ['ta'], 60_000), s.snapshot('b', ['tb'], 60_000)]);
+      await s.invalidate({ tags: ['ta'] });
+      const dropped: string[] = [];
+      await Promise.all([
+        s.set('a', entry('a'), { ...opts(['ta']), snapshot: ta, onDropped: () => dropped.push('a') }),
+        s.set('b', entry('b'), { ...opts(['tb']), snapshot: tb, onDropped: () => dropped.push('b') }),
+      ]);
+      expect(dropped).toEqual(['a']);
+      expect(await s.get('a')).toBeUndefined();
+      expect(text(await s.get('b'))).toBe('b');
+    });
+
+    it('onEvict reports no overwrite, invalidation or clear, and unsubscribes (if onEvict is supported)', async () => {
+      const s = await make();
+      if (!s.onEvict) return;
+      const evicted: string[] = [];
+      const off = s.onEvict((k) => evicted.push(k));
+      expect(typeof off).toBe('function');
+      await s.set('k', entry('one'), opts(['t']));
+      await s.set('k', entry('two'), opts(['t']));
+      await s.set('j', entry('j'), opts(['u']));
+      await s.invalidate({ keys: ['k'] });
+      await s.invalidate({ tags: ['u'] });
+      await s.set('m', entry('m'), opts([]));
+      await s.clear?.();
+      expect(evicted).toEqual([]);
+      off();
+      off();
+    });
+
+    it('onEvict reports the entries evicted for lack of room (with the bounded option)', async () => {
+      if (!options.bounded) return;
+      const { capacity } = options.bounded;
+      const s = await make(options.bounded.factory);
+      if (!s.onEvict) return;
+      const evicted: string[] = [];
+      const off = s.onEvict((k) => evicted.push(k));
+      const n = capacity + 5;
+      for (let i = 0; i < n; i++) await s.set(`e${i}`, entry(`v${i}`), opts(['t']));
+      expect(evicted.length).toBeGreaterThanOrEqual(5);
+      expect(new Set(evicted).size).toBe(evicted.length);
+      for (const k of evicted) {
+        expect(k).toMatch(/^e\d+$/);
+        expect(await s.get(k)).toBeUndefined();
+      }
+      off();
+      const before = evicted.length;
+      for (let i = n; i < n + capacity + 5; i++) await s.set(`e${i}`, entry(`v${i}`), opts(['t']));
+      expect(evicted.length).toBe(before);
     });
   });
 }

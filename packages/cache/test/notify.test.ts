@@ -1,3 +1,4 @@
+import { quoteIdent } from '@pg-multiverse/core';
 import { uniqueName } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import {
   type QueryCache,
   type QueryCacheEvents,
 } from '../src/index.js';
-import { dropSchema, facade, makeSchema, newPool, primaryConn, until } from './helpers.js';
+import { dropSchema, makeSchema, newPool, primaryConn, until } from './helpers.js';
 
 // Two application instances, each with its own memory store, broadcasting
 // invalidations with LISTEN/NOTIFY on the users_cluster primary.
@@ -33,46 +34,20 @@ async function instance(channel: string): Promise<QueryCache> {
   return cache;
 }
 
+// The cache's own API only (wrap / invalidate / invalidateWrites): how PgMultiverse drives it
+// is tested through PgMultiverse itself, in packages/pg-multiverse/test/cache.test.ts.
 describe('memory stores in two instances', () => {
-  it('an update on one instance invalidates the other via NOTIFY', async () => {
-    const channel = uniqueName('ch');
-    const cacheA = await instance(channel);
-    const cacheB = await instance(channel);
-    const a = facade(cacheA, pool, schema);
-    const b = facade(cacheB, pool, schema);
-    const q = 'SELECT name FROM items WHERE id = 2';
-    await a.read(q);
-    await b.read(q);
-    expect((await b.read(q)).hit).toBe(true);
-    const remote: QueryCacheEvents['cacheInvalidated'][] = [];
-    cacheB.on('cacheInvalidated', (e) => remote.push(e));
-    await a.write("UPDATE items SET name = 'zwei' WHERE id = 2");
-    // A's own cache is invalidated synchronously; B's when the notification arrives
-    expect(rows(await a.read(q))).toEqual([{ name: 'zwei' }]);
-    await until(async () => remote.length > 0);
-    expect(remote[0]).toMatchObject({ source: 'remote', tags: [`table:${schema}.items`] });
-    const reread = await b.read(q);
-    expect(reread.hit).toBe(false);
-    expect(rows(reread)).toEqual([{ name: 'zwei' }]);
-    // A ignores its own message
-    const own: unknown[] = [];
-    cacheA.on('cacheInvalidated', (e) => e.source === 'remote' && own.push(e));
-    await b.write("UPDATE items SET name = 'two' WHERE id = 2");
-    await until(async () => !(await a.read(q)).hit && true);
-    expect(rows(await a.read(q))).toEqual([{ name: 'two' }]);
-    expect(own).toHaveLength(1);
-    await cacheA.close();
-    await cacheB.close();
-  });
-
   it('explicit invalidations by key and schema, and large tag lists, reach the other instance', async () => {
     const channel = uniqueName('ch');
     const cacheA = await instance(channel);
     const cacheB = await instance(channel);
-    const b = facade(cacheB, pool, schema);
-    await b.read('SELECT 1 AS x', [], ['t1']);
-    await b.read('SELECT 2 AS x');
-    expect((await b.read('SELECT 2 AS x')).hit).toBe(true);
+    let loads = 0;
+    const value = async () => ++loads;
+    const tagged = cacheB.tagsFor({ schema, sql: 'SELECT 1 AS x', tags: ['t1'] });
+    const plain = cacheB.tagsFor({ schema, sql: 'SELECT 2 AS x' });
+    await cacheB.wrap('k1', { tags: tagged }, value);
+    await cacheB.wrap('k2', { tags: plain }, value);
+    expect((await cacheB.wrap('k2', { tags: plain }, value)).hit).toBe(true);
     const seen: QueryCacheEvents['cacheInvalidated'][] = [];
     cacheB.on('cacheInvalidated', (e) => seen.push(e));
     const many = Array.from({ length: 1500 }, (_, i) => `bulk-tag-${i}-${'x'.repeat(20)}`);
@@ -80,9 +55,11 @@ describe('memory stores in two instances', () => {
     await until(async () => seen.some((e) => e.tags.includes('t1')));
     expect(seen.length).toBeGreaterThan(1); // chunked under the 8000-byte NOTIFY limit
     expect(seen.flatMap((e) => e.tags).length).toBe(many.length + 1);
-    expect((await b.read('SELECT 1 AS x', [], ['t1'])).hit).toBe(false);
+    expect((await cacheB.wrap('k1', { tags: tagged }, value)).hit).toBe(false);
     await cacheA.invalidate({ schema });
-    await until(async () => !(await b.read('SELECT 2 AS x')).hit && true);
+    await until(async () => !(await cacheB.wrap('k2', { tags: plain }, value)).hit && true);
+    await cacheA.invalidate({ keys: ['k2'] });
+    await until(async () => !(await cacheB.wrap('k2', { tags: plain }, value)).hit && true);
     await cacheA.close();
     await cacheB.close();
   });
@@ -98,11 +75,11 @@ describe('memory stores in two instances', () => {
       reconnectDelayMs: 20,
     });
     await cacheB.attachNotify([bus]);
-    const a = facade(cacheA, pool, schema);
-    const b = facade(cacheB, pool, schema);
-    const q = 'SELECT name FROM items WHERE id = 1';
-    await b.read(q);
-    expect((await b.read(q)).hit).toBe(true);
+    const q = `SELECT name FROM ${quoteIdent(schema)}.items WHERE id = 1`;
+    const tags = cacheB.tagsFor({ schema, sql: q });
+    const read = () => cacheB.wrap('q', { tags }, () => pool.query(q));
+    await read();
+    expect((await read()).hit).toBe(true);
     const gaps: unknown[] = [];
     cacheB.on('cacheInvalidated', (e) => e.source === 'gap' && gaps.push(e));
     const killed = await pool.query(
@@ -112,14 +89,16 @@ describe('memory stores in two instances', () => {
     expect(killed.rowCount).toBe(1);
     await until(async () => gaps.length >= 1);
     await until(async () => bus.connected);
-    const after = await b.read(q);
+    const after = await read();
     expect(after.hit).toBe(false);
-    expect((await b.read(q)).hit).toBe(true);
-    // the new listener receives invalidations
-    await a.write("UPDATE items SET name = 'un' WHERE id = 1");
-    await until(async () => !(await b.read(q)).hit && true);
-    expect(rows(await b.read(q))).toEqual([{ name: 'un' }]);
-    await a.write("UPDATE items SET name = 'one' WHERE id = 1");
+    expect((await read()).hit).toBe(true);
+    // the new listener receives invalidations: a write committed elsewhere, announced by instance A
+    const update = `UPDATE ${quoteIdent(schema)}.items SET name = $1 WHERE id = 1`;
+    await pool.query(update, ['un']);
+    await cacheA.invalidateWrites([{ schema, sql: update, clusterId: 'users_cluster' }]);
+    await until(async () => !(await read()).hit && true);
+    expect(rows(await read())).toEqual([{ name: 'un' }]);
+    await pool.query(update, ['one']);
     await cacheA.close();
     await cacheB.close();
   });

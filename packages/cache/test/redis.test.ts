@@ -1,26 +1,21 @@
 import { testCacheStore } from '@pg-multiverse/cache/testing';
 import { uniqueName } from '@pg-multiverse/testkit';
 import Redis from 'ioredis';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueryCache, createRedisStore } from '../src/index.js';
-import { ctx, dropSchema, facade, makeSchema, newPool } from './helpers.js';
+import { ctx } from './helpers.js';
 
 // The shared redis-server started by the testkit; every test uses its own prefix.
 
 testCacheStore(() => createRedisStore({ url: ctx.redisUrl, prefix: uniqueName('conf') }), { name: 'redis' });
 
+// Two instances sharing one store through PgMultiverse: packages/pg-multiverse/test/cache.test.ts.
+
 let admin: Redis;
-let pool: pg.Pool;
-let schema: string;
-beforeAll(async () => {
+beforeAll(() => {
   admin = new Redis(ctx.redisUrl);
-  pool = newPool();
-  schema = await makeSchema(pool, 'cache_redis');
 });
-afterAll(async () => {
-  await dropSchema(pool, schema);
-  await pool.end();
+afterAll(() => {
   admin.disconnect();
 });
 
@@ -139,35 +134,5 @@ describe('createRedisStore', () => {
     expect(() => createRedisStore({ url: ctx.redisUrl, prefix: 'a{b' })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     );
-  });
-});
-
-describe('two cache instances on one Redis', () => {
-  it('a write through one instance invalidates what the other cached', async () => {
-    const prefix = uniqueName('inst');
-    const cacheA = createQueryCache({ store: createRedisStore({ url: ctx.redisUrl, prefix }) });
-    const cacheB = createQueryCache({ store: createRedisStore({ url: ctx.redisUrl, prefix }) });
-    const a = facade(cacheA, pool, schema);
-    const b = facade(cacheB, pool, schema);
-    const q = 'SELECT name FROM items WHERE id = $1';
-    const rows = (r: { value: unknown }) => (r.value as pg.QueryResult).rows;
-    expect(rows(await a.read(q, [1]))).toEqual([{ name: 'one' }]);
-    const fromB = await b.read(q, [1]);
-    expect(fromB.hit).toBe(true); // filled by instance A
-    await b.write("UPDATE items SET name = 'eins' WHERE id = 1");
-    const reread = await a.read(q, [1]);
-    expect(reread.hit).toBe(false);
-    expect(rows(reread)).toEqual([{ name: 'eins' }]);
-    await a.write("UPDATE items SET name = 'one' WHERE id = 1");
-    expect(rows(await b.read(q, [1]))).toEqual([{ name: 'one' }]);
-    // explicit invalidation by key on A is seen by B
-    const key = cacheB.keyFor({ clusterId: 'users_cluster', schema, searchPath: schema, sql: q, params: [1] });
-    expect((await b.read(q, [1])).hit).toBe(true);
-    await cacheA.invalidate({ keys: [key] });
-    expect((await b.read(q, [1])).hit).toBe(false);
-    await cacheA.store.close?.();
-    await cacheB.store.close?.();
-    await cacheA.close();
-    await cacheB.close();
   });
 });

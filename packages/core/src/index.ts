@@ -16,7 +16,13 @@ export type {
   ShardKeyType,
 } from './config.js';
 export type { Balancer, NodeRole, NodeState, PickContext } from './contracts/balancer.js';
-export type { CacheEntry, CacheSetOptions, CacheStore, InvalidationCriteria } from './contracts/cache-store.js';
+export type {
+  CacheEntry,
+  CacheGetHint,
+  CacheSetOptions,
+  CacheStore,
+  InvalidationCriteria,
+} from './contracts/cache-store.js';
 export type {
   Connection,
   ConnectionProvider,
