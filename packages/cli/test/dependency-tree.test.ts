@@ -81,3 +81,90 @@ describe('@pg-multiverse/cli dependency tree', () => {
     expect(bad).toEqual([]);
   });
 });
+
+/** The package graph as docs/ARCHITECTURE.md states it (the table between the package-graph markers). */
+function documentedGraph(): Map<string, string[]> {
+  const doc = readFileSync(join(packagesDir, '..', 'docs', 'ARCHITECTURE.md'), 'utf8');
+  const block = /<!-- package-graph:start -->([\s\S]*?)<!-- package-graph:end -->/.exec(doc)?.[1] ?? '';
+  const out = new Map<string, string[]>();
+  for (const line of block.split('\n')) {
+    const m = /^\| `([^`]+)` \| ([^|]+) \|/.exec(line);
+    if (!m) continue;
+    const deps = m[2]!.trim() === '(none)' ? [] : m[2]!.split(',').map((d) => d.trim());
+    out.set(
+      m[1]!,
+      deps.map((d) => (d === 'pg-multiverse' ? d : `@pg-multiverse/${d}`)),
+    );
+  }
+  return out;
+}
+
+/** pg-multiverse packages a package's source imports (type imports included). */
+function importedPackages(dir: string): Set<string> {
+  const out = new Set<string>();
+  for (const file of sourceFiles(join(dir, 'src'))) {
+    if (file.endsWith('.test.ts')) continue;
+    const text = readFileSync(file, 'utf8');
+    // Import and export statements (at the start of a line) and dynamic `await import(...)`; not text in strings.
+    const specifiers = [
+      ...text.matchAll(/^\s*(?:import|export)\b[^;]*?from\s*'([^']+)'/gms),
+      ...text.matchAll(/^\s*import\s*'([^']+)'/gm),
+      ...text.matchAll(/await import\(\s*'([^']+)'/g),
+    ];
+    for (const m of specifiers) {
+      const pkg = /^((?:@pg-multiverse\/[^/]+)|pg-multiverse)(\/.*)?$/.exec(m[1]!);
+      if (pkg) out.add(pkg[1]!);
+    }
+  }
+  return out;
+}
+
+describe('the package graph (every package)', () => {
+  it('docs/ARCHITECTURE.md names every workspace package, with the dependencies its package.json declares', () => {
+    const ws = workspace();
+    const documented = documentedGraph();
+    expect([...documented.keys()].sort()).toEqual([...ws.keys()].sort());
+    for (const [name, m] of ws) {
+      const declared = Object.keys({ ...m.dependencies, ...m.peerDependencies, ...m.optionalDependencies })
+        .filter((d) => d.startsWith('@pg-multiverse/') || d === 'pg-multiverse')
+        .sort();
+      expect(declared, name).toEqual([...(documented.get(name) ?? [])].sort());
+    }
+  });
+
+  it("every package's source imports only the packages it declares, through their public entries", () => {
+    const ws = workspace();
+    const documented = documentedGraph();
+    for (const dir of readdirSync(packagesDir)) {
+      let name: string;
+      try {
+        name = (JSON.parse(readFileSync(join(packagesDir, dir, 'package.json'), 'utf8')) as Manifest).name;
+      } catch {
+        continue;
+      }
+      const allowed = new Set([...(documented.get(name) ?? []), name]);
+      const imported = [...importedPackages(join(packagesDir, dir))].filter((p) => !allowed.has(p));
+      expect(imported, `${name} imports undeclared packages`).toEqual([]);
+      // No reaching into another package's files: only `@pg-multiverse/<name>` or its declared subpaths.
+      for (const file of sourceFiles(join(packagesDir, dir, 'src'))) {
+        expect(readFileSync(file, 'utf8'), file).not.toMatch(/from '@pg-multiverse\/[^']+\/src\//);
+      }
+    }
+    expect(ws.size).toBeGreaterThan(0);
+  });
+
+  it('there are no cycles', () => {
+    const documented = documentedGraph();
+    const visiting = new Set<string>();
+    const done = new Set<string>();
+    const visit = (n: string, path: string[]): void => {
+      if (done.has(n)) return;
+      expect(visiting.has(n), `cycle: ${[...path, n].join(' -> ')}`).toBe(false);
+      visiting.add(n);
+      for (const d of documented.get(n) ?? []) visit(d, [...path, n]);
+      visiting.delete(n);
+      done.add(n);
+    };
+    for (const n of documented.keys()) visit(n, []);
+  });
+});

@@ -129,13 +129,21 @@ describe('cached reads satisfy their consistency level', () => {
     const steps = fc.array(fc.array(op, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 12 });
     let paused = false;
     let checked = 0;
+    // Pauses and resumes go through one lane, in the order the step asked for them: each opens its own
+    // connection, so two sent at once could reach the server in the other order.
+    let replayLane: Promise<unknown> = Promise.resolve();
+    const setReplay = (pause: boolean) => {
+      replayLane = replayLane.then(() => (pause ? replica().pauseReplay() : replica().resumeReplay()));
+      return replayLane;
+    };
     try {
       await fc.assert(
         fc.asyncProperty(steps, async (plan) => {
           // Each run starts with the replica replaying (runs are independent, shrinking stays meaningful).
+          await replayLane;
           if (paused) {
             paused = false;
-            await replica().resumeReplay();
+            await setReplay(false);
           }
           const committed = new Map<number, number>();
           for (const id of [10, 11]) {
@@ -155,10 +163,10 @@ describe('cached reads satisfy their consistency level', () => {
                 step.map(async (o) => {
                   if (o.t === 'pause' && !paused) {
                     paused = true;
-                    await replica().pauseReplay();
+                    await setReplay(true);
                   } else if (o.t === 'resume' && paused) {
                     paused = false;
-                    await replica().resumeReplay();
+                    await setReplay(false);
                   } else if (o.t === 'write') {
                     const r = await pgm.query<{ v: number }>(
                       'UPDATE kv SET v = v + 1 WHERE id = $1 RETURNING v',
@@ -199,7 +207,8 @@ describe('cached reads satisfy their consistency level', () => {
         { numRuns: 50 },
       );
     } finally {
-      if (paused) await replica().resumeReplay();
+      await replayLane.catch(() => undefined);
+      await replica().resumeReplay();
       await replica().waitForCatchUp();
       await pgm.close();
     }
