@@ -54,6 +54,16 @@ export { type PoolClientLike, type PoolLike, type PoolProviderOptions, poolProvi
 export { quoteIdent, quoteLiteral, quoteQualified } from './quote-ident.js';
 export { collectSecrets, describeNode, redactError, redactSecrets } from './redact.js';
 export { searchPathFor } from './search-path.js';
+export {
+  type AnalyzeSqlOptions,
+  analyzeSql,
+  createSqlAnalyzer,
+  type SqlAnalyzer,
+  type SqlAnalyzerOptions,
+  type SqlKind,
+  type SqlStatementAnalysis,
+  type SqlTextAnalysis,
+} from './sql/analyze-sql.js';
 export { type SqlStatement, splitStatements } from './sql/split-statements.js';
 export {
   iterateSqlTokens,
@@ -63,6 +73,7 @@ export {
   type TokenizeOptions,
   tokenizeSql,
 } from './sql/tokenize.js';
+export { DEFAULT_WRITE_FUNCTIONS } from './sql/write-functions.js';
 export {
   type NormalizedCluster,
   type NormalizedConfiguration,
