@@ -52,7 +52,9 @@ describe('router.plan / router.execute', () => {
       const r = await router.execute<{ n: number }>(read, []);
       expect(r.route.role).toBe('primary');
       expect(r.rows).toHaveLength(1);
-      expect(router.plan('UPDATE counter SET n = n', { schema: US }).kind).toBe('write');
+      const update = router.plan('UPDATE counter SET n = n FROM other_t', { schema: US });
+      expect(update.kind).toBe('write');
+      expect(update.tables).toMatchObject({ read: ['other_t'], written: ['counter'] });
       expect(router.plan('SELECT 1', { schema: US, consistency: 'eventual' }).freshness).toEqual({ level: 'any' });
       expect(router.plan('SELECT 1', { schema: US, consistency: 'bounded', maxLagMs: 250 }).freshness).toEqual({
         level: 'bounded',

@@ -7,8 +7,7 @@ import type {
   PoolStats,
   SchemaOptions,
 } from '@pg-multiverse/core';
-import { collectSecrets, PgmError, redactSecrets, validateConfiguration } from '@pg-multiverse/core';
-import { createSqlClassifier } from './classify-sql.js';
+import { collectSecrets, createSqlAnalyzer, PgmError, redactSecrets, validateConfiguration } from '@pg-multiverse/core';
 import { createExecutor, parseLsnStrict } from './executor.js';
 import { createHealthMonitor, monitorSettings } from './health-monitor.js';
 import { clusterHealth, snapshotNode } from './health-report.js';
@@ -159,8 +158,8 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
   }
   const registry = createSchemaRegistry(normalized.schemaToCluster, clusters, options.defaultCluster);
   const monitor = createHealthMonitor(() => clusters.values(), settings, emit, secrets);
-  const classifier = createSqlClassifier(options.writeFunctions ? { writeFunctions: options.writeFunctions } : {});
-  const planner = createPlanner(registry, classifier, settings);
+  const analyzer = createSqlAnalyzer(options.writeFunctions ? { writeFunctions: options.writeFunctions } : {});
+  const planner = createPlanner(registry, analyzer, settings);
   const executor = createExecutor({ emitter, emit, secrets, monitor: () => monitor, kindOf: planner.kindOf });
   let closed = false;
 

@@ -1,3 +1,4 @@
+import type { SqlAnalyzer, SqlTextAnalysis } from '@pg-multiverse/core';
 import {
   ANY_FRESHNESS,
   type ConsistencyLevel,
@@ -7,7 +8,6 @@ import {
   type ReadPreference,
   searchPathFor,
 } from '@pg-multiverse/core';
-import type { SqlClassifier } from './classify-sql.js';
 import type { RunOptions } from './node-executor.js';
 import type { SchemaRegistry } from './schema-registry.js';
 import type { ReadRequest } from './select-node.js';
@@ -27,6 +27,8 @@ const PRIMARY_FRESHNESS: Freshness = Object.freeze({ level: 'primary' });
 export class Plan implements QueryPlan, ReadRequest {
   readonly sql: string;
   readonly kind: 'read' | 'write';
+  /** Core's analysis of the text (memoized there): kind and tables. */
+  readonly analysis: SqlTextAnalysis;
   readonly cluster: ClusterRuntime;
   readonly g: GroupRuntime;
   readonly schema: string | undefined;
@@ -47,6 +49,7 @@ export class Plan implements QueryPlan, ReadRequest {
 
   constructor(
     sql: string,
+    analysis: SqlTextAnalysis,
     kind: 'read' | 'write',
     cluster: ClusterRuntime,
     g: GroupRuntime,
@@ -59,6 +62,7 @@ export class Plan implements QueryPlan, ReadRequest {
     cacheStrategy: 'none' | 'default' | 'aggressive' | undefined,
   ) {
     this.sql = sql;
+    this.analysis = analysis;
     this.kind = kind;
     this.cluster = cluster;
     this.g = g;
@@ -95,6 +99,10 @@ export class Plan implements QueryPlan, ReadRequest {
 
   get group(): string {
     return this.g.key;
+  }
+
+  get tables(): { readonly read: readonly string[]; readonly written: readonly string[] } {
+    return this.analysis;
   }
 
   /** Computed on demand: only the cache asks (the session position is formatted then). */
@@ -147,11 +155,10 @@ export interface Planner {
 
 export function createPlanner(
   registry: SchemaRegistry,
-  classifier: SqlClassifier,
+  analyzer: SqlAnalyzer,
   settings: { fallbackToPrimary: boolean },
 ): Planner {
   const searchPaths = new Map<string, RunOptions>();
-  const kinds = new Map<string, 'read' | 'write'>();
 
   /** Run options per schema, built once. */
   function runOptionsFor(schema: string | undefined): RunOptions {
@@ -165,14 +172,9 @@ export function createPlanner(
     return ro;
   }
 
+  /** One SQL analysis (core's, memoized per text there): no second memo here. */
   function kindOf(sql: string): 'read' | 'write' {
-    let k = kinds.get(sql);
-    if (k === undefined) {
-      k = classifier.classify(sql);
-      if (kinds.size > 5_000) kinds.clear();
-      kinds.set(sql, k);
-    }
-    return k;
+    return analyzer.analyze(sql).kind;
   }
 
   function clusterFor(o: RouteOptions): ClusterRuntime {
@@ -196,7 +198,8 @@ export function createPlanner(
       if (typeof sql !== 'string' || sql.length === 0) {
         throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
       }
-      const kind = o.kind ?? kindOf(sql);
+      const analysis = analyzer.analyze(sql);
+      const kind = o.kind ?? analysis.kind;
       const c = clusterFor(o);
       const g = c.cfg.sharding ? chooseShard(c, o.shardKey).group : c.groups[0]!;
       const token = o.sessionToken ?? currentSession();
@@ -212,6 +215,7 @@ export function createPlanner(
       const run = o.readOrigin && kind === 'read' ? { ...base, readPosition: true } : base;
       return new Plan(
         sql,
+        analysis,
         kind,
         c,
         g,

@@ -74,6 +74,8 @@ export interface QueryPlan {
   readonly sql: string;
   /** From the SQL analysis (or the `kind` option): writes go to the primary. */
   readonly kind: 'read' | 'write';
+  /** Tables the statement reads and writes, from the same analysis (`schema.table` as written in the SQL). */
+  readonly tables: { readonly read: readonly string[]; readonly written: readonly string[] };
   readonly clusterId: string;
   /** Shard (clusters sharded over listed servers). */
   readonly shardId: string | undefined;
