@@ -14,7 +14,7 @@ import {
   roundRobin,
   weighted,
 } from '@pg-multiverse/balancer';
-import type { Balancer, NodeState, PickContext } from '@pg-multiverse/core';
+import { type Balancer, createNodeState, type NodeState, type PickContext } from '@pg-multiverse/core';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -47,19 +47,20 @@ const strategies: Record<string, () => Balancer> = {
 };
 
 function nodes(n: number, now: number): NodeState[] {
-  return Array.from({ length: n }, (_, i) => ({
-    id: `replica-${i + 1}`,
-    clusterId: 'bench',
-    role: 'replica' as const,
-    weight: 1 + (i % 3),
-    inFlight: (i * 7) % 5,
-    ewmaLatencyMs: 0.5 + ((i * 13) % 10) / 10,
-    lastSampleAt: now - (i % 4),
-    healthScore: 90 + (i % 11),
-    healthy: true,
-    lagBytes: (i % 5) * 1000,
-    lagMs: i % 7,
-  }));
+  return Array.from({ length: n }, (_, i) =>
+    createNodeState({
+      id: `replica-${i + 1}`,
+      clusterId: 'bench',
+      role: 'replica',
+      weight: 1 + (i % 3),
+      inFlight: (i * 7) % 5,
+      ewmaLatencyMs: 0.5 + ((i * 13) % 10) / 10,
+      lastSampleAt: now - (i % 4),
+      healthScore: 90 + (i % 11),
+      lagBytes: (i % 5) * 1000,
+      lagMs: i % 7,
+    }),
+  );
 }
 
 let sink = 0;

@@ -1,5 +1,5 @@
 import type { Balancer, NodeState } from '@pg-multiverse/core';
-import { type LatencyOptions, latencyModel, observeLatency, pickTime, refreshEffective } from './latency.js';
+import { type LatencyOptions, latencyModel, pickTime, refreshEffective } from './latency.js';
 import { checkInteger, checkNumber, checkWeights } from './options.js';
 import { type ClusterState, createStateTable, type NodeSlot, positive, weightOf } from './state-table.js';
 import { smoothPick } from './weighted.js';
@@ -127,9 +127,6 @@ export function healthAware(options: HealthAwareOptions = {}): Balancer {
         score(candidates, state, slots, n);
       }
       return candidates[smoothPick(state, slots, n)];
-    },
-    observe(node, latencyMs, ok) {
-      observeLatency(model, table.slot(node.clusterId, node.id), latencyMs, ok, performance.now());
     },
   };
 }

@@ -26,10 +26,5 @@ describe('refreshEffective', () => {
     node.lastSampleAt = 3000;
     refreshEffective(m, slot, node, 3001);
     expect(slot.eff).toBe(25);
-    // the balancer's own EWMA (from observe) wins over the router's
-    slot.ewma = 3;
-    slot.at = 3001;
-    refreshEffective(m, slot, node, 3002);
-    expect(slot.eff).toBe(3);
   });
 });

@@ -1,3 +1,4 @@
+import { recordLatency } from '@pg-multiverse/core';
 import { describe, expect, it } from 'vitest';
 import { responseTime } from './response-time.js';
 import { makeNode } from './testing.js';
@@ -47,24 +48,26 @@ describe('responseTime', () => {
     expect(pickAt(5200)).toBe('slow');
   });
 
-  it('learns from observe(), which takes precedence over the node fields', () => {
+  it('follows the latency the router records (core recordLatency), and keeps no copy of its own', () => {
     const b = responseTime();
+    expect(b.observe).toBeUndefined();
     const a = makeNode('a', { ewmaLatencyMs: 1, lastSampleAt: performance.now() });
     const c = makeNode('c', { ewmaLatencyMs: 50, lastSampleAt: performance.now() });
     for (let k = 0; k < 5; k++) {
-      b.observe!(a, 40, true);
-      b.observe!(c, 2, true);
+      recordLatency(a, 40, true, performance.now());
+      recordLatency(c, 2, true, performance.now());
     }
     expect(b.pick([a, c])!.id).toBe('c');
   });
 
-  it('penalises failures reported to observe()', () => {
-    const b = responseTime({ failurePenaltyMs: 100 });
+  it('avoids a node whose statements fail fast (recordLatency adds the failure penalty)', () => {
+    const b = responseTime();
     const a = makeNode('a');
     const c = makeNode('c');
-    b.observe!(a, 1, false); // fast failure: counts as 101 ms
-    b.observe!(c, 5, true);
-    for (let k = 0; k < 5; k++) expect(b.pick([a, c])!.id).toBe('c');
+    const now = performance.now();
+    recordLatency(a, 1, false, now); // fast failure: counts as 101 ms
+    recordLatency(c, 5, true, now);
+    for (let k = 0; k < 5; k++) expect(b.pick([a, c], { now })!.id).toBe('c');
   });
 
   it('rotates between equally fast nodes', () => {

@@ -1,5 +1,5 @@
 import type { Balancer } from '@pg-multiverse/core';
-import { type LatencyOptions, latencyModel, observeLatency, pickTime, refreshEffective } from './latency.js';
+import { type LatencyOptions, latencyModel, pickTime, refreshEffective } from './latency.js';
 import { createStateTable, rotationStart } from './state-table.js';
 
 export interface ResponseTimeOptions extends LatencyOptions {}
@@ -17,7 +17,7 @@ const FLOOR_MS = 0.01;
  *
  * @example
  * const b = responseTime({ halfLifeMs: 2000 });
- * router.on('queryExecuted', ...) // the router calls b.observe(node, ms, ok)
+ * // the router records each node's latency (core's recordLatency); b only reads it
  */
 export function responseTime(options: ResponseTimeOptions = {}): Balancer {
   const table = createStateTable();
@@ -50,9 +50,6 @@ export function responseTime(options: ResponseTimeOptions = {}): Balancer {
       // Next search starts after the winner: ties take turns.
       state.rr = best + 1;
       return candidates[best];
-    },
-    observe(node, latencyMs, ok) {
-      observeLatency(model, table.slot(node.clusterId, node.id), latencyMs, ok, performance.now());
     },
   };
 }

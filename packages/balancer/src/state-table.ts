@@ -10,10 +10,6 @@ export interface NodeSlot {
   readonly weightOverride: number;
   /** Smooth weighted round robin: current weight. */
   current: number;
-  /** Latency EWMA fed by `observe`, ms (0 until observed). */
-  ewma: number;
-  /** `performance.now()` of the last `observe`, 0 if none. */
-  at: number;
   /** Effective latency at the pick in progress (see `refreshEffective`). */
   eff: number;
   /** Latency decay factor, the sample time it is for, and when it was computed. */
@@ -94,8 +90,6 @@ export function createStateTable(weights?: Readonly<Record<string, number>>): St
         id,
         weightOverride: w,
         current: 0,
-        ewma: 0,
-        at: 0,
         eff: 0,
         decay: 1,
         decayFor: Number.NaN,

@@ -1,4 +1,4 @@
-import type { Balancer, NodeState } from '@pg-multiverse/core';
+import { type Balancer, createNodeState, type NodeState } from '@pg-multiverse/core';
 import { describe, expect, it } from 'vitest';
 
 export interface TestBalancerOptions {
@@ -25,20 +25,7 @@ function prng(seed: number): () => number {
 
 /** A plausible node (healthy, idle, unmeasured) with `patch` applied. */
 export function makeNode(id: string, patch: Partial<NodeState> = {}, clusterId = 'c1'): NodeState {
-  return {
-    id,
-    clusterId,
-    role: 'replica',
-    weight: 1,
-    inFlight: 0,
-    ewmaLatencyMs: 0,
-    lastSampleAt: 0,
-    healthScore: 100,
-    healthy: true,
-    lagBytes: 0,
-    lagMs: 0,
-    ...patch,
-  };
+  return createNodeState({ role: 'replica', ...patch, id, clusterId });
 }
 
 /** A node with random, sometimes odd, metrics. */

@@ -1,4 +1,4 @@
-import { type Balancer, type NodeState, quoteIdent } from '@pg-multiverse/core';
+import { type Balancer, type NodeState, quoteIdent, recordLatency } from '@pg-multiverse/core';
 import { uniqueName } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -9,7 +9,7 @@ import { makeNode } from '../src/testing.js';
 // server-side: the same SQL runs everywhere, but a function checks which
 // server it runs on (inet_server_port) and sleeps 100 ms on the slow one.
 // A small driver does what the router does: pick, count in flight, run,
-// update the EWMA on the NodeState, call observe().
+// record the latency on the NodeState (core's recordLatency), call observe().
 
 const ctx = inject('pgmTopology');
 const cluster = ctx.config.users_cluster!;
@@ -72,8 +72,7 @@ async function drive(balancer: Balancer, reads: number, concurrency = 4): Promis
       }
       const t1 = performance.now();
       const ms = t1 - t0;
-      node.ewmaLatencyMs = node.lastSampleAt === 0 ? ms : node.ewmaLatencyMs + 0.3 * (ms - node.ewmaLatencyMs);
-      node.lastSampleAt = t1;
+      recordLatency(node, ms, ok, t1);
       balancer.observe?.(node, ms, ok);
     }
   };

@@ -50,6 +50,14 @@ export {
   type PgmErrorOptions,
 } from './errors.js';
 export { listedShards, locationOf } from './location.js';
+export {
+  createNodeState,
+  LATENCY_ALPHA,
+  LATENCY_FAILURE_PENALTY_MS,
+  LATENCY_HALF_LIFE_MS,
+  type NodeStateInit,
+  recordLatency,
+} from './node-state.js';
 export { type PoolClientLike, type PoolLike, type PoolProviderOptions, poolProvider } from './pool-provider.js';
 export { quoteIdent, quoteLiteral, quoteQualified } from './quote-ident.js';
 export { collectSecrets, describeNode, redactError, redactSecrets } from './redact.js';

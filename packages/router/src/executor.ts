@@ -1,4 +1,10 @@
-import { type PgmError, PgmError as PgmErrorClass, type QueryResult, type ResultOrigin } from '@pg-multiverse/core';
+import {
+  type PgmError,
+  PgmError as PgmErrorClass,
+  type QueryResult,
+  type ResultOrigin,
+  recordLatency,
+} from '@pg-multiverse/core';
 import type { HealthMonitor } from './health-monitor.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import type { RunOptions, RunOutcome, SeenPosition } from './node-executor.js';
@@ -10,8 +16,6 @@ import { advanceToken, type SessionToken, UNKNOWN_POSITION } from './session-tok
 import { currentStatementContext } from './statement-context.js';
 import type { ClusterRuntime, GroupRuntime, NodeRuntime } from './topology.js';
 import type { QueryExecutedEvent, RoutedResult, RouteInfo, RouteReason, RouterEvents } from './types.js';
-
-const EWMA_ALPHA = 0.2;
 
 export interface ExecutorContext {
   emitter: { listenerCount(event: string): number; emit(event: string, ...args: unknown[]): boolean };
@@ -39,7 +43,7 @@ export interface Executor {
 export function createExecutor(ctx: ExecutorContext): Executor {
   const { emitter, emit, secrets } = ctx;
 
-  /** One statement on one node, feeding its latency and the balancer. */
+  /** One statement on one node, recording its latency (core's recordLatency, the one tracker) and telling the balancer. */
   function run<R>(
     c: ClusterRuntime,
     node: NodeRuntime,
@@ -54,8 +58,7 @@ export function createExecutor(ctx: ExecutorContext): Executor {
       const t1 = performance.now();
       const ms = t1 - t0;
       st.inFlight--;
-      st.ewmaLatencyMs = st.lastSampleAt === 0 ? ms : st.ewmaLatencyMs + EWMA_ALPHA * (ms - st.ewmaLatencyMs);
-      st.lastSampleAt = t1;
+      recordLatency(st, ms, ok, t1);
       node.queries++;
       node.totalTimeMs += ms;
       if (!ok) node.errors++;

@@ -1,5 +1,5 @@
 import { roundRobin } from '@pg-multiverse/balancer';
-import type { NormalizedCluster } from '@pg-multiverse/core';
+import { createNodeState, type NormalizedCluster } from '@pg-multiverse/core';
 import { describe, expect, it } from 'vitest';
 import { chooseRead, type ReadRequest, writablePrimary } from './select-node.js';
 import type { ClusterRuntime, GroupRuntime, NodeRuntime } from './topology.js';
@@ -11,19 +11,7 @@ function nodeOf(id: string, role: 'primary' | 'replica', extra: Partial<NodeRunt
     id,
     clusterId: 'c',
     configuredRole: role,
-    state: {
-      id,
-      clusterId: 'c',
-      role,
-      weight: 1,
-      inFlight: 0,
-      ewmaLatencyMs: 0,
-      lastSampleAt: 0,
-      healthScore: 100,
-      healthy: true,
-      lagBytes: 0,
-      lagMs: 0,
-    },
+    state: createNodeState({ id, clusterId: 'c', role }),
     reachable: true,
     down: false,
     downSince: 0,

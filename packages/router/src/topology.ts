@@ -8,7 +8,7 @@ import type {
   PoolLike,
   PoolOptions,
 } from '@pg-multiverse/core';
-import { toPgPoolConfig } from '@pg-multiverse/core';
+import { createNodeState, toPgPoolConfig } from '@pg-multiverse/core';
 import pg from 'pg';
 import { type NodeExecutor, poolExecutor, providerExecutor } from './node-executor.js';
 import type { Prober } from './probe.js';
@@ -125,19 +125,7 @@ export function buildNode(n: NormalizedNode, ctx: NodeBuildContext): NodeRuntime
     clusterId: n.clusterId,
     ...(n.shardId ? { shardId: n.shardId } : {}),
     configuredRole: n.role,
-    state: {
-      id: n.id,
-      clusterId: n.clusterId,
-      role: n.role,
-      weight: n.weight,
-      inFlight: 0,
-      ewmaLatencyMs: 0,
-      lastSampleAt: 0,
-      healthScore: 100,
-      healthy: true,
-      lagBytes: 0,
-      lagMs: 0,
-    },
+    state: createNodeState({ id: n.id, clusterId: n.clusterId, role: n.role, weight: n.weight }),
     exec,
     pgConfig: clientConfig,
     pool: n.pool,
