@@ -58,6 +58,13 @@ export {
   type NodeStateInit,
   recordLatency,
 } from './node-state.js';
+export {
+  CONNECTION_ERROR_MESSAGE,
+  isClientTimeout,
+  isConnectionError,
+  NET_ERROR_CODES,
+  sqlStateOf,
+} from './pg-errors.js';
 export { type PoolClientLike, type PoolLike, type PoolProviderOptions, poolProvider } from './pool-provider.js';
 export { quoteIdent, quoteLiteral, quoteQualified } from './quote-ident.js';
 export { collectSecrets, describeNode, redactError, redactSecrets } from './redact.js';

@@ -1,39 +1,18 @@
-import { PgmError, type PgmErrorCode, redactError, redactSecrets } from '@pg-multiverse/core';
+import {
+  CONNECTION_ERROR_MESSAGE,
+  isClientTimeout,
+  isConnectionError,
+  NET_ERROR_CODES,
+  PgmError,
+  type PgmErrorCode,
+  redactError,
+  redactSecrets,
+  sqlStateOf,
+} from '@pg-multiverse/core';
 
-const SQLSTATE = /^[0-9A-Z]{5}$/;
-const NET_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-]);
+export { isClientTimeout, isConnectionError, sqlStateOf };
+
 const RETRYABLE_STATES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '40001']);
-const CONN_MESSAGE =
-  /Connection terminated|timeout exceeded when trying to connect|connection error|Connection refused|not queryable|ECONNRESET|ECONNREFUSED/i;
-
-/**
- * SQLSTATE of a server error, or undefined for client/network errors. A Node
- * system error (`syscall`/`errno`) is never one, although some of its codes
- * (`EPIPE`) have the shape of a SQLSTATE.
- */
-export function sqlStateOf(err: unknown): string | undefined {
-  const e = err as { code?: unknown; syscall?: unknown; errno?: unknown } | null;
-  const code = e?.code;
-  if (typeof code !== 'string' || !SQLSTATE.test(code)) return undefined;
-  return e!.syscall === undefined && e!.errno === undefined ? code : undefined;
-}
-
-/** True when the connection itself failed (no server verdict on the statement), or the server is going away. */
-export function isConnectionError(err: unknown): boolean {
-  const state = sqlStateOf(err);
-  if (state) return state.startsWith('08') || state.startsWith('57P');
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && NET_CODES.has(code)) return true;
-  return err instanceof Error && CONN_MESSAGE.test(err.message);
-}
 
 const REFUSAL_STATES = new Set(['57P01', '57P02', '57P03']);
 const TIMEOUT_MESSAGE = /time(d)?\s?out/i;
@@ -52,12 +31,8 @@ export function isRefusal(err: unknown): boolean {
   if (state) return state.startsWith('08') || REFUSAL_STATES.has(state);
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'ETIMEDOUT') return false;
-  if (typeof code === 'string' && NET_CODES.has(code)) return true;
-  return err instanceof Error && !TIMEOUT_MESSAGE.test(err.message) && CONN_MESSAGE.test(err.message);
-}
-
-export function isClientTimeout(err: unknown): boolean {
-  return err instanceof Error && /Query read timeout/i.test(err.message);
+  if (typeof code === 'string' && NET_ERROR_CODES.has(code)) return true;
+  return err instanceof Error && !TIMEOUT_MESSAGE.test(err.message) && CONNECTION_ERROR_MESSAGE.test(err.message);
 }
 
 /**
