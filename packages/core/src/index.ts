@@ -29,6 +29,10 @@ export type {
   FieldInfo,
   PoolStats,
   QueryResult,
+  RunSettled,
+  SessionPosition,
+  SessionRequirements,
+  SessionRun,
 } from './contracts/connection-provider.js';
 export {
   ANY_FRESHNESS,
@@ -69,6 +73,7 @@ export { type PoolClientLike, type PoolLike, type PoolProviderOptions, poolProvi
 export { quoteIdent, quoteLiteral, quoteQualified } from './quote-ident.js';
 export { collectSecrets, describeNode, redactError, redactSecrets } from './redact.js';
 export { searchPathFor } from './search-path.js';
+export { CAPTURE_LSN_SQL, POSITION_SQL, runStatement } from './session.js';
 export {
   type AnalyzeSqlOptions,
   analyzeSql,

@@ -1,4 +1,23 @@
-import type { Connection, ConnectionProvider, PoolStats, QueryResult } from './contracts/connection-provider.js';
+import type {
+  Connection,
+  ConnectionProvider,
+  PoolStats,
+  QueryResult,
+  RunSettled,
+  SessionRequirements,
+  SessionRun,
+} from './contracts/connection-provider.js';
+import { isClientTimeout, isConnectionError } from './pg-errors.js';
+import {
+  CAPTURE_LSN_SQL,
+  isBehind,
+  lastResult,
+  lsnOf,
+  POSITION_SQL,
+  positionOf,
+  skipped,
+  wantsPosition,
+} from './session.js';
 
 /** The part of `pg.Pool` that `poolProvider` uses (structural, so core needs no `pg`). */
 export interface PoolLike {
@@ -23,44 +42,234 @@ export interface PoolProviderOptions {
   onIdleError?: (err: Error) => void;
   /** End the pool on `end()`. Default true (false for pools the application owns). */
   ownsPool?: boolean;
+  /**
+   * The pool's `connect(cb)` and its clients' `query(text, values, cb)` take
+   * node-style callbacks, as `pg`'s do: steady-state statements then cost one
+   * promise each, like `pool.query`. Default: true for a `pg.Pool` (recognised
+   * by shape), false otherwise (promises only).
+   */
+  callbacks?: boolean;
+}
+
+interface TrackedClient extends PoolClientLike {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+  query(text: string, values: unknown[] | undefined, cb: (err: Error | null, res: unknown) => void): void;
+  [SEARCH_PATH]?: string;
+  [GUARDED]?: true;
+}
+
+interface CallbackPool {
+  connect(cb: (err: Error | undefined, client: TrackedClient | undefined) => void): void;
+}
+
+/** The search_path a pooled session is on (undefined: server default), or DIRTY. */
+const SEARCH_PATH = Symbol('pgm.searchPath');
+const GUARDED = Symbol('pgm.errorGuard');
+/** Session state we cannot vouch for: `RESET ALL` before the next statement. */
+const DIRTY = '\u0000dirty';
+const SESSION_COMMANDS = new Set(['SET', 'RESET', 'DISCARD', 'LISTEN', 'UNLISTEN', 'PREPARE', 'DEALLOCATE', 'LOAD']);
+const TX_COMMANDS = new Set(['BEGIN', 'START', 'SAVEPOINT']);
+const STEADY_COMMANDS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'COPY', 'FETCH', 'MOVE', 'CALL']);
+const NO_SESSION: SessionRequirements = Object.freeze({});
+const NOOP: RunSettled = () => {};
+
+/**
+ * pg-pool removes its error listener while a client is checked out, and a
+ * connection dying between two statements (or after a failed one) would then
+ * emit an unhandled 'error'. Every client we touch gets one permanent listener.
+ */
+function guard(client: TrackedClient): TrackedClient {
+  if (!client[GUARDED]) {
+    client[GUARDED] = true;
+    client.on?.('error', () => {
+      client[SEARCH_PATH] = DIRTY;
+    });
+  }
+  return client;
+}
+
+/** Note session-changing commands in a result; true when the client must be destroyed (left in a transaction). */
+function markCommands(client: TrackedClient, res: unknown): boolean {
+  let destroy = false;
+  for (const r of (Array.isArray(res) ? res : [res]) as { command: string }[]) {
+    if (TX_COMMANDS.has(r.command)) destroy = true;
+    else if (SESSION_COMMANDS.has(r.command)) client[SEARCH_PATH] = DIRTY;
+  }
+  return destroy;
+}
+
+/** What to send before a statement so `client` is on `want` (undefined: nothing). */
+function settle(client: TrackedClient, want: string | undefined): string | undefined {
+  const cur = client[SEARCH_PATH];
+  if (cur === want) return undefined;
+  const reset = cur === DIRTY ? 'RESET ALL' : undefined;
+  if (want === undefined) return reset ?? 'RESET search_path';
+  return reset ? `${reset}; SET search_path TO ${want}` : `SET search_path TO ${want}`;
+}
+
+/** Errors after which a session is destroyed rather than reused (the connection itself is in doubt). */
+function breaks(err: unknown): boolean {
+  return isConnectionError(err) || isClientTimeout(err) || !(err instanceof Error);
+}
+
+function isPgPool(pool: PoolLike): boolean {
+  const p = pool as unknown as { Client?: unknown; _pulseQueue?: unknown };
+  return typeof p.Client === 'function' && typeof p._pulseQueue === 'function';
 }
 
 /**
- * Wrap a `pg.Pool` (or anything shaped like it) as a `ConnectionProvider`.
- * Installs an `error` listener so an idle connection dropped by the server
- * does not crash the process.
+ * Wrap a `pg.Pool` (or anything shaped like it) as a `ConnectionProvider`
+ * with `run`. Installs an `error` listener so an idle connection dropped by the
+ * server does not crash the process.
+ *
+ * Each pooled session remembers its search_path (a symbol on the client). A
+ * statement for search_path S issues `SET search_path TO S` only when its
+ * session is not already on S, so with a steady mix of schemas every warm
+ * session ends up pinned and a statement is one round trip. Sessions whose
+ * state we cannot vouch for (after `withConnection`, a user `SET`, or any
+ * error) get `RESET ALL` before their next statement; sessions left inside a
+ * transaction by user SQL (`BEGIN`) are destroyed on release. `query` and
+ * `withConnection` always start on the server-default search_path.
  */
 export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOptions = {}): ConnectionProvider {
   const ownsPool = options.ownsPool ?? true;
-  pool.on?.('error', (err) => options.onIdleError?.(err));
+  const onIdleError = options.onIdleError;
+  pool.on?.('error', (err) => onIdleError?.(err));
   let ended = false;
+  const cbPool = (options.callbacks ?? isPgPool(pool)) ? (pool as unknown as CallbackPool) : undefined;
+
+  async function checkout(): Promise<TrackedClient> {
+    return guard((await pool.connect()) as TrackedClient);
+  }
+
+  /**
+   * Steady state (session already on the wanted search_path, no position work):
+   * pg's callback API end to end, one promise per statement, like `pool.query`.
+   */
+  function run<R>(
+    text: string,
+    values: readonly unknown[] | undefined,
+    s: SessionRequirements = NO_SESSION,
+    done: RunSettled = NOOP,
+  ): Promise<SessionRun<R>> {
+    if (!cbPool || s.captureLsn || wantsPosition(s)) return slowRun(text, values, s, undefined, done);
+    return new Promise((resolve, reject) => {
+      cbPool.connect((err, c) => {
+        if (err || !c) {
+          done(false);
+          return reject(err ?? new Error('pool returned no client'));
+        }
+        const client = guard(c);
+        if (client[SEARCH_PATH] !== s.searchPath)
+          return slowRun<R>(text, values, s, client, done).then(resolve, reject);
+        client.query(text, values as unknown[] | undefined, (qerr: Error | null, res: unknown) => {
+          if (qerr) {
+            client[SEARCH_PATH] = DIRTY;
+            client.release(isConnectionError(qerr) || isClientTimeout(qerr) ? qerr : undefined);
+            done(false);
+            return reject(qerr);
+          }
+          let destroy: boolean | undefined;
+          if (Array.isArray(res) || !STEADY_COMMANDS.has((res as QueryResult<R>).command)) {
+            destroy = markCommands(client, res);
+          }
+          client.release(destroy);
+          done(true);
+          resolve({ result: lastResult<R>(res) });
+        });
+      });
+    });
+  }
+
+  async function slowRun<R>(
+    text: string,
+    values: readonly unknown[] | undefined,
+    s: SessionRequirements,
+    acquired: TrackedClient | undefined,
+    done: RunSettled,
+  ): Promise<SessionRun<R>> {
+    let client: TrackedClient;
+    try {
+      client = acquired ?? (await checkout());
+    } catch (err) {
+      done(false);
+      throw err;
+    }
+    let destroy: Error | boolean | undefined;
+    let ok = false;
+    try {
+      const pre = settle(client, s.searchPath);
+      if (pre !== undefined) {
+        client[SEARCH_PATH] = DIRTY;
+        await client.query(pre);
+        client[SEARCH_PATH] = s.searchPath;
+      }
+      const position = wantsPosition(s) ? positionOf(await client.query(POSITION_SQL)) : undefined;
+      if (position && isBehind(position, s.requireReplayLsn)) {
+        // The node answered; it is only behind the caller's write. Not a failure of the node.
+        ok = true;
+        return skipped<R>(position);
+      }
+      const res = await client.query(text, values as unknown[] | undefined);
+      if (markCommands(client, res)) destroy = true;
+      ok = true;
+      const out: SessionRun<R> = { result: lastResult<R>(res) };
+      if (position) out.position = position;
+      if (s.captureLsn && !destroy) {
+        // The statement has committed: a failure from here on must not turn it into a rejection.
+        try {
+          const lsn = lsnOf(await client.query(CAPTURE_LSN_SQL));
+          if (lsn !== undefined) out.lsn = lsn;
+        } catch (err) {
+          client[SEARCH_PATH] = DIRTY;
+          destroy = err instanceof Error ? err : true;
+          out.lsnError = err;
+        }
+      }
+      return out;
+    } catch (err) {
+      client[SEARCH_PATH] = DIRTY;
+      if (breaks(err)) destroy = err instanceof Error ? err : true;
+      throw err;
+    } finally {
+      client.release(destroy);
+      done(ok);
+    }
+  }
+
   return {
     id,
-    query<R>(text: string, values?: readonly unknown[]) {
-      return pool.query(text, values as unknown[] | undefined) as Promise<QueryResult<R>>;
+    async query<R>(text: string, values?: readonly unknown[]) {
+      return (await run<R>(text, values, NO_SESSION)).result as QueryResult<R>;
     },
+    run,
     async withConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      // A checked-out pg client that loses its server (e.g. 57P01 on shutdown) emits 'error';
-      // without a listener that would be an uncaught exception. Keep it and discard the client.
+      const client = await checkout();
+      // A checked-out pg client that loses its server (e.g. 57P01 on shutdown) emits 'error':
+      // report it and discard the client.
       let lost: Error | undefined;
       const onError = (err: Error) => {
         lost = err;
-        options.onIdleError?.(err);
+        onIdleError?.(err);
       };
       client.on?.('error', onError);
-      const conn: Connection = {
-        query: <R>(text: string, values?: readonly unknown[]) =>
-          client.query(text, values as unknown[] | undefined) as Promise<QueryResult<R>>,
-      };
       let broken: Error | undefined;
       try {
+        const pre = settle(client, undefined);
+        if (pre !== undefined) await client.query(pre);
+        client[SEARCH_PATH] = DIRTY;
+        const conn: Connection = {
+          query: <R>(text: string, values?: readonly unknown[]) =>
+            client.query(text, values as unknown[] | undefined) as Promise<QueryResult<R>>,
+        };
         return await fn(conn);
       } catch (err) {
         // A session that failed mid-way may hold an aborted transaction or a lock: discard it.
         broken = err instanceof Error ? err : new Error(String(err));
         throw err;
       } finally {
+        // Whatever fn did to the session (SET, prepared statements), the next statement starts with RESET ALL.
+        client[SEARCH_PATH] = DIRTY;
         client.off?.('error', onError);
         client.release(broken ?? lost);
       }

@@ -11,7 +11,6 @@ import { collectSecrets, createSqlAnalyzer, PgmError, redactSecrets, validateCon
 import { createExecutor, parseLsnStrict } from './executor.js';
 import { createHealthMonitor, monitorSettings } from './health-monitor.js';
 import { clusterHealth, snapshotNode } from './health-report.js';
-import type { RunOptions } from './node-executor.js';
 import { createPlanner, Plan } from './planner.js';
 import { createSchemaRegistry } from './schema-registry.js';
 import { writablePrimary } from './select-node.js';
@@ -108,8 +107,6 @@ export interface Router {
   close(): Promise<void>;
 }
 
-const NO_SCHEMA: RunOptions = Object.freeze({});
-
 /**
  * Build a router over a cluster configuration. Call `start()` before use
  * (queries also work before it, unmonitored). This file assembles the parts;
@@ -198,9 +195,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
           const min = n.pool.min ?? 0;
           if (!n.pool.warmupConnections || min <= 0) return;
           // Concurrent round trips make the pool open `min` connections (left on the server-default search_path).
-          const conns = Array.from({ length: min }, () =>
-            n.exec.run('SELECT 1', undefined, NO_SCHEMA).catch(() => undefined),
-          );
+          const conns = Array.from({ length: min }, () => n.provider.query('SELECT 1').catch(() => undefined));
           await Promise.all(conns);
         }),
       );
@@ -280,7 +275,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     },
     poolStats() {
       const out: Record<string, PoolStats> = {};
-      for (const n of nodes()) out[n.key] = n.exec.stats();
+      for (const n of nodes()) out[n.key] = n.provider.stats();
       return out;
     },
     createSessionToken,
@@ -317,7 +312,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
       if (closed) return;
       closed = true;
       monitor.stop();
-      await Promise.allSettled([...nodes()].map((n) => n.exec.end()));
+      await Promise.allSettled([...nodes()].map((n) => (n.ownsProvider ? n.provider.end() : undefined)));
     },
   };
   return router;

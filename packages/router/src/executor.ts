@@ -4,10 +4,13 @@ import {
   type QueryResult,
   type ResultOrigin,
   recordLatency,
+  runStatement,
+  type SessionPosition,
+  type SessionRequirements,
+  type SessionRun,
 } from '@pg-multiverse/core';
 import type { HealthMonitor } from './health-monitor.js';
 import { formatLsn, parseLsn } from './lsn.js';
-import type { RunOptions, RunOutcome, SeenPosition } from './node-executor.js';
 import { isConnectionError, isRetryableRead, sqlStateOf, wrapQueryError } from './pg-errors.js';
 import { type Plan, withRequest } from './planner.js';
 import { RoutedQueryResult } from './routed-result.js';
@@ -49,8 +52,8 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     node: NodeRuntime,
     sql: string,
     params: readonly unknown[] | undefined,
-    ro: RunOptions,
-  ): Promise<RunOutcome<R>> {
+    ro: SessionRequirements,
+  ): Promise<SessionRun<R>> {
     const st = node.state;
     st.inFlight++;
     const t0 = performance.now();
@@ -64,7 +67,7 @@ export function createExecutor(ctx: ExecutorContext): Executor {
       if (!ok) node.errors++;
       c.balancer.observe?.(st, ms, ok);
     };
-    return node.exec.run<R>(sql, params, ro, done);
+    return runStatement<R>(node.provider, sql, params, ro, done);
   }
 
   function noteFailure(g: GroupRuntime, node: NodeRuntime, err: unknown): void {
@@ -145,7 +148,7 @@ export function createExecutor(ctx: ExecutorContext): Executor {
   }
 
   /** Where a result read on `node` came from, by what the session itself reported. */
-  function originOf(node: NodeRuntime, pos: SeenPosition): ResultOrigin {
+  function originOf(node: NodeRuntime, pos: SessionPosition): ResultOrigin {
     const origin: ResultOrigin = { role: pos.inRecovery ? 'replica' : 'primary' };
     if (pos.lsn !== undefined) origin.lsn = formatLsn(pos.lsn);
     if (!pos.inRecovery) origin.lagMs = 0;
@@ -255,7 +258,7 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     const node = writablePrimary(g);
     let lsn: bigint;
     try {
-      const r = await node.exec.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
+      const r = await node.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
       lsn = parseLsnStrict(r.rows[0]?.l);
     } catch (err) {
       noteFailure(g, node, err);
@@ -322,7 +325,7 @@ export function createExecutor(ctx: ExecutorContext): Executor {
       let last: bigint | undefined;
       for (const g of groups) {
         try {
-          const r = await g.primary.exec.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
+          const r = await g.primary.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
           last = parseLsnStrict(r.rows[0]?.l);
           advanceToken(token, g.key, last);
         } catch (err) {

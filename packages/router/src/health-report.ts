@@ -30,7 +30,7 @@ export function snapshotNode(n: NodeRuntime): NodeSnapshot {
     queries: n.queries,
     errors: n.errors,
     totalTimeMs: n.totalTimeMs,
-    pool: n.exec.stats(),
+    pool: n.provider.stats(),
   };
 }
 

@@ -6,9 +6,9 @@ import {
   formatLsn,
   PgmError,
   type ReadPreference,
+  type SessionRequirements,
   searchPathFor,
 } from '@pg-multiverse/core';
-import type { RunOptions } from './node-executor.js';
 import type { SchemaRegistry } from './schema-registry.js';
 import type { ReadRequest } from './select-node.js';
 import { currentSession, type SessionToken } from './session-token.js';
@@ -16,7 +16,7 @@ import { chooseShard } from './shard.js';
 import type { ClusterRuntime, GroupRuntime, NodeRuntime } from './topology.js';
 import type { QueryPlan, RouteOptions } from './types.js';
 
-const NO_SCHEMA: RunOptions = Object.freeze({});
+const NO_SCHEMA: SessionRequirements = Object.freeze({});
 const PRIMARY_FRESHNESS: Freshness = Object.freeze({ level: 'primary' });
 
 /**
@@ -34,7 +34,7 @@ export class Plan implements QueryPlan, ReadRequest {
   readonly schema: string | undefined;
   readonly token: SessionToken | undefined;
   /** search_path (and, for cache fills, the position read) for the statement. */
-  readonly run: RunOptions;
+  readonly run: SessionRequirements;
   readonly readOrigin: boolean;
   readonly cacheStrategy: 'none' | 'default' | 'aggressive' | undefined;
   // ReadRequest (reads)
@@ -55,7 +55,7 @@ export class Plan implements QueryPlan, ReadRequest {
     g: GroupRuntime,
     schema: string | undefined,
     token: SessionToken | undefined,
-    run: RunOptions,
+    run: SessionRequirements,
     o: RouteOptions,
     read: { consistency: ConsistencyLevel; readPreference: ReadPreference; maxLagMs: number },
     fallbackToPrimary: boolean,
@@ -158,10 +158,10 @@ export function createPlanner(
   analyzer: SqlAnalyzer,
   settings: { fallbackToPrimary: boolean },
 ): Planner {
-  const searchPaths = new Map<string, RunOptions>();
+  const searchPaths = new Map<string, SessionRequirements>();
 
   /** Run options per schema, built once. */
-  function runOptionsFor(schema: string | undefined): RunOptions {
+  function runOptionsFor(schema: string | undefined): SessionRequirements {
     if (schema === undefined) return NO_SCHEMA;
     let ro = searchPaths.get(schema);
     if (ro === undefined) {

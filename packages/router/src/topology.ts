@@ -8,9 +8,8 @@ import type {
   PoolLike,
   PoolOptions,
 } from '@pg-multiverse/core';
-import { createNodeState, toPgPoolConfig } from '@pg-multiverse/core';
+import { createNodeState, poolProvider, toPgPoolConfig } from '@pg-multiverse/core';
 import pg from 'pg';
-import { type NodeExecutor, poolExecutor, providerExecutor } from './node-executor.js';
 import type { Prober } from './probe.js';
 import { currentStatementContext } from './statement-context.js';
 
@@ -24,7 +23,14 @@ export interface NodeRuntime {
   configuredRole: NodeRole;
   /** Shared with balancers; mutated in place. */
   state: NodeState;
-  exec: NodeExecutor;
+  /**
+   * Where the node's statements run (`runStatement` from core): core's
+   * `poolProvider` over the router's own pool or an application's `pg.Pool`,
+   * or an application's own `ConnectionProvider`.
+   */
+  provider: ConnectionProvider;
+  /** End `provider` on close (false for an application's own ConnectionProvider). */
+  ownsProvider: boolean;
   /** pg client settings for the probe connection. */
   pgConfig: Record<string, unknown>;
   /** Pool options after defaults (cluster, then node). */
@@ -106,17 +112,17 @@ export function buildNode(n: NormalizedNode, ctx: NodeBuildContext): NodeRuntime
   const pgConfig = toPgPoolConfig(n);
   const given = ctx.providers?.[key];
   const onIdleError = (err: Error) => ctx.onIdleError({ clusterId: n.clusterId, nodeId: n.id }, err);
-  let exec: NodeExecutor;
+  let provider: ConnectionProvider;
   if (given === undefined) {
-    exec = poolExecutor(new pg.Pool(pgConfig as pg.PoolConfig) as unknown as PoolLike, key, {
+    provider = poolProvider(new pg.Pool(pgConfig as pg.PoolConfig) as unknown as PoolLike, key, {
       ownsPool: true,
       onIdleError,
       callbacks: true,
     });
   } else if (isPoolLike(given)) {
-    exec = poolExecutor(given, key, { ownsPool: false, onIdleError, callbacks: given instanceof pg.Pool });
+    provider = poolProvider(given, key, { ownsPool: false, onIdleError, callbacks: given instanceof pg.Pool });
   } else {
-    exec = providerExecutor(given);
+    provider = given;
   }
   const { max: _m, min: _n, idleTimeoutMillis: _i, ...clientConfig } = pgConfig;
   return {
@@ -126,7 +132,8 @@ export function buildNode(n: NormalizedNode, ctx: NodeBuildContext): NodeRuntime
     ...(n.shardId ? { shardId: n.shardId } : {}),
     configuredRole: n.role,
     state: createNodeState({ id: n.id, clusterId: n.clusterId, role: n.role, weight: n.weight }),
-    exec,
+    provider,
+    ownsProvider: given === undefined || isPoolLike(given),
     pgConfig: clientConfig,
     pool: n.pool,
     reachable: true,
@@ -183,18 +190,18 @@ function delegatingPrimary(
     query: async (text, values) => {
       guard(group);
       const node = group.primary;
-      return observed(observe, group, node, text, () => node.exec.provider.query(text, values));
+      return observed(observe, group, node, text, () => node.provider.query(text, values));
     },
     withConnection: async (fn) => {
       guard(group);
       const node = group.primary;
-      if (!observe) return node.exec.provider.withConnection(fn);
+      if (!observe) return node.provider.withConnection(fn);
       // Every statement on the lent session is observed, like a routed one (reason `session`).
-      return node.exec.provider.withConnection((c) =>
+      return node.provider.withConnection((c) =>
         fn({ query: (text, values) => observed(observe, group, node, text, () => c.query(text, values)) }),
       );
     },
-    stats: () => group.primary.exec.stats(),
+    stats: () => group.primary.provider.stats(),
     end: async () => {},
   } as ConnectionProvider;
 }

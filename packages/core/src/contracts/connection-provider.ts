@@ -20,8 +20,69 @@ export interface Connection {
 }
 
 /**
+ * What one statement needs of the session it runs on (`ConnectionProvider.run`).
+ * Every member is optional; `{}` asks for a clean session (server-default
+ * search_path) and nothing else.
+ */
+export interface SessionRequirements {
+  /**
+   * search_path for the statement, as SQL, already quoted (`"users", public`),
+   * or undefined for the session default. Whatever it was set to must not be
+   * visible to later users of the session except through `run` asking for the
+   * same value.
+   */
+  readonly searchPath?: string;
+  /**
+   * Before the statement, read on the same session whether the server is in
+   * recovery and its WAL position (`pg_last_wal_replay_lsn()` on a standby,
+   * `pg_current_wal_insert_lsn()` on a primary): the result includes at least
+   * that position. Reported as `position`.
+   */
+  readonly readPosition?: boolean;
+  /**
+   * Like `readPosition`, and skip the statement (resolve with `result:
+   * undefined`) when the session is on a standby that has not replayed this
+   * position yet.
+   */
+  readonly requireReplayLsn?: bigint;
+  /**
+   * After the statement, read `pg_current_wal_insert_lsn()` on the same session (`lsn`). If
+   * that read fails after the statement succeeded, `run` still resolves, with `lsnError`.
+   */
+  readonly captureLsn?: boolean;
+}
+
+/** Where a session's server was just before the statement (`readPosition`, `requireReplayLsn`). */
+export interface SessionPosition {
+  inRecovery: boolean;
+  lsn?: bigint;
+}
+
+/** The outcome of `ConnectionProvider.run`. */
+export interface SessionRun<R = Record<string, unknown>> {
+  /** The statement's result (the last one of a multi-statement text); undefined when `requireReplayLsn` skipped it. */
+  result: QueryResult<R> | undefined;
+  /** `captureLsn`: the write position after the statement; skipped statement: the replay position seen. */
+  lsn?: bigint;
+  /** Set when `readPosition` or `requireReplayLsn` was asked for. */
+  position?: SessionPosition;
+  /**
+   * `captureLsn`: the statement succeeded (and, in autocommit, committed) but reading the
+   * position afterwards failed with this error. The result stands; the position is unknown.
+   */
+  lsnError?: unknown;
+}
+
+/** Called once when a `run` settles, before its promise does (lets a caller keep counters without another promise). */
+export type RunSettled = (ok: boolean) => void;
+
+/**
  * A node's connections. The default implementation wraps a `pg.Pool`
  * (`poolProvider(pool, id)`); applications may pass their own.
+ *
+ * The router runs every statement through `run` when the provider has it, and
+ * otherwise through `query` / `withConnection` (`runStatement` in core: the
+ * exact cost of each path is in core's README).
  *
  * @example
  * const provider: ConnectionProvider = poolProvider(new pg.Pool({ port: 5433 }), 'users_cluster/primary');
@@ -34,9 +95,27 @@ export interface ConnectionProvider {
   query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
   /**
    * Run `fn` on one dedicated session, always released afterwards. If `fn`
-   * throws, the session is discarded when it may be in a bad state.
+   * throws, the session is discarded when it may be in a bad state. Session
+   * state `fn` set (`SET`, search_path) must not be seen by later checkouts
+   * (reset it, or discard the session).
    */
   withConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T>;
+  /**
+   * Optional capability: run one statement on a session that meets `session`
+   * (search_path, WAL position work) in as few round trips as the provider can
+   * manage, and leave the session so that no other caller sees what it set.
+   * `poolProvider` pins each pooled session's search_path and skips the `SET`
+   * when a session already has it: one round trip per statement in steady state.
+   * If `settled` is given it must be called exactly once, before the returned
+   * promise settles: `true` when the statement ran (or was skipped by
+   * `requireReplayLsn`), `false` when it failed.
+   */
+  run?<R = Record<string, unknown>>(
+    text: string,
+    values: readonly unknown[] | undefined,
+    session: SessionRequirements,
+    settled?: RunSettled,
+  ): Promise<SessionRun<R>>;
   /** Pool counters. */
   stats(): PoolStats;
   /** Close every connection. Idempotent. */
