@@ -24,6 +24,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@pg-multiverse\/balancer\/testing$/, replacement: pkg('balancer').replace(/index\.ts$/, 'testing.ts') },
+      { find: /^@pg-multiverse\/core\/testing$/, replacement: pkg('core').replace(/index\.ts$/, 'testing.ts') },
       {
         find: /^@pg-multiverse\/(core|balancer|cache|router|tx|migrate|cli|testkit)$/,
         replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)),

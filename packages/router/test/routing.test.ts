@@ -1,4 +1,4 @@
-import { isPgmError, PgmError, poolProvider } from '@pg-multiverse/core';
+import { type ConnectionProvider, isPgmError, PgmError, poolProvider } from '@pg-multiverse/core';
 import { uniqueName, withSchemas } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -313,6 +313,61 @@ describe('application-supplied providers', () => {
       const b = await r.query<{ s: string }>('SELECT current_schema() AS s');
       expect(b.rows[0]?.s).toBe('public');
       expect(pool.totalCount).toBe(1); // the router used the application's pool, not one of its own
+    } finally {
+      await r.close();
+      await pool.end();
+    }
+  });
+});
+
+describe('application-supplied providers without run', () => {
+  it('sends SET, the statement and RESET together, and leaves the session clean', async () => {
+    const pool = new pg.Pool({ ...ctx.config.commerce_cluster!.primary, max: 1 });
+    const sent: string[] = [];
+    const provider: ConnectionProvider = {
+      id: 'commerce_cluster/primary',
+      query: (text, values) => {
+        sent.push(text);
+        return pool.query(text, values as unknown[] | undefined) as never;
+      },
+      async withConnection(fn) {
+        const client = await pool.connect();
+        try {
+          const out = await fn({
+            query: (text, values) => {
+              sent.push(text);
+              return client.query(text, values as unknown[] | undefined) as never;
+            },
+          });
+          client.release();
+          return out;
+        } catch (err) {
+          client.release(err instanceof Error ? err : true);
+          throw err;
+        }
+      },
+      stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      end: async () => {},
+    };
+    const cfg = withSchemas(ctx.config, { commerce_cluster: [commerceSchema] });
+    const r = createRouter(cfg, { providers: { 'commerce_cluster/primary': provider } });
+    try {
+      const a = await r.query<{ owner: string }>('SELECT owner FROM items WHERE id = $1', [1], {
+        schema: commerceSchema,
+      });
+      expect(a.rows).toEqual([{ owner: commerceSchema }]);
+      expect(sent).toEqual([
+        `SET search_path TO "${commerceSchema}", public`,
+        'SELECT owner FROM items WHERE id = $1',
+        'RESET search_path',
+      ]);
+      sent.length = 0;
+      const b = await r.query<{ s: string }>('SELECT current_schema() AS s');
+      expect(b.rows[0]?.s).toBe('public');
+      expect(sent).toEqual(['SELECT current_schema() AS s']);
+      const failed = await r.query('SELECT 1 / $1::int', [0], { schema: commerceSchema }).catch((e) => e);
+      expect(failed.sqlState).toBe('22012');
+      expect((await pool.query('SELECT current_schema() AS s')).rows[0]?.s).toBe('public');
     } finally {
       await r.close();
       await pool.end();

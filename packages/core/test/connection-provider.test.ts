@@ -1,0 +1,183 @@
+import { uniqueName } from '@pg-multiverse/testkit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  type Connection,
+  type ConnectionProvider,
+  type PoolLike,
+  poolProvider,
+  type QueryResult,
+  quoteIdent,
+  runStatement,
+} from '../src/index.js';
+import { testConnectionProvider } from '../src/testing.js';
+
+// The ConnectionProvider contract, proved against the shared topology's
+// commerce primary: core's poolProvider (callback and promise paths) and a thin
+// application wrapper over pg.Pool without `run` (the router's fallback).
+
+const ctx = inject('pgmTopology');
+const conn = ctx.config.commerce_cluster!.primary as pg.PoolConfig;
+const schema = uniqueName('cp');
+const searchPath = `${quoteIdent(schema)}, public`;
+
+beforeAll(async () => {
+  const c = new pg.Client(conn);
+  await c.connect();
+  try {
+    await c.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
+  } finally {
+    await c.end();
+  }
+});
+
+afterAll(async () => {
+  const c = new pg.Client(conn);
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+  } finally {
+    await c.end();
+  }
+});
+
+/** Counts what each session receives: one `query` call is one statement text sent (one Sync). */
+interface Counted {
+  statements: string[];
+}
+
+/**
+ * An application's own provider: a thin wrapper over pg.Pool, no `run`.
+ * withConnection resets what fn set and discards a session fn threw on.
+ */
+function thinWrapper(pool: pg.Pool, id: string, counted?: Counted): ConnectionProvider {
+  let ended = false;
+  const note = (text: string) => counted?.statements.push(text);
+  return {
+    id,
+    query<R>(text: string, values?: readonly unknown[]) {
+      note(text);
+      return pool.query(text, values as unknown[] | undefined) as unknown as Promise<QueryResult<R>>;
+    },
+    async withConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      const c: Connection = {
+        query<R>(text: string, values?: readonly unknown[]) {
+          note(text);
+          return client.query(text, values as unknown[] | undefined) as unknown as Promise<QueryResult<R>>;
+        },
+      };
+      try {
+        const out = await fn(c);
+        await client.query('RESET ALL');
+        client.release();
+        return out;
+      } catch (err) {
+        client.release(err instanceof Error ? err : true);
+        throw err;
+      }
+    },
+    stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    async end() {
+      if (ended) return;
+      ended = true;
+      await pool.end();
+    },
+  };
+}
+
+const pool = (extra: pg.PoolConfig = {}) => new pg.Pool({ ...conn, max: 2, ...extra });
+
+testConnectionProvider(() => poolProvider(pool() as unknown as PoolLike, 'commerce_cluster/primary'), {
+  name: 'poolProvider over pg.Pool',
+  schema,
+});
+testConnectionProvider(
+  () => poolProvider(pool() as unknown as PoolLike, 'commerce_cluster/primary', { callbacks: false }),
+  { name: 'poolProvider, promise API only', schema },
+);
+testConnectionProvider(() => thinWrapper(pool(), 'commerce_cluster/primary'), {
+  name: 'thin wrapper over pg.Pool (no run)',
+  schema,
+});
+
+describe('runStatement: what a provider costs', () => {
+  it('poolProvider: one statement per query once a session is on the search_path', async () => {
+    const p = pool({ max: 1 });
+    const counted: Counted = { statements: [] };
+    const provider = poolProvider(p as unknown as PoolLike, 'c/primary');
+    // Count what the one pooled session receives.
+    const client = await p.connect();
+    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      counted.statements.push(typeof a[0] === 'string' ? a[0] : '?');
+      return q(...a);
+    };
+    client.release();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const out = await runStatement<{ s: string }>(provider, 'SELECT current_schema() AS s, $1::int', [i], {
+          searchPath,
+        });
+        expect(out.result?.rows[0]?.s).toBe(schema);
+      }
+      expect(counted.statements.filter((t) => t.startsWith('SET search_path'))).toHaveLength(1);
+      expect(counted.statements).toHaveLength(21);
+    } finally {
+      await provider.end();
+    }
+  });
+
+  for (const pipeline of [false, true]) {
+    it(`a provider without run (pg pipeline: ${pipeline}): SET, statement, RESET, and a clean session`, async () => {
+      const counted: Counted = { statements: [] };
+      const provider = thinWrapper(pool({ max: 1, pipeline } as pg.PoolConfig), 'c/primary', counted);
+      try {
+        const defaultPath = (await provider.query<{ v: string }>("SELECT current_setting('search_path') AS v")).rows[0]!
+          .v;
+        counted.statements.length = 0;
+        const out = await runStatement<{ s: string; n: number }>(
+          provider,
+          'SELECT current_schema() AS s, $1::int AS n',
+          [5],
+          { searchPath },
+        );
+        expect(out.result?.rows).toEqual([{ s: schema, n: 5 }]);
+        expect(counted.statements).toEqual([
+          `SET search_path TO ${searchPath}`,
+          'SELECT current_schema() AS s, $1::int AS n',
+          'RESET search_path',
+        ]);
+        // No schema, no position work: the provider's query, one statement.
+        counted.statements.length = 0;
+        await runStatement(provider, 'SELECT 1', undefined, {});
+        expect(counted.statements).toEqual(['SELECT 1']);
+        // A failing statement still gets its RESET (each text is its own implicit transaction).
+        const settled: boolean[] = [];
+        const err = await runStatement(provider, 'SELECT 1 / $1::int', [0], { searchPath }, (ok) =>
+          settled.push(ok),
+        ).catch((e: unknown) => e);
+        expect((err as { code?: string }).code).toBe('22012');
+        expect(settled).toEqual([false]);
+        expect((await provider.query<{ v: string }>("SELECT current_setting('search_path') AS v")).rows[0]!.v).toBe(
+          defaultPath,
+        );
+        // Position work rides along: read before, write position after.
+        counted.statements.length = 0;
+        const w = await runStatement(provider, 'SELECT 1', undefined, {
+          searchPath,
+          readPosition: true,
+          captureLsn: true,
+        });
+        expect(w.position?.inRecovery).toBe(false);
+        expect(typeof w.lsn).toBe('bigint');
+        expect(counted.statements).toHaveLength(5);
+        expect((await provider.query<{ v: string }>("SELECT current_setting('search_path') AS v")).rows[0]!.v).toBe(
+          defaultPath,
+        );
+      } finally {
+        await provider.end();
+      }
+    });
+  }
+});
