@@ -1,9 +1,22 @@
 // Router overhead: `SELECT $1::int` through createRouter() vs a raw pg.Pool on
 // the same server, concurrency 32, interleaved rounds (medians quoted). Then a
 // read/write mix (80/20) over a primary and 2 replicas: router vs raw pools
-// with the same split done by hand. Nodes are reached directly (no testkit proxy).
+// with the same split done by hand. Then the same `SELECT $1::int` (schema `app`)
+// through the router over an application's own ConnectionProvider (a thin
+// wrapper over pg.Pool): with `run` delegated to core's poolProvider, and
+// without `run` (the router's fallback; plain and pipelined pg clients), each
+// with the statements the server receives per query (counted on the clients).
+// Nodes are reached directly (no testkit proxy).
 //   node --import tsx bench/routing/index.ts
-import { toPgPoolConfig, validateConfiguration } from '@pg-multiverse/core';
+import {
+  type Connection,
+  type ConnectionProvider,
+  type PoolLike,
+  poolProvider,
+  type QueryResult,
+  toPgPoolConfig,
+  validateConfiguration,
+} from '@pg-multiverse/core';
 import { createRouter, type Router } from '@pg-multiverse/router';
 import { startTopology } from '@pg-multiverse/testkit';
 import pg from 'pg';
@@ -37,12 +50,63 @@ async function pairs(
   }
 }
 
+/** Median ratio b/a of paired rounds, with the spread (min, max) of the per-round ratios. */
+function ratios(a: readonly Figures[], b: readonly Figures[]) {
+  const r = b.map((x, i) => x.qps / a[i]!.qps);
+  return { ratio: round2(median(r)), ratio_min: round2(Math.min(...r)), ratio_max: round2(Math.max(...r)) };
+}
+
+/** Statements the server receives: every pg client `query` call is one statement text (one Sync). */
+let counting = false;
+let statements = 0;
+const clientQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  if (counting) statements++;
+  return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof pg.Client.prototype.query;
+
+/** Statements per operation over `n` operations at the bench's concurrency (outside the timed rounds). */
+async function statementsPerOp(op: (i: number) => Promise<unknown>, n = 3200): Promise<number> {
+  let next = 0;
+  statements = 0;
+  counting = true;
+  const worker = async () => {
+    while (next < n) await op(next++);
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  counting = false;
+  return round2(statements / n);
+}
+
+/** An application's own ConnectionProvider: a thin wrapper over pg.Pool (no `run`). */
+function thinWrapper(pool: pg.Pool, id: string): ConnectionProvider {
+  return {
+    id,
+    query: <R>(text: string, values?: readonly unknown[]) =>
+      pool.query(text, values as unknown[] | undefined) as unknown as Promise<QueryResult<R>>,
+    async withConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        const out = await fn(client as unknown as Connection);
+        client.release();
+        return out;
+      } catch (err) {
+        client.release(err instanceof Error ? err : true);
+        throw err;
+      }
+    },
+    stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    end: async () => {},
+  };
+}
+
 const topo = await startTopology({
   clusters: { main: { replicas: 2, schemas: ['app'] } },
   settings: { max_connections: 200 },
 });
 let router: Router | undefined;
 let mixRouter: Router | undefined;
+const providerRouters: Router[] = [];
 const raws: pg.Pool[] = [];
 try {
   const { primary, replicas } = topo.cluster('main');
@@ -52,12 +116,12 @@ try {
   const direct = (h: typeof primary) => ({ ...h.connection, port: h.serverPort });
   // The baseline pool gets exactly the settings the router gives its own pools (core's toPgPoolConfig:
   // max, idle and connection timeouts, application_name), so only the routing layer differs.
-  const pool = (h: typeof primary) => {
+  const pool = (h: typeof primary, extra: Record<string, unknown> = {}) => {
     const node = validateConfiguration(
       { b: { schemas: ['app'], primary: direct(h) } },
       { connectionPool: { max: POOL_MAX } },
     ).clusters.b!.primary;
-    const p = new pg.Pool(toPgPoolConfig(node) as pg.PoolConfig);
+    const p = new pg.Pool({ ...(toPgPoolConfig(node) as pg.PoolConfig), ...extra });
     p.on('error', () => undefined);
     raws.push(p);
     return p;
@@ -83,8 +147,19 @@ try {
     routerRuns,
   );
   const select = { raw: summarize(rawRuns), router: summarize(routerRuns) };
-  const ratio = round2(median(routerRuns.map((r, i) => r.qps / rawRuns[i]!.qps)));
-  console.log(JSON.stringify({ part: 'select', ...select, ratio }));
+  const selectRatios = ratios(rawRuns, routerRuns);
+  const ratio = selectRatios.ratio;
+  console.log(
+    JSON.stringify({
+      part: 'select',
+      ...select,
+      ...selectRatios,
+      statements_per_query: {
+        raw: await statementsPerOp((i) => raw.query('SELECT $1::int', [i])),
+        router: await statementsPerOp((i) => r1.query('SELECT $1::int', [i], { schema: 'app' })),
+      },
+    }),
+  );
 
   // 2. 80% reads / 20% writes over primary + 2 replicas.
   mixRouter = createRouter(
@@ -100,7 +175,7 @@ try {
   await mixRouter.start();
   const m = mixRouter;
   const rawPrimary = pool(primary);
-  const rawReplicas = replicas.map(pool);
+  const rawReplicas = replicas.map((r) => pool(r));
   const READ = 'SELECT n FROM app.counters WHERE id = $1';
   const WRITE = 'UPDATE app.counters SET n = n + 1 WHERE id = $1';
   const rawMix = (i: number) =>
@@ -120,8 +195,63 @@ try {
     routerMixRuns,
   );
   const mixed = { raw: summarize(rawMixRuns), router: summarize(routerMixRuns) };
-  const mixedRatio = round2(median(routerMixRuns.map((r, i) => r.qps / rawMixRuns[i]!.qps)));
-  console.log(JSON.stringify({ part: 'mixed', ...mixed, ratio: mixedRatio }));
+  const mixedRatios = ratios(rawMixRuns, routerMixRuns);
+  const mixedRatio = mixedRatios.ratio;
+  console.log(JSON.stringify({ part: 'mixed', ...mixed, ...mixedRatios }));
+
+  // 3. SELECT $1::int (schema `app`) through the router over an application's own ConnectionProvider.
+  const variants: [string, () => ConnectionProvider][] = [
+    // The application's own object (say, for instrumentation) hands every member, `run` included, to
+    // core's poolProvider over its pg.Pool: one statement per query.
+    [
+      'own object delegating to poolProvider (with run)',
+      () => {
+        const inner = poolProvider(pool(primary) as unknown as PoolLike, 'main/primary', { ownsPool: false });
+        return {
+          id: 'main/primary',
+          query: (text, values) => inner.query(text, values),
+          run: (text, values, session, settled) => inner.run!(text, values, session, settled),
+          withConnection: (fn) => inner.withConnection(fn),
+          stats: () => inner.stats(),
+          end: () => inner.end(),
+        } satisfies ConnectionProvider;
+      },
+    ],
+    ['thin wrapper without run (fallback)', () => thinWrapper(pool(primary), 'main/primary')],
+    [
+      'thin wrapper without run, pg pipeline: true',
+      () => thinWrapper(pool(primary, { pipeline: true }), 'main/primary'),
+    ],
+  ];
+  for (const [variant, make] of variants) {
+    const pr = createRouter(
+      { main: { schemas: ['app'], primary: direct(primary) } },
+      { connectionPool: { max: POOL_MAX }, providers: { 'main/primary': make() } },
+    );
+    providerRouters.push(pr);
+    await pr.start();
+    const viaProvider = (i: number) => pr.query('SELECT $1::int', [i], { schema: 'app' });
+    const rawP: Figures[] = [];
+    const provP: Figures[] = [];
+    await measure(viaProvider);
+    await pairs(
+      ROUNDS,
+      () => measure((i) => raw.query('SELECT $1::int', [i])),
+      () => measure(viaProvider),
+      rawP,
+      provP,
+    );
+    console.log(
+      JSON.stringify({
+        part: 'custom_provider',
+        variant,
+        raw: summarize(rawP),
+        router: summarize(provP),
+        ...ratios(rawP, provP),
+        statements_per_query: { raw: 1, router: await statementsPerOp(viaProvider) },
+      }),
+    );
+  }
 
   console.log(
     JSON.stringify({
@@ -146,6 +276,7 @@ try {
 } finally {
   await router?.close();
   await mixRouter?.close();
+  for (const pr of providerRouters) await pr.close();
   await Promise.all(raws.map((p) => p.end()));
   await topo.stop();
 }
