@@ -9,16 +9,14 @@
 // Nodes are reached directly (no testkit proxy).
 //   node --import tsx bench/routing/index.ts
 import {
-  type Connection,
   type ConnectionProvider,
   type PoolLike,
   poolProvider,
-  type QueryResult,
   toPgPoolConfig,
   validateConfiguration,
 } from '@pg-multiverse/core';
 import { createRouter, type Router } from '@pg-multiverse/router';
-import { startTopology } from '@pg-multiverse/testkit';
+import { plainPoolProvider, startTopology } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { type Figures, measure as measureLoad, median, round2, summarize } from '../lib/load.js';
 
@@ -78,27 +76,13 @@ async function statementsPerOp(op: (i: number) => Promise<unknown>, n = 3200): P
   return round2(statements / n);
 }
 
-/** An application's own ConnectionProvider: a thin wrapper over pg.Pool (no `run`). */
-function thinWrapper(pool: pg.Pool, id: string): ConnectionProvider {
-  return {
-    id,
-    query: <R>(text: string, values?: readonly unknown[]) =>
-      pool.query(text, values as unknown[] | undefined) as unknown as Promise<QueryResult<R>>,
-    async withConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      try {
-        const out = await fn(client as unknown as Connection);
-        client.release();
-        return out;
-      } catch (err) {
-        client.release(err instanceof Error ? err : true);
-        throw err;
-      }
-    },
-    stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    end: async () => {},
-  };
-}
+/**
+ * An application's own ConnectionProvider: a thin wrapper over pg.Pool (no `run`; testkit's
+ * plainPoolProvider). No RESET ALL on release: the router's fallback resets what it set, so the
+ * count is the router's own cost.
+ */
+const thinWrapper = (pool: pg.Pool, id: string) =>
+  plainPoolProvider(pool, id, { endPool: false, resetOnRelease: false }) as unknown as ConnectionProvider;
 
 const topo = await startTopology({
   clusters: { main: { replicas: 2, schemas: ['app'] } },

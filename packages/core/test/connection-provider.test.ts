@@ -1,15 +1,7 @@
-import { uniqueName } from '@pg-multiverse/testkit';
+import { plainPoolProvider, uniqueName } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  type Connection,
-  type ConnectionProvider,
-  type PoolLike,
-  poolProvider,
-  type QueryResult,
-  quoteIdent,
-  runStatement,
-} from '../src/index.js';
+import { type ConnectionProvider, type PoolLike, poolProvider, quoteIdent, runStatement } from '../src/index.js';
 import { testConnectionProvider } from '../src/testing.js';
 
 // The ConnectionProvider contract, proved against the shared topology's
@@ -46,44 +38,10 @@ interface Counted {
   statements: string[];
 }
 
-/**
- * An application's own provider: a thin wrapper over pg.Pool, no `run`.
- * withConnection resets what fn set and discards a session fn threw on.
- */
+/** An application's own provider: a thin wrapper over pg.Pool, no `run` (testkit's plainPoolProvider). */
 function thinWrapper(pool: pg.Pool, id: string, counted?: Counted): ConnectionProvider {
-  let ended = false;
-  const note = (text: string) => counted?.statements.push(text);
-  return {
-    id,
-    query<R>(text: string, values?: readonly unknown[]) {
-      note(text);
-      return pool.query(text, values as unknown[] | undefined) as unknown as Promise<QueryResult<R>>;
-    },
-    async withConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      const c: Connection = {
-        query<R>(text: string, values?: readonly unknown[]) {
-          note(text);
-          return client.query(text, values as unknown[] | undefined) as unknown as Promise<QueryResult<R>>;
-        },
-      };
-      try {
-        const out = await fn(c);
-        await client.query('RESET ALL');
-        client.release();
-        return out;
-      } catch (err) {
-        client.release(err instanceof Error ? err : true);
-        throw err;
-      }
-    },
-    stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    async end() {
-      if (ended) return;
-      ended = true;
-      await pool.end();
-    },
-  };
+  const onStatement = counted ? (t: string) => void counted.statements.push(t) : undefined;
+  return plainPoolProvider(pool, id, onStatement ? { onStatement } : {}) as unknown as ConnectionProvider;
 }
 
 const pool = (extra: pg.PoolConfig = {}) => new pg.Pool({ ...conn, max: 2, ...extra });

@@ -1,5 +1,5 @@
 import { type ConnectionProvider, isPgmError, PgmError, poolProvider } from '@pg-multiverse/core';
-import { uniqueName, withSchemas } from '@pg-multiverse/testkit';
+import { plainPoolProvider, uniqueName, withSchemas } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRouter, type QueryExecutedEvent, type Router } from '../src/index.js';
@@ -324,31 +324,10 @@ describe('application-supplied providers without run', () => {
   it('sends SET, the statement and RESET together, and leaves the session clean', async () => {
     const pool = new pg.Pool({ ...ctx.config.commerce_cluster!.primary, max: 1 });
     const sent: string[] = [];
-    const provider: ConnectionProvider = {
-      id: 'commerce_cluster/primary',
-      query: (text, values) => {
-        sent.push(text);
-        return pool.query(text, values as unknown[] | undefined) as never;
-      },
-      async withConnection(fn) {
-        const client = await pool.connect();
-        try {
-          const out = await fn({
-            query: (text, values) => {
-              sent.push(text);
-              return client.query(text, values as unknown[] | undefined) as never;
-            },
-          });
-          client.release();
-          return out;
-        } catch (err) {
-          client.release(err instanceof Error ? err : true);
-          throw err;
-        }
-      },
-      stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-      end: async () => {},
-    };
+    const provider = plainPoolProvider(pool, 'commerce_cluster/primary', {
+      onStatement: (t) => sent.push(t),
+      endPool: false,
+    }) as unknown as ConnectionProvider;
     const cfg = withSchemas(ctx.config, { commerce_cluster: [commerceSchema] });
     const r = createRouter(cfg, { providers: { 'commerce_cluster/primary': provider } });
     try {

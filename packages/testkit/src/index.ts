@@ -1,6 +1,7 @@
 export { embeddedBinDir, findPgBinaries, type PgBinaries } from './binaries.js';
 export { TestkitError } from './errors.js';
 export { freePort } from './free-port.js';
+export { type PlainProvider, plainPoolProvider } from './plain-provider.js';
 export { isProcessAlive } from './process-alive.js';
 export { reapOrphans } from './reaper.js';
 export { type RedisHandle, startRedis } from './redis.js';
