@@ -1,6 +1,6 @@
 // The balancer package on its own, over plain pg.Pools: no router, no facade.
 import { leastConnections } from '@pg-multiverse/balancer';
-import type { NodeState } from '@pg-multiverse/core';
+import { createNodeState, type NodeState, recordLatency } from '@pg-multiverse/core';
 import pg from 'pg';
 
 export interface Replica {
@@ -15,19 +15,7 @@ export async function run(
   const replicas: Replica[] = replicaConfigs.map((c) => ({
     id: c.id,
     pool: new pg.Pool({ host: c.host, port: c.port, user: c.user, database: c.database, max: 4 }),
-    state: {
-      id: c.id,
-      clusterId: 'standalone',
-      role: 'replica',
-      weight: 1,
-      inFlight: 0,
-      ewmaLatencyMs: 0,
-      lastSampleAt: 0,
-      healthScore: 100,
-      healthy: true,
-      lagBytes: 0,
-      lagMs: 0,
-    },
+    state: createNodeState({ id: c.id, clusterId: 'standalone', role: 'replica' }),
   }));
   const byState = new Map(replicas.map((r) => [r.state, r]));
   const balancer = leastConnections();
@@ -36,11 +24,18 @@ export async function run(
     const node = balancer.pick(replicas.map((r) => r.state))!;
     const r = byState.get(node)!;
     node.inFlight++;
+    const t0 = performance.now();
+    let ok = false;
     try {
       served[r.id] = (served[r.id] ?? 0) + 1;
-      return await r.pool.query(sql);
+      const res = await r.pool.query(sql);
+      ok = true;
+      return res;
     } finally {
       node.inFlight--;
+      // The one latency tracker, as the router does it: latency-based balancers read it.
+      const t1 = performance.now();
+      recordLatency(node, t1 - t0, ok, t1);
     }
   };
   try {
