@@ -1,6 +1,6 @@
 import type { Connection, ConnectionProvider, PoolLike, PoolStats, QueryResult } from '@pg-multiverse/core';
 import { parseLsn } from './lsn.js';
-import { isClientTimeout, isConnectionError } from './pg-errors.js';
+import { isClientTimeout, isConnectionError, markConnectFailure } from './pg-errors.js';
 
 /**
  * Runs statements on one node with the right search_path.
@@ -79,7 +79,13 @@ const GUARDED = Symbol('pgm.errorGuard');
  * emit an unhandled 'error'. Every client we touch gets one permanent listener.
  */
 async function checkout(pool: PoolLike): Promise<PoolClientish> {
-  return guard((await pool.connect()) as PoolClientish);
+  let client: PoolClientish;
+  try {
+    client = (await pool.connect()) as PoolClientish;
+  } catch (err) {
+    throw markConnectFailure(err);
+  }
+  return guard(client);
 }
 
 function guard(client: PoolClientish): PoolClientish {
@@ -171,7 +177,7 @@ export function poolExecutor(
       cbPool.connect((err, c) => {
         if (err || !c) {
           done(false);
-          return reject(err ?? new Error('pool returned no client'));
+          return reject(markConnectFailure(err ?? new Error('pool returned no client')));
         }
         const client = guard(c);
         if (client[SEARCH_PATH] !== o.searchPath) return slowRun<R>(sql, params, o, client, done).then(resolve, reject);

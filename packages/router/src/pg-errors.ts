@@ -9,7 +9,43 @@ const NET_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'ECONNABORTED',
 ]);
+
+/** Node's TLS verification codes (self-signed, unknown CA, wrong host name, expired, ...). */
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_|CERT_|HOSTNAME_MISMATCH)/;
+const TLS_MESSAGE = /does not support SSL connections|self[- ]signed certificate|certificate has expired/i;
+
+const CONNECT_FAILED = Symbol.for('pgm.connectFailed');
+
+/**
+ * Mark `err` as a failure to open a connection (raised by the pool's connect:
+ * authentication, TLS, a throwing password callback, DNS, refused). Returns
+ * the error (wrapped in an Error when something else was thrown).
+ */
+export function markConnectFailure(err: unknown): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  try {
+    Object.defineProperty(e, CONNECT_FAILED, { value: true, enumerable: false });
+  } catch {
+    // a frozen error: classified by its code and message instead
+  }
+  return e;
+}
+
+/** True for an error raised while opening the connection (see `markConnectFailure`), or a TLS failure. */
+export function isConnectFailure(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  if ((err as { [CONNECT_FAILED]?: boolean })[CONNECT_FAILED] === true) return true;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && TLS_CODE.test(code)) return true;
+  const state = sqlStateOf(err);
+  // Only the server's verdict at login has these: wrong password or role (28xxx), unknown database, too many connections.
+  if (state && (state.startsWith('28') || state === '3D000' || state === '53300')) return true;
+  return !state && err instanceof Error && TLS_MESSAGE.test(err.message);
+}
 const RETRYABLE_STATES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '40001']);
 const CONN_MESSAGE =
   /Connection terminated|timeout exceeded when trying to connect|connection error|Connection refused|not queryable|ECONNRESET|ECONNREFUSED/i;
@@ -28,6 +64,7 @@ export function sqlStateOf(err: unknown): string | undefined {
 
 /** True when the connection itself failed (no server verdict on the statement), or the server is going away. */
 export function isConnectionError(err: unknown): boolean {
+  if (isConnectFailure(err)) return true;
   const state = sqlStateOf(err);
   if (state) return state.startsWith('08') || state.startsWith('57P');
   const code = (err as { code?: unknown } | null)?.code;
@@ -81,13 +118,16 @@ export function wrapQueryError(err: unknown, clusterId: string, nodeId: string, 
   const state = sqlStateOf(err);
   let code: PgmErrorCode = 'QUERY_FAILED';
   if (isClientTimeout(err) || (state === '57014' && /statement timeout/i.test(e.message))) code = 'QUERY_TIMEOUT';
-  else if (!state && isConnectionError(err)) code = 'CONNECTION_FAILED';
+  else if (isConnectFailure(err) || (!state && isConnectionError(err))) code = 'CONNECTION_FAILED';
   const what =
     code === 'CONNECTION_FAILED' ? 'Connection failed' : code === 'QUERY_TIMEOUT' ? 'Query timed out' : 'Query failed';
-  return new PgmError(code, `${what} on ${clusterId}/${nodeId}${state ? ` [${state}]` : ''}: ${e.message}`, {
+  const sys = (err as { code?: unknown } | null)?.code;
+  const systemCode = !state && typeof sys === 'string' ? sys : undefined;
+  const tag = state ?? systemCode;
+  return new PgmError(code, `${what} on ${clusterId}/${nodeId}${tag ? ` [${tag}]` : ''}: ${e.message}`, {
     cause: e,
     clusterId,
     nodeId,
-    ...(state ? { details: { sqlState: state } } : {}),
+    ...(state ? { details: { sqlState: state } } : systemCode ? { details: { systemCode } } : {}),
   });
 }
