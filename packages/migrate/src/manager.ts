@@ -12,6 +12,7 @@ import {
   redactSecrets,
   toPgPoolConfig,
   validateConfiguration,
+  validateMigrationOptions,
 } from '@pg-multiverse/core';
 import pg from 'pg';
 import {
@@ -101,6 +102,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     if (!options || typeof options !== 'object' || !options.clusters) {
       throw new PgmError('INVALID_ARGUMENT', 'MigrationManager: `clusters` (a ClusterConfiguration) is required');
     }
+    validateMigrationOptions(options);
     this.options = options;
     this.config = validateConfiguration(options.clusters);
     this.tables = {
