@@ -132,3 +132,27 @@ function isBranded(value: unknown): value is PgmError {
 export function isPgmError(err: unknown, code?: PgmErrorCode): err is PgmError {
   return isBranded(err) && (code === undefined || err.code === code);
 }
+
+const CONNECT_SYSTEM_CODES =
+  /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EAI_FAIL|EPIPE|ERR_TLS_\w+|ERR_SSL_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_\w+|CERT_\w+)$/;
+
+/**
+ * The SQLSTATE or system code of an error that says a connection could not be
+ * opened or was lost: refused, reset, DNS, TLS, login refused (28xxx), unknown
+ * database (3D000), too many connections (53300), 08xxx, server starting or
+ * stopping (57P0x). Undefined for any other error (the statement's own failure).
+ */
+export function connectionFailureCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (/^[0-9A-Z]{5}$/.test(code)) {
+      return /^(28|08|57P0)/.test(code) || code === '3D000' || code === '53300' ? code : undefined;
+    }
+    if (CONNECT_SYSTEM_CODES.test(code)) return code;
+  }
+  const message = err instanceof Error ? err.message : '';
+  if (/does not support SSL connections|Connection terminated|timeout exceeded when trying to connect/i.test(message)) {
+    return 'CONNECTION';
+  }
+  return undefined;
+}

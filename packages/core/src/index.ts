@@ -43,6 +43,7 @@ export {
   CORE_ERROR_CODES,
   ConfigError,
   type ConfigIssue,
+  connectionFailureCode,
   isPgmError,
   PgmError,
   type PgmErrorCode,
