@@ -213,21 +213,39 @@ describe('item 2 and 5: a primary that cannot be reached or authenticated fails 
     expect(everything(e)).not.toContain('nope-Secret-3');
   });
 
-  it('lazyConnect: true starts anyway; the failure comes with the first query, coded, and counts against the node', async () => {
-    const port = await freePort();
+  it('lazyConnect: true starts anyway; a failed login comes with the first query, coded, and counts against the node', async () => {
     const pgm = new PgMultiverse({ ...FAST, lazyConnect: true });
-    await pgm.initialize({ c: { schemas: ['s'], primary: { host: '127.0.0.1', port, password: 'Lazy-Secret-5' } } });
+    const wrong = 'Lazy-Secret-5';
+    await pgm.initialize({
+      c: { schemas: ['s'], primary: { ...sharedPrimary, user: passwordRole.user, password: wrong } },
+    });
     try {
-      const e = await failure(pgm.query('INSERT INTO t VALUES (1)', [], { schema: 's' }));
+      const e = await failure(pgm.query('SELECT 1', [], { schema: 's', role: 'primary' }));
       expect(e.code).toBe('CONNECTION_FAILED');
       expect(e.nodeId).toBe('primary');
-      expect(e.details).toMatchObject({ systemCode: 'ECONNREFUSED' });
-      expect(everything(e)).not.toContain('Lazy-Secret-5');
+      expect(e.sqlState).toBe('28P01');
+      expect(e.message).toContain('c/primary');
+      expect(everything(e)).not.toContain(wrong);
       expect(pgm.getMetrics().clusters.c!.queries.errors).toBe(1);
       const health = await pgm.healthCheck();
-      expect(health.c!.healthy).toBe(false);
       expect(health.c!.nodes.primary!.healthy).toBe(false);
       expect(health.c!.nodes.primary!.failureCount).toBeGreaterThan(0);
+    } finally {
+      await pgm.close();
+    }
+  });
+
+  it('lazyConnect: true with a refused port starts; the monitor marks the node down instead of initialize failing', async () => {
+    const port = await freePort();
+    const pgm = new PgMultiverse({ ...FAST, lazyConnect: true });
+    const down: string[] = [];
+    pgm.on('nodeDown', (e) => down.push(e.nodeId));
+    await pgm.initialize({ c: { schemas: ['s'], primary: { host: '127.0.0.1', port } } });
+    try {
+      expect(down).toEqual(['primary']);
+      // A write needs the primary, which the monitor's first probe (refused) marked down.
+      const e = await failure(pgm.query('INSERT INTO t VALUES (1)', [], { schema: 's' }));
+      expect(e.code).toBe('NO_AVAILABLE_NODE');
     } finally {
       await pgm.close();
     }
