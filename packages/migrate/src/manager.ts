@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname, userInfo } from 'node:os';
 import {
+  type Connection,
   type ConnectionProvider,
   collectSecrets,
   connectionFailureCode,
@@ -677,8 +678,10 @@ function namedFailures(
   return {
     ...p,
     id: p.id,
-    query: (text, values) => p.query(text, values).catch((err: unknown) => Promise.reject(wrap(err))),
-    withConnection: (fn) => p.withConnection(fn).catch((err: unknown) => Promise.reject(wrap(err))),
+    query: <R>(text: string, values?: readonly unknown[]) =>
+      p.query<R>(text, values).catch((err: unknown) => Promise.reject(wrap(err))),
+    withConnection: <T>(fn: (c: Connection) => Promise<T>) =>
+      p.withConnection<T>(fn).catch((err: unknown) => Promise.reject(wrap(err))),
     stats: () => p.stats(),
     end: () => p.end(),
   };

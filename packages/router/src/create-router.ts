@@ -219,7 +219,6 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     n.lagKnown = false;
     n.state.healthy = false;
     n.state.healthScore = 0;
-    n.nextProbeAt = 0;
     emit('nodeDown', {
       clusterId: n.clusterId,
       nodeId: n.id,
