@@ -399,6 +399,8 @@ export const FACADE_KEYS = [
   'transactions',
   'providers',
   'tracer',
+  'defaultCluster',
+  'writeFunctions',
 ] as const;
 
 const FACADE_REFUSED: Record<string, string> = {
@@ -436,6 +438,8 @@ export function checkPgMultiverseOptions(
     checkNumber(t, 'recoveryIntervalMs', at('transactions'), issues);
     checkNumber(t, 'safeAgeMs', at('transactions'), issues);
   }
+  checkString(o, 'defaultCluster', path, issues);
+  checkStringArray(o, 'writeFunctions', path, issues);
   if (o.tracer !== undefined && typeof (o.tracer as Obj | null)?.startSpan !== 'function') {
     issues.push({ path: at('tracer'), message: 'must have a startSpan(name, { attributes }) method' });
   }
