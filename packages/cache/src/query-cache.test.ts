@@ -399,7 +399,9 @@ describe('createQueryCache', () => {
   });
 
   it('validates options and arguments', async () => {
-    expect(() => createQueryCache({ ttl: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    // Options go through core's validation: one INVALID_CONFIG issue per problem, unknown keys included.
+    expect(() => createQueryCache({ ttl: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => createQueryCache({ ttl: 1, maxSise: 3 } as never)).toThrow(/maxSise.*did you mean "maxSize"/);
     const cache = createQueryCache();
     await expect(cache.invalidate(null as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });

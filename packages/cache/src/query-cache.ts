@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { CacheEntry, CacheStore, Freshness, InvalidationCriteria, ResultOrigin } from '@pg-multiverse/core';
-import { ANY_FRESHNESS, freshnessCovers, PgmError, satisfiesFreshness } from '@pg-multiverse/core';
+import {
+  ANY_FRESHNESS,
+  freshnessCovers,
+  PgmError,
+  satisfiesFreshness,
+  validateCacheOptions,
+} from '@pg-multiverse/core';
 import { decodeValue, encodeValue } from './codec.js';
 import type { QueryCacheEventName, QueryCacheEvents } from './events.js';
 import { fastClone } from './fast-clone.js';
@@ -119,6 +125,7 @@ function nonNegative(name: string, v: number | undefined, dflt: number): number 
  * Redis store, or LISTEN/NOTIFY buses for per-instance memory stores).
  */
 export function createQueryCache(options: QueryCacheOptions = {}): QueryCache {
+  validateCacheOptions(options);
   const ttl = nonNegative('ttl', options.ttl, 300_000) || 300_000;
   const swrMs = nonNegative('swrMs', options.swrMs, 0);
   const codec = {

@@ -36,6 +36,8 @@ export interface RedisStore extends CacheStore {
   snapshot(key: string, tags: readonly string[], lifetimeMs: number): Promise<unknown>;
   /** Remove every key of this prefix (SCAN + UNLINK; never FLUSHDB). */
   clear(): Promise<void>;
+  /** Load ioredis and open the client (without waiting for Redis): rejects with `CACHE_ERROR` "npm install ioredis" when it is missing. */
+  ready(): Promise<void>;
   /** Quit the client opened from `url`; a caller-owned client stays open. */
   close(): Promise<void>;
 }
@@ -84,9 +86,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       try {
         mod = (await import('ioredis')) as never;
       } catch (cause) {
-        throw new PgmError('CACHE_ERROR', 'createRedisStore({ url }) needs the ioredis package: npm install ioredis', {
-          cause,
-        });
+        throw new PgmError(
+          'CACHE_ERROR',
+          'createRedisStore({ url }) needs the ioredis package, which is not installed: npm install ioredis',
+          {
+            cause,
+          },
+        );
       }
       const Ctor = (mod.Redis ?? mod.default) as new (url: string, o: Record<string, unknown>) => RedisLike;
       const r = new Ctor(options.url!, {
@@ -131,6 +137,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   return {
     name: 'redis',
+
+    async ready() {
+      await client();
+    },
 
     async get(key, hint) {
       const r = await client();

@@ -1,5 +1,5 @@
 import { redactSecrets } from '@pg-multiverse/core';
-import { type LoadedConfig, loadConfig } from './config/load-config.js';
+import type { LoadedConfig } from './config/load-config.js';
 import type { ResolvedIo } from './io.js';
 import type { Colors } from './output/colors.js';
 import { listFlag, type ParsedArgs, stringFlag } from './parse-args.js';
@@ -57,18 +57,21 @@ export function createContext(args: ParsedArgs, io: ResolvedIo, c: Colors): Comm
       io.stderr.write(`${redactSecrets(text, ctx.secrets)}\n`);
     },
     config(requireClusters) {
-      loaded ??= loadConfig({
-        cwd: io.cwd,
-        env: io.env,
-        configFile: stringFlag(args.flags, 'config'),
-        migrationsDir: stringFlag(args.flags, 'migrations'),
-        schemas: listFlag(args.flags, 'schemas'),
-        requireClusters,
-      }).then((cfg) => {
-        ctx.secrets.push(...cfg.secrets);
-        ctx.loaded = cfg;
-        return cfg;
-      });
+      // Imported here, not at the top: loading a configuration needs jiti and pg, --help does not.
+      loaded ??= import('./config/load-config.js').then(({ loadConfig }) =>
+        loadConfig({
+          cwd: io.cwd,
+          env: io.env,
+          configFile: stringFlag(args.flags, 'config'),
+          migrationsDir: stringFlag(args.flags, 'migrations'),
+          schemas: listFlag(args.flags, 'schemas'),
+          requireClusters,
+        }).then((cfg) => {
+          ctx.secrets.push(...cfg.secrets);
+          ctx.loaded = cfg;
+          return cfg;
+        }),
+      );
       return loaded;
     },
   };

@@ -29,7 +29,12 @@ describe('run', () => {
     expect(r.stdout.trim()).toBe(VERSION);
     expect(VERSION).toMatch(/^\d+\.\d+\.\d+/);
     const j = await pgm(['--version', '--json']);
-    expect(JSON.parse(j.stdout)).toEqual({ ok: true, name: '@pg-multiverse/cli', version: VERSION });
+    expect(JSON.parse(j.stdout)).toEqual({
+      ok: true,
+      command: 'version',
+      name: '@pg-multiverse/cli',
+      version: VERSION,
+    });
   });
 
   it('prints global help listing every command', async () => {

@@ -1,9 +1,4 @@
 import { describeNode, isPgmError, redactSecrets } from '@pg-multiverse/core';
-import { createCommand } from './commands/create.js';
-import { listCommand } from './commands/list.js';
-import { migrateCommand } from './commands/migrate.js';
-import { rollbackCommand } from './commands/rollback.js';
-import { statusCommand } from './commands/status.js';
 import type { LoadedConfig } from './config/load-config.js';
 import { type CommandContext, type CommandOutcome, createContext } from './context.js';
 import { codeOf, exitCodeOf, usageError } from './errors.js';
@@ -15,12 +10,15 @@ import { COMMANDS, findCommand, flagsOf } from './spec.js';
 import { nearest } from './suggest.js';
 import { PACKAGE_NAME, VERSION } from './version.js';
 
-const HANDLERS: Record<string, (ctx: CommandContext) => Promise<CommandOutcome>> = {
-  create: createCommand,
-  migrate: migrateCommand,
-  status: statusCommand,
-  rollback: rollbackCommand,
-  list: listCommand,
+type Handler = (ctx: CommandContext) => Promise<CommandOutcome>;
+
+/** Commands are imported when run: `pgm --help` and `pgm --version` load neither pg nor jiti. */
+const HANDLERS: Record<string, () => Promise<Handler>> = {
+  create: () => import('./commands/create.js').then((m) => m.createCommand),
+  migrate: () => import('./commands/migrate.js').then((m) => m.migrateCommand),
+  status: () => import('./commands/status.js').then((m) => m.statusCommand),
+  rollback: () => import('./commands/rollback.js').then((m) => m.rollbackCommand),
+  list: () => import('./commands/list.js').then((m) => m.listCommand),
 };
 
 /** Did the argv ask for JSON? (Also when parsing failed, so errors come out as JSON too.) */
@@ -52,7 +50,7 @@ export async function run(argv: readonly string[], io?: CliIo): Promise<number> 
     ctx = createContext(args, rio, c);
 
     if (args.flags.version) {
-      if (json) writeJson(rio, { ok: true, name: PACKAGE_NAME, version: VERSION }, []);
+      if (json) writeJson(rio, { ok: true, command: 'version', name: PACKAGE_NAME, version: VERSION }, []);
       else rio.stdout.write(`${VERSION}\n`);
       return 0;
     }
@@ -76,7 +74,8 @@ export async function run(argv: readonly string[], io?: CliIo): Promise<number> 
       return 2;
     }
 
-    const outcome = await HANDLERS[command.name]!(ctx);
+    const handler = await HANDLERS[command.name]!();
+    const outcome = await handler(ctx);
     if (json) writeJson(rio, { ok: outcome.exitCode === 0, command: command.name, ...outcome.json }, ctx.secrets);
     return outcome.exitCode;
   } catch (err) {

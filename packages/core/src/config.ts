@@ -26,6 +26,12 @@ export interface NodeConnectionConfig {
   pool?: PoolOptions;
   /** Application name reported to PostgreSQL. Default `pg-multiverse`. */
   applicationName?: string;
+  /** Server options sent at connect (pg's `options`), e.g. `'-c lock_timeout=5s -c search_path=app'`. */
+  options?: string;
+  /** TCP keep-alive on the connections (pg's `keepAlive`). Default false. */
+  keepAlive?: boolean;
+  /** Delay before the first keep-alive probe, ms (pg's `keepAliveInitialDelayMillis`). */
+  keepAliveInitialDelayMillis?: number;
 }
 
 /** A node: a connection object or a connection string. */

@@ -64,8 +64,11 @@ export {
 } from './node-state.js';
 export {
   CONNECTION_ERROR_MESSAGE,
+  connectionFailureCode,
   isClientTimeout,
+  isConnectFailure,
   isConnectionError,
+  markConnectFailure,
   NET_ERROR_CODES,
   sqlStateOf,
 } from './pg-errors.js';
@@ -95,6 +98,7 @@ export {
 } from './sql/tokenize.js';
 export { DEFAULT_WRITE_FUNCTIONS } from './sql/write-functions.js';
 export {
+  NODE_KEYS,
   type NormalizedCluster,
   type NormalizedConfiguration,
   type NormalizedNode,
@@ -103,3 +107,24 @@ export {
   type ValidateOptions,
   validateConfiguration,
 } from './validate-config.js';
+export {
+  CACHE_KEYS,
+  checkCacheOptions,
+  checkKnownKeys,
+  checkLoadBalancing,
+  checkMigrationOptions,
+  checkMonitorOptions,
+  checkPgMultiverseOptions,
+  checkPoolOptions,
+  didYouMean,
+  FACADE_KEYS,
+  MIGRATION_KEYS,
+  MIN_HEALTH_CHECK_INTERVAL_MS,
+  MONITOR_KEYS,
+  POOL_KEYS,
+  ROUTER_KEYS,
+  validateCacheOptions,
+  validateMigrationOptions,
+  validatePgMultiverseOptions,
+  validateRouterOptions,
+} from './validate-options.js';

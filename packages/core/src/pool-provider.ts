@@ -7,7 +7,7 @@ import type {
   SessionRequirements,
   SessionRun,
 } from './contracts/connection-provider.js';
-import { isClientTimeout, isConnectionError } from './pg-errors.js';
+import { isClientTimeout, isConnectionError, markConnectFailure } from './pg-errors.js';
 import {
   CAPTURE_LSN_SQL,
   isBehind,
@@ -139,7 +139,14 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
   const cbPool = (options.callbacks ?? isPgPool(pool)) ? (pool as unknown as CallbackPool) : undefined;
 
   async function checkout(): Promise<TrackedClient> {
-    return guard((await pool.connect()) as TrackedClient);
+    let client: TrackedClient;
+    try {
+      client = (await pool.connect()) as TrackedClient;
+    } catch (err) {
+      // Anything raised while opening a connection (login, TLS, DNS, refused) is a connection failure.
+      throw markConnectFailure(err);
+    }
+    return guard(client);
   }
 
   /**
@@ -157,7 +164,7 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
       cbPool.connect((err, c) => {
         if (err || !c) {
           done(false);
-          return reject(err ?? new Error('pool returned no client'));
+          return reject(markConnectFailure(err ?? new Error('pool returned no client')));
         }
         const client = guard(c);
         if (client[SEARCH_PATH] !== s.searchPath)

@@ -9,6 +9,7 @@ import type {
   ShardingConfig,
 } from './config.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
+import { checkKnownKeys, checkLoadBalancing, checkPoolOptions } from './validate-options.js';
 
 /** A node after validation: id and role assigned, connection as an object. */
 export interface NormalizedNode {
@@ -56,6 +57,25 @@ export interface ValidateOptions {
   loadBalancing?: LoadBalancingConfig;
 }
 
+const CLUSTER_KEYS = [
+  'schemas',
+  'primary',
+  'replicas',
+  'readPreference',
+  'consistencyLevel',
+  'maxLagMs',
+  'sharding',
+  'loadBalancing',
+  'connectionPool',
+  'priority',
+] as const;
+
+const CLUSTER_REFUSED: Record<string, string> = {
+  replica: 'write replicas: [...] (an array, even for one replica)',
+  pool: 'write connectionPool (per cluster) or pool (per node)',
+  schema: 'write schemas: [...] (an array)',
+};
+
 const READ_PREFS: readonly ReadPreference[] = ['primary', 'replica', 'any'];
 const CONSISTENCY: readonly ConsistencyLevel[] = ['strong', 'session', 'bounded', 'eventual'];
 const KEY_TYPES = ['int4', 'int8', 'text', 'uuid'];
@@ -66,23 +86,50 @@ function isObj(v: unknown): v is Record<string, unknown> {
 }
 
 function checkPool(p: unknown, path: string, issues: ConfigIssue[]): PoolOptions {
-  if (p === undefined) return {};
-  if (!isObj(p)) {
-    issues.push({ path, message: 'must be an object like { min, max, idleTimeoutMillis }' });
-    return {};
-  }
-  for (const k of ['min', 'max', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'statementTimeout', 'queryTimeout']) {
-    const v = p[k];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
-      issues.push({ path: `${path}.${k}`, message: `must be a non-negative number, got ${JSON.stringify(v)}` });
-    }
-  }
-  if (typeof p.max === 'number' && p.max < 1) issues.push({ path: `${path}.max`, message: 'must be at least 1' });
-  if (typeof p.min === 'number' && typeof p.max === 'number' && p.min > p.max) {
-    issues.push({ path: `${path}.min`, message: `(${p.min}) must not exceed max (${p.max})` });
-  }
-  return p as PoolOptions;
+  checkPoolOptions(p, path, issues);
+  return isObj(p) ? (p as PoolOptions) : {};
 }
+
+/** What a node object may carry; everything else is refused (see NODE_REFUSED for pg's own names). */
+export const NODE_KEYS = [
+  'id',
+  'connectionString',
+  'host',
+  'port',
+  'database',
+  'user',
+  'password',
+  'ssl',
+  'weight',
+  'pool',
+  'applicationName',
+  'options',
+  'keepAlive',
+  'keepAliveInitialDelayMillis',
+] as const;
+
+/** `pg` connection options users pass on a node that pg-multiverse spells differently or does not take. */
+const NODE_REFUSED: Record<string, string> = {
+  application_name: 'write applicationName',
+  fallback_application_name: 'write applicationName',
+  statement_timeout: 'write pool: { statementTimeout } (ms), or connectionPool.statementTimeout for every node',
+  query_timeout: 'write pool: { queryTimeout } (ms)',
+  lock_timeout: "pass it as a server option: options: '-c lock_timeout=5s'",
+  idle_in_transaction_session_timeout:
+    "pass it as a server option: options: '-c idle_in_transaction_session_timeout=60s'",
+  connectionTimeoutMillis: 'write pool: { connectionTimeoutMillis }',
+  idleTimeoutMillis: 'write pool: { idleTimeoutMillis }',
+  max: 'write pool: { max }',
+  min: 'write pool: { min }',
+  client_encoding: 'pg-multiverse always uses UTF8',
+  binary: 'not supported (results are parsed as text)',
+  types: 'not supported per node (use pg.types.setTypeParser)',
+  stream: 'not supported',
+  password_file: 'use password (a string or a function returning one)',
+  sslmode: 'write ssl: true (or ssl: { rejectUnauthorized, ca }), or put ?sslmode= in the connectionString',
+  replication: 'not supported',
+  name: 'write id',
+};
 
 function checkNode(n: unknown, path: string, issues: ConfigIssue[]): NodeConnectionConfig | undefined {
   if (typeof n === 'string') {
@@ -100,6 +147,18 @@ function checkNode(n: unknown, path: string, issues: ConfigIssue[]): NodeConnect
     return undefined;
   }
   const c = n as NodeConnectionConfig;
+  checkKnownKeys(n, NODE_KEYS, path, issues, NODE_REFUSED);
+  if (c.options !== undefined && typeof c.options !== 'string')
+    issues.push({ path: `${path}.options`, message: "must be a string of server options, e.g. '-c search_path=app'" });
+  if (c.keepAlive !== undefined && typeof c.keepAlive !== 'boolean')
+    issues.push({ path: `${path}.keepAlive`, message: 'must be true or false' });
+  if (
+    c.keepAliveInitialDelayMillis !== undefined &&
+    (typeof c.keepAliveInitialDelayMillis !== 'number' || !(c.keepAliveInitialDelayMillis >= 0))
+  )
+    issues.push({ path: `${path}.keepAliveInitialDelayMillis`, message: 'must be a non-negative number of ms' });
+  if (c.ssl !== undefined && typeof c.ssl !== 'boolean' && !isObj(c.ssl))
+    issues.push({ path: `${path}.ssl`, message: 'must be true, false or a tls.ConnectionOptions object' });
   if (c.connectionString !== undefined) {
     if (typeof c.connectionString !== 'string')
       issues.push({ path: `${path}.connectionString`, message: 'must be a string' });
@@ -134,6 +193,18 @@ function checkNode(n: unknown, path: string, issues: ConfigIssue[]): NodeConnect
   }
   checkPool(c.pool, `${path}.pool`, issues);
   return c;
+}
+
+/** `min <= max` once defaults and overrides are merged (each part may be fine on its own). */
+function checkMerged(pool: PoolOptions, path: string, issues: ConfigIssue[]): void {
+  const max = pool.max ?? 10;
+  if (typeof pool.min === 'number' && typeof max === 'number' && pool.min > max) {
+    const issue = {
+      path: `${path}.min`,
+      message: `(${pool.min}) must not exceed max (${max}) once defaults are applied`,
+    };
+    if (!issues.some((i) => i.path === issue.path)) issues.push(issue);
+  }
 }
 
 function checkUrl(s: string, path: string, issues: ConfigIssue[]): boolean {
@@ -200,6 +271,7 @@ export function validateConfiguration(config: unknown, options: ValidateOptions 
       continue;
     }
     const c = cl as unknown as ClusterConfig;
+    checkKnownKeys(cl, CLUSTER_KEYS, p, issues, CLUSTER_REFUSED);
     if (!Array.isArray(c.schemas) || c.schemas.length === 0) {
       issues.push({ path: `${p}.schemas`, message: 'must be a non-empty array of schema names' });
     } else {
@@ -219,27 +291,12 @@ export function validateConfiguration(config: unknown, options: ValidateOptions 
       });
     }
     const pool = { ...(options.connectionPool ?? {}), ...checkPool(c.connectionPool, `${p}.connectionPool`, issues) };
+    checkMerged(pool, `${p}.connectionPool`, issues);
     const lb: LoadBalancingConfig = {
       ...(options.loadBalancing ?? {}),
       ...((isObj(c.loadBalancing) ? c.loadBalancing : {}) as LoadBalancingConfig),
     };
-    if (c.loadBalancing !== undefined && !isObj(c.loadBalancing))
-      issues.push({ path: `${p}.loadBalancing`, message: 'must be an object' });
-    if (
-      lb.healthThreshold !== undefined &&
-      (typeof lb.healthThreshold !== 'number' || lb.healthThreshold < 0 || lb.healthThreshold > 100)
-    ) {
-      issues.push({ path: `${p}.loadBalancing.healthThreshold`, message: 'must be a number between 0 and 100' });
-    }
-    if (lb.weights !== undefined) {
-      if (!isObj(lb.weights))
-        issues.push({ path: `${p}.loadBalancing.weights`, message: 'must map node ids to numbers' });
-      else
-        for (const [k, v] of Object.entries(lb.weights)) {
-          if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-            issues.push({ path: `${p}.loadBalancing.weights.${k}`, message: 'must be a non-negative number' });
-        }
-    }
+    checkLoadBalancing(c.loadBalancing, `${p}.loadBalancing`, issues);
     const weights = isObj(lb.weights) ? (lb.weights as Record<string, number>) : undefined;
     let primary: NormalizedNode | undefined;
     if (c.primary === undefined || c.primary === null) {
@@ -284,6 +341,7 @@ export function validateConfiguration(config: unknown, options: ValidateOptions 
       const sp = `${p}.sharding`;
       if (!isObj(s)) issues.push({ path: sp, message: 'must be an object { strategy: "hash", key, partitions }' });
       else {
+        checkKnownKeys(s, ['strategy', 'key', 'partitions', 'keyType', 'shards', 'shardFunction'], sp, issues);
         if (s.strategy !== 'hash')
           issues.push({
             path: `${sp}.strategy`,
@@ -317,6 +375,7 @@ export function validateConfiguration(config: unknown, options: ValidateOptions 
                 issues.push({ path: shp, message: 'must be an object { primary, replicas }' });
                 return;
               }
+              checkKnownKeys(sh, ['id', 'primary', 'replicas'], shp, issues, { replica: 'write replicas: [...]' });
               const sid = typeof sh.id === 'string' && sh.id ? sh.id : `shard-${i}`;
               let pn: NodeConnectionConfig | undefined;
               if (sh.primary === undefined) issues.push({ path: `${shp}.primary`, message: 'is required' });
@@ -368,7 +427,17 @@ export function toPgPoolConfig(node: NormalizedNode): Record<string, unknown> {
   const p = node.pool;
   const out: Record<string, unknown> = {};
   if (c.connectionString) out.connectionString = c.connectionString;
-  for (const k of ['host', 'port', 'database', 'user', 'password', 'ssl'] as const) {
+  for (const k of [
+    'host',
+    'port',
+    'database',
+    'user',
+    'password',
+    'ssl',
+    'options',
+    'keepAlive',
+    'keepAliveInitialDelayMillis',
+  ] as const) {
     if (c[k] !== undefined) out[k] = c[k];
   }
   out.application_name = c.applicationName ?? 'pg-multiverse';

@@ -34,21 +34,36 @@ function template(ext: Ext, version: string, name: string, o: MigrationCreateOpt
     o.targetClusters?.length ? `  targetClusters: ${list(o.targetClusters)},` : '',
     o.dependencies?.length ? `  dependencies: ${list(o.dependencies)},` : '',
     `  tags: ${list(o.tags)},`,
-    `  async up(context) {`,
+    `  async up(context${ext === 'ts' ? ': MigrationContext' : ''}) {`,
     `    // runs with context.schema first on the search_path`,
     `    // await context.query('CREATE TABLE example (id bigserial PRIMARY KEY)');`,
     `  },`,
-    `  async down(context) {`,
+    `  async down(context${ext === 'ts' ? ': MigrationContext' : ''}) {`,
     `    // await context.query('DROP TABLE IF EXISTS example');`,
     `  },`,
   ].filter(Boolean);
   const body = `{\n${fields.join('\n')}\n}`;
-  if (ext === 'ts') {
-    return `import type { Migration } from 'pg-multiverse';\n\nconst migration: Migration = ${body};\n\nexport default migration;\n`;
-  }
-  if (ext === 'cjs') return `/** @type {import('pg-multiverse').Migration} */\nmodule.exports = ${body};\n`;
-  return `/** @type {import('pg-multiverse').Migration} */\nexport default ${body};\n`;
+  // No import: a CLI-only install (npm install -D @pg-multiverse/cli) has no pg-multiverse package to import
+  // types from (TS2307). The full type is `Migration` of pg-multiverse / @pg-multiverse/migrate.
+  if (ext === 'ts') return `${TS_CONTEXT}\nexport default ${body};\n`;
+  if (ext === 'cjs') return `${JS_CONTEXT}module.exports = ${body};\n`;
+  return `${JS_CONTEXT}export default ${body};\n`;
 }
+
+/** The part of pg-multiverse's `MigrationContext` a migration usually needs, spelled out (no import). */
+const TS_CONTEXT = `/** What up() and down() get (pg-multiverse's MigrationContext, abridged). */
+interface MigrationContext {
+  /** The target schema, first on the search_path while the migration runs. */
+  readonly schema: string;
+  /** The cluster owning the schema. */
+  readonly cluster: string;
+  /** Runs SQL inside the migration's transaction. */
+  query(text: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+}
+`;
+
+const JS_CONTEXT = `// up(context) and down(context): context.schema, context.cluster, context.query(sql, params).
+`;
 
 /**
  * Write `YYYYMMDDHHMMSS_<name>.<ext>` from a template into `dir` (created if

@@ -1,8 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { hostname, userInfo } from 'node:os';
 import {
+  type Connection,
   type ConnectionProvider,
   collectSecrets,
+  connectionFailureCode,
+  describeNode,
   listedShards,
   locationOf,
   type NormalizedConfiguration,
@@ -12,6 +15,7 @@ import {
   redactSecrets,
   toPgPoolConfig,
   validateConfiguration,
+  validateMigrationOptions,
 } from '@pg-multiverse/core';
 import pg from 'pg';
 import {
@@ -101,6 +105,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     if (!options || typeof options !== 'object' || !options.clusters) {
       throw new PgmError('INVALID_ARGUMENT', 'MigrationManager: `clusters` (a ClusterConfiguration) is required');
     }
+    validateMigrationOptions(options);
     this.options = options;
     this.config = validateConfiguration(options.clusters);
     this.tables = {
@@ -412,10 +417,15 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
         });
       }
       const pool = new pg.Pool(toPgPoolConfig(node) as pg.PoolConfig);
-      p = poolProvider(pool, `${key}/${node.id}`, {
-        onIdleError: (err) =>
-          this.logger.warn(`idle connection to ${key} failed: ${redactSecrets(err.message, this.secrets)}`),
-      });
+      p = namedFailures(
+        poolProvider(pool, `${key}/${node.id}`, {
+          onIdleError: (err) =>
+            this.logger.warn(`idle connection to ${key} failed: ${redactSecrets(err.message, this.secrets)}`),
+        }),
+        t.cluster,
+        `${key}/${node.id} (${redactSecrets(describeNode(node.connection), this.secrets)})`,
+        this.secrets,
+      );
       this.owned.set(key, p);
     }
     return p;
@@ -637,5 +647,42 @@ function summarize(
     failed: count('failed'),
     skipped: count('skipped'),
     durationMs: Math.round(performance.now() - started),
+  };
+}
+
+/**
+ * A provider whose connection failures say which cluster and node failed:
+ * `CONNECTION_FAILED` with `clusterId`, the node (redacted) and the cause's code
+ * (with several clusters, "one of them" helps nobody).
+ */
+function namedFailures(
+  p: ConnectionProvider,
+  clusterId: string,
+  where: string,
+  secrets: readonly string[],
+): ConnectionProvider {
+  const wrap = (err: unknown): unknown => {
+    const code = connectionFailureCode(err);
+    if (code === undefined || err instanceof PgmError) return err;
+    const message = redactSecrets(err instanceof Error ? err.message : String(err), secrets);
+    return new PgmError(
+      'CONNECTION_FAILED',
+      `Cannot connect to ${where}${code !== 'CONNECTION' ? ` [${code}]` : ''}: ${message}`,
+      {
+        cause: err,
+        clusterId,
+        details: /^[0-9A-Z]{5}$/.test(code) ? { sqlState: code } : { systemCode: code },
+      },
+    );
+  };
+  return {
+    ...p,
+    id: p.id,
+    query: <R>(text: string, values?: readonly unknown[]) =>
+      p.query<R>(text, values).catch((err: unknown) => Promise.reject(wrap(err))),
+    withConnection: <T>(fn: (c: Connection) => Promise<T>) =>
+      p.withConnection<T>(fn).catch((err: unknown) => Promise.reject(wrap(err))),
+    stats: () => p.stats(),
+    end: () => p.end(),
   };
 }

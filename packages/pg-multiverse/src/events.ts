@@ -66,6 +66,20 @@ export type PgMultiverseEvents = Pick<Payloads<RouterEvents>, 'queryExecuted' | 
      * Informational; never thrown.
      */
     error: PgmError;
+    /**
+     * Something works, but not everything configured will; emitted once. At `initialize()`:
+     * `code: 'PREPARED_TRANSACTIONS_DISABLED'` when a participant has `max_prepared_transactions = 0`
+     * (`participants`: where a cross-cluster transaction would be refused; `error`: the refusal).
+     */
+    warning: PgMultiverseWarning;
   };
+
+/** Payload of the `warning` event. */
+export interface PgMultiverseWarning {
+  code: 'PREPARED_TRANSACTIONS_DISABLED';
+  message: string;
+  participants: string[];
+  error: PgmError;
+}
 
 export type PgMultiverseEventName = keyof PgMultiverseEvents;

@@ -20,6 +20,13 @@ export interface PgMultiverseOptions {
   enableTransactions?: boolean;
   /** Allow the migration methods. Default false. */
   enableMigrations?: boolean;
+  /**
+   * Start without connecting (for apps that must start before their databases):
+   * `initialize()` then skips the connection check of every node, the
+   * `max_prepared_transactions` check and the first recovery run. Default false:
+   * a primary that cannot be reached or authenticated fails `initialize()`.
+   */
+  lazyConnect?: boolean;
   /** Cache options; `notify` (default true with the memory store) broadcasts invalidations to other instances with LISTEN/NOTIFY. */
   cache?: CacheOptions & { notify?: boolean };
   /** Migration options (see `@pg-multiverse/migrate`). */

@@ -3,6 +3,9 @@ import { performance } from 'node:perf_hooks';
 import { createQueryCache, type QueryCache } from '@pg-multiverse/cache';
 import {
   type ClusterConfiguration,
+  ConfigError,
+  type ConfigIssue,
+  checkPgMultiverseOptions,
   collectSecrets,
   listedShards,
   locationOf,
@@ -15,6 +18,7 @@ import {
   type SchemaOptions,
   toPgPoolConfig,
   validateConfiguration,
+  validatePgMultiverseOptions,
 } from '@pg-multiverse/core';
 import {
   importModule,
@@ -80,9 +84,13 @@ export class PgMultiverse extends EventEmitter {
   private readonly committedStatements = new Map<string, { statements: StatementRecord[]; pending: string[] }>();
   /** Participant id (`cluster` or `cluster[shard]`) -> where it is, for holds after a commit. */
   private readonly participantTargets = new Map<string, { clusterId: string; shardId?: string }>();
+  /** Participants whose primary has `max_prepared_transactions = 0`: the error a cross-cluster transaction gets. */
+  private readonly twoPhaseDisabled = new Map<string, PgmError>();
 
+  /** Throws `ConfigError` (`INVALID_CONFIG`) listing every problem of `options`, unknown keys included. */
   constructor(options: PgMultiverseOptions = {}) {
     super();
+    validatePgMultiverseOptions(options);
     this.options = options;
     // An EventEmitter throws on an unhandled 'error' event; our 'error' is informational.
     this.on('error', () => {});
@@ -139,6 +147,7 @@ export class PgMultiverse extends EventEmitter {
     if (metricsOn) this.metrics = new MetricsCollector();
 
     const router = createRouter(config, {
+      ...(o.lazyConnect ? { lazyConnect: true } : {}),
       ...(o.cluster ? { monitor: o.cluster } : {}),
       ...(o.loadBalancing ? { loadBalancing: o.loadBalancing } : {}),
       ...(o.connectionPool ? { connectionPool: o.connectionPool } : {}),
@@ -166,6 +175,17 @@ export class PgMultiverse extends EventEmitter {
     };
     if (metrics || o.tracer || this.listenerCount('queryExecuted') > 0) attach();
     else super.on('newListener', (event: string | symbol) => event === 'queryExecuted' && attach());
+    // A Redis store without ioredis (or any store that cannot work) fails the start, not the first read.
+    const store = o.enableCache ? o.cache?.store : undefined;
+    if (store && typeof store.ready === 'function') {
+      try {
+        await store.ready();
+      } catch (err) {
+        throw err instanceof PgmError
+          ? err
+          : new PgmError('CACHE_ERROR', `the cache store is not ready: ${(err as Error)?.message}`, { cause: err });
+      }
+    }
     await router.start();
 
     if (o.enableCache) {
@@ -238,8 +258,9 @@ export class PgMultiverse extends EventEmitter {
         waiting.pending.push(...e.pendingRecovery);
       }
     });
-    if (o.enableTransactions !== false && participants.length > 1) {
-      await this.tm.start();
+    if (o.enableTransactions !== false && participants.length > 1 && !o.lazyConnect) {
+      await this.preflightTwoPhase(this.tm, participants);
+      await this.tm.recover();
     }
 
     if (o.enableMigrations) {
@@ -252,6 +273,32 @@ export class PgMultiverse extends EventEmitter {
       this.forward(this.mm, MIGRATION_EVENTS);
       await this.mm.initialize();
     }
+  }
+
+  /**
+   * `max_prepared_transactions = 0` (PostgreSQL's default) on a participant does not stop
+   * the start: plain queries and one-cluster transactions work; a cross-cluster transaction
+   * touching it is refused with this error when attempted. One `warning` event says so now.
+   */
+  private async preflightTwoPhase(tm: TransactionManager, participants: string[]): Promise<void> {
+    const results = await Promise.allSettled(participants.map((p) => tm.preflight([p])));
+    const errors: unknown[] = [];
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') return;
+      if (r.reason instanceof PgmError && r.reason.code === 'PREPARED_TRANSACTIONS_DISABLED') {
+        this.twoPhaseDisabled.set(participants[i]!, r.reason);
+      } else errors.push(r.reason);
+    });
+    if (errors.length > 0) throw errors[0];
+    if (this.twoPhaseDisabled.size === 0) return;
+    const ids = [...this.twoPhaseDisabled.keys()];
+    const first = this.twoPhaseDisabled.get(ids[0]!)!;
+    this.emit('warning', {
+      code: 'PREPARED_TRANSACTIONS_DISABLED',
+      participants: ids,
+      message: `max_prepared_transactions = 0 on ${ids.join(', ')}: queries and one-cluster transactions work; a transaction across clusters involving ${ids.length === 1 ? 'it' : 'them'} will be refused. ${first.message}`,
+      error: first,
+    });
   }
 
   private observeSessionStatement(e: QueryExecutedEvent): void {
@@ -442,6 +489,16 @@ export class PgMultiverse extends EventEmitter {
         'FEATURE_DISABLED',
         `withTransaction across clusters (${[...clusters].join(', ')}) needs enableTransactions: true; it was turned off, and a non-atomic commit across clusters is never done silently`,
       );
+    }
+    if (clusters.size > 1) {
+      const off = [...clusters].find((c) => this.twoPhaseDisabled.has(c));
+      if (off) {
+        const e = this.twoPhaseDisabled.get(off)!;
+        throw new PgmError('PREPARED_TRANSACTIONS_DISABLED', e.message, {
+          clusterId: off,
+          ...(e.details ? { details: e.details } : {}),
+        });
+      }
     }
     const tm = this.tm;
     if (!tm) throw new PgmError('NOT_INITIALIZED', 'transactions are not ready');
@@ -691,18 +748,37 @@ function routeOptions(o: QueryOptions): RouteOptions {
   return r;
 }
 
+/**
+ * `initialize()` input: a configuration object; a `postgres://` URL (one cluster `default` owning
+ * `public`, so queries without a schema go there); or a path of a configuration file.
+ */
 async function loadConfiguration(input: ClusterConfiguration | string): Promise<ClusterConfiguration> {
   if (typeof input !== 'string') return input;
+  if (/^postgres(ql)?:\/\//i.test(input)) return { default: { schemas: ['public'], primary: input } };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) {
+    throw new PgmError(
+      'INVALID_CONFIG',
+      `initialize(string): a string is a postgres:// connection URL or the path of a configuration file; ${input.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@')} is neither`,
+    );
+  }
   let mod: unknown;
   try {
     mod = await importModule(input);
   } catch (err) {
-    throw new PgmError('INVALID_CONFIG', `could not load the configuration file ${input}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new PgmError(
+      'INVALID_CONFIG',
+      `could not load the configuration file ${input} (a string given to initialize() is a postgres:// URL or the path of a .json/.js/.mjs/.ts file): ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   const obj = mod as Record<string, unknown>;
   if (obj && typeof obj === 'object' && 'clusters' in obj && typeof obj.clusters === 'object') {
+    // The `pgm.config.*` shape: clusters plus facade options (those apply through new PgMultiverse(options)).
+    const issues: ConfigIssue[] = [];
+    checkPgMultiverseOptions(obj, '', issues, ['clusters']);
+    if (issues.length > 0) throw new ConfigError(issues);
     return obj.clusters as ClusterConfiguration;
   }
   return obj as ClusterConfiguration;

@@ -7,10 +7,19 @@ import type {
   PoolStats,
   SchemaOptions,
 } from '@pg-multiverse/core';
-import { collectSecrets, createSqlAnalyzer, PgmError, redactSecrets, validateConfiguration } from '@pg-multiverse/core';
+import {
+  collectSecrets,
+  createSqlAnalyzer,
+  describeNode,
+  PgmError,
+  redactSecrets,
+  validateConfiguration,
+  validateRouterOptions,
+} from '@pg-multiverse/core';
 import { createExecutor, parseLsnStrict } from './executor.js';
 import { createHealthMonitor, monitorSettings } from './health-monitor.js';
 import { clusterHealth, snapshotNode } from './health-report.js';
+import { wrapQueryError } from './pg-errors.js';
 import { createPlanner, Plan } from './planner.js';
 import { createSchemaRegistry } from './schema-registry.js';
 import { writablePrimary } from './select-node.js';
@@ -35,7 +44,12 @@ type Listener<K extends keyof RouterEvents> = (...args: RouterEvents[K]) => void
 export interface Router {
   /** Validated configuration with defaults applied. */
   readonly config: ReturnType<typeof validateConfiguration>;
-  /** Probe every node once, warm pools (`warmupConnections`), start the background monitor. */
+  /**
+   * Connect to every node once (unless `lazyConnect`): a primary that cannot be
+   * reached or authenticated fails `start()` with `CONNECTION_FAILED`; a replica
+   * that cannot is marked down (`nodeDown`). Then warm pools (`warmupConnections`),
+   * probe every node and start the background monitor.
+   */
   start(): Promise<void>;
   /**
    * Run one statement on the right cluster and node: `execute(plan(sql, options), params)`.
@@ -117,6 +131,7 @@ export interface Router {
  * clusters, shard groups and nodes).
  */
 export function createRouter(config: ClusterConfiguration, options: RouterOptions = {}): Router {
+  validateRouterOptions(options);
   const normalized = validateConfiguration(config, {
     ...(options.connectionPool ? { connectionPool: options.connectionPool } : {}),
     ...(options.loadBalancing ? { loadBalancing: options.loadBalancing } : {}),
@@ -186,10 +201,83 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
     for (const c of clusters.values()) for (const g of c.groups) yield* g.nodes;
   }
 
+  /** Where a node is, for messages: `postgres://user:***@host:port/db` (never a password). */
+  function whereIs(n: NodeRuntime): string {
+    return redactSecrets(describeNode(n.pgConfig as NodeConfig), secrets);
+  }
+
+  /** A replica that could not be reached at start: down now, probed again by the monitor. */
+  function markDownAtStart(n: NodeRuntime, err: PgmError): void {
+    n.reachable = false;
+    n.down = true;
+    n.downSince = Date.now();
+    n.consecutiveFailures = Math.max(n.consecutiveFailures, 1);
+    n.lastError = err.message;
+    n.lagKnown = false;
+    n.state.healthy = false;
+    n.state.healthScore = 0;
+    emit('nodeDown', {
+      clusterId: n.clusterId,
+      nodeId: n.id,
+      reason: err.message,
+      failureCount: n.consecutiveFailures,
+    });
+  }
+
+  /** One round trip per node through its own pool (the settings queries use: password callback, TLS, options). */
+  async function connectAll(): Promise<void> {
+    const failedPrimaries: PgmError[] = [];
+    await Promise.all(
+      [...groupsOf()].flatMap((g) =>
+        g.nodes.map(async (n) => {
+          try {
+            await n.provider.query('SELECT 1');
+          } catch (err) {
+            const e = wrapQueryError(err, n.clusterId, n.id, secrets);
+            const role = n === g.primary ? 'primary' : 'replica';
+            const why = new PgmError(
+              e.code,
+              `Cannot connect to ${role} ${n.key} (${whereIs(n)})${e.sqlState ? ` [${e.sqlState}]` : ''}: ${(e.cause as Error | undefined)?.message ?? e.message}`,
+              {
+                cause: e.cause ?? e,
+                clusterId: n.clusterId,
+                nodeId: n.id,
+                ...(e.details ? { details: e.details } : {}),
+              },
+            );
+            if (n === g.primary) failedPrimaries.push(why);
+            else markDownAtStart(n, why);
+          }
+        }),
+      ),
+    );
+    if (failedPrimaries.length === 1) throw failedPrimaries[0];
+    if (failedPrimaries.length > 1) {
+      const first = failedPrimaries[0]!;
+      throw new PgmError(
+        first.code,
+        `Cannot connect to ${failedPrimaries.length} primaries:\n${failedPrimaries.map((e) => `  - ${e.message}`).join('\n')}`,
+        {
+          cause: first,
+          clusterId: first.clusterId,
+          nodeId: first.nodeId,
+          details: {
+            failures: failedPrimaries.map((e) => ({ clusterId: e.clusterId, nodeId: e.nodeId, code: e.code })),
+          },
+        },
+      );
+    }
+  }
+
+  function* groupsOf(): Generator<GroupRuntime> {
+    for (const c of clusters.values()) yield* c.groups;
+  }
+
   const router: Router = {
     config: normalized,
     async start() {
       open();
+      if (!options.lazyConnect) await connectAll();
       await Promise.all(
         [...nodes()].map(async (n) => {
           const min = n.pool.min ?? 0;

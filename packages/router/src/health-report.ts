@@ -46,8 +46,8 @@ export function clusterHealth(c: ClusterRuntime): ClusterHealth {
         healthy: isHealthy(n),
         role: n.state.role,
         responseTime: Math.round(n.responseTime * 100) / 100,
-        lagBytes: n.state.lagBytes,
-        lagMs: n.state.lagMs,
+        // Unknown (absent) for a node that is unreachable, down, or whose position is not known: never a stale 0.
+        ...(isHealthy(n) && n.lagKnown ? { lagBytes: n.state.lagBytes, lagMs: n.state.lagMs } : {}),
         ...(n.lastError ? { error: n.lastError } : {}),
         failureCount: n.consecutiveFailures,
       };

@@ -1,6 +1,7 @@
 import {
   CONNECTION_ERROR_MESSAGE,
   isClientTimeout,
+  isConnectFailure,
   isConnectionError,
   NET_ERROR_CODES,
   PgmError,
@@ -10,7 +11,7 @@ import {
   sqlStateOf,
 } from '@pg-multiverse/core';
 
-export { isClientTimeout, isConnectionError, sqlStateOf };
+export { isClientTimeout, isConnectFailure, isConnectionError, sqlStateOf };
 
 const RETRYABLE_STATES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '40001']);
 
@@ -56,13 +57,16 @@ export function wrapQueryError(err: unknown, clusterId: string, nodeId: string, 
   const state = sqlStateOf(err);
   let code: PgmErrorCode = 'QUERY_FAILED';
   if (isClientTimeout(err) || (state === '57014' && /statement timeout/i.test(e.message))) code = 'QUERY_TIMEOUT';
-  else if (!state && isConnectionError(err)) code = 'CONNECTION_FAILED';
+  else if (isConnectFailure(err) || (!state && isConnectionError(err))) code = 'CONNECTION_FAILED';
   const what =
     code === 'CONNECTION_FAILED' ? 'Connection failed' : code === 'QUERY_TIMEOUT' ? 'Query timed out' : 'Query failed';
-  return new PgmError(code, `${what} on ${clusterId}/${nodeId}${state ? ` [${state}]` : ''}: ${e.message}`, {
+  const sys = (err as { code?: unknown } | null)?.code;
+  const systemCode = !state && typeof sys === 'string' ? sys : undefined;
+  const tag = state ?? systemCode;
+  return new PgmError(code, `${what} on ${clusterId}/${nodeId}${tag ? ` [${tag}]` : ''}: ${e.message}`, {
     cause: e,
     clusterId,
     nodeId,
-    ...(state ? { details: { sqlState: state } } : {}),
+    ...(state ? { details: { sqlState: state } } : systemCode ? { details: { systemCode } } : {}),
   });
 }

@@ -35,6 +35,12 @@ export interface RouterOptions {
   writeFunctions?: string[];
   /** Extra secrets to redact from error messages (configured passwords are always redacted). */
   secrets?: string[];
+  /**
+   * Skip the connection check of `start()` (for apps that must start before
+   * their databases): nodes are connected on first use and probed by the
+   * monitor. Default false: an unreachable primary fails `start()`.
+   */
+  lazyConnect?: boolean;
 }
 
 /** Per-query routing options. */
@@ -144,8 +150,10 @@ export interface NodeHealth {
   healthy: boolean;
   role: NodeRole;
   responseTime: number;
-  lagBytes: number;
-  lagMs: number;
+  /** Replay lag in bytes; absent when unknown (node unreachable or down, or no position seen yet). */
+  lagBytes?: number;
+  /** Replay lag in ms; absent when unknown (never a stale 0 for a stopped replica). */
+  lagMs?: number;
   error?: string;
   failureCount: number;
 }

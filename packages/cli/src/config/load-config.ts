@@ -4,6 +4,7 @@ import {
   type ClusterConfiguration,
   ConfigError,
   type ConfigIssue,
+  checkPgMultiverseOptions,
   collectSecrets,
   type NodeConfig,
   redactSecrets,
@@ -17,8 +18,9 @@ import { CONFIG_NAMES, findConfig } from './find-config.js';
 export type MigrationSettings = Omit<MigrationManagerOptions, 'clusters' | 'primary' | 'schemas'>;
 
 /**
- * A `pgm.config.*` file: either this object (the facade's shape; other keys
- * such as `enableCache` are ignored) or a bare `ClusterConfiguration`.
+ * A `pgm.config.*` file: either this object (the facade's shape: the other
+ * options of `new PgMultiverse()` such as `enableCache` are validated, then not
+ * used by the CLI; unknown keys are errors) or a bare `ClusterConfiguration`.
  */
 export interface PgmConfig {
   clusters?: ClusterConfiguration;
@@ -68,6 +70,11 @@ export function splitConfig(raw: unknown, where: string): PgmConfig {
     if (raw.migrations !== undefined && !isPlainObject(raw.migrations)) {
       throw new ConfigError([{ path: `${where}: migrations`, message: 'must be an object' }]);
     }
+    // The facade's shape, checked as new PgMultiverse() checks it: a misspelt key is an error, not ignored.
+    const issues: ConfigIssue[] = [];
+    checkPgMultiverseOptions(raw, '', issues, ['clusters']);
+    if (issues.length > 0)
+      throw new ConfigError(issues.map((i) => ({ path: `${where}: ${i.path}`, message: i.message })));
     return {
       clusters: raw.clusters as ClusterConfiguration | undefined,
       migrations: raw.migrations as MigrationSettings | undefined,

@@ -101,6 +101,8 @@ export interface CacheStore {
   onEvict?(listener: (key: string) => void): () => void;
   /** Remove everything this store owns. Default (absent): `cache.clear()` and "clear all" messages remove nothing from the store. */
   clear?(): Promise<void>;
+  /** Optional: called by `PgMultiverse#initialize()`; reject to refuse the start (e.g. a missing driver). */
+  ready?(): Promise<void>;
   /** Release connections/timers. */
   close?(): Promise<void>;
   /** Entry count and bytes, if known. Default (absent): the cache reports 0 for both. */
