@@ -98,6 +98,7 @@ export {
 } from './sql/tokenize.js';
 export { DEFAULT_WRITE_FUNCTIONS } from './sql/write-functions.js';
 export {
+  isNormalizedConfiguration,
   NODE_KEYS,
   type NormalizedCluster,
   type NormalizedConfiguration,

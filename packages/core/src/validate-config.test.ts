@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.js';
-import { toPgPoolConfig, validateConfiguration } from './validate-config.js';
+import { isNormalizedConfiguration, toPgPoolConfig, validateConfiguration } from './validate-config.js';
 
 const node = { host: '127.0.0.1', port: 5432, database: 'app', user: 'app', password: 's3cret-pw' };
 
@@ -122,5 +122,32 @@ describe('validateConfiguration', () => {
     );
     const cfg = toPgPoolConfig(n.clusters.c!.primary);
     expect(cfg).toMatchObject({ host: '127.0.0.1', max: 50, min: 5, idleTimeoutMillis: 1234, statement_timeout: 1000 });
+  });
+});
+
+describe('validated once, secrets of every node', () => {
+  it('collects the passwords of shards too, and returns a normalized configuration as is', () => {
+    const normalized = validateConfiguration({
+      orders: {
+        schemas: ['orders'],
+        primary: { host: 'h0', password: 'primary-secret' },
+        replicas: ['postgres://app:replica-secret@h1/db'],
+        sharding: {
+          strategy: 'hash',
+          key: 'user_id',
+          partitions: 4,
+          shards: [
+            { primary: { host: 's0', password: 'shard0-secret' } },
+            { primary: 'postgres://app:shard1-secret@s1/db', replicas: [{ host: 's1r', password: 'shard1r-secret' }] },
+          ],
+        },
+      },
+    });
+    expect([...normalized.secrets].sort()).toEqual(
+      ['primary-secret', 'replica-secret', 'shard0-secret', 'shard1-secret', 'shard1r-secret'].sort(),
+    );
+    expect(isNormalizedConfiguration(normalized)).toBe(true);
+    expect(validateConfiguration(normalized)).toBe(normalized);
+    expect(isNormalizedConfiguration({ clusters: {}, schemaToCluster: {}, secrets: [] })).toBe(false);
   });
 });

@@ -9,6 +9,7 @@ import type {
   ShardingConfig,
 } from './config.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
+import { collectSecrets } from './redact.js';
 import { checkKnownKeys, checkLoadBalancing, checkPoolOptions } from './validate-options.js';
 
 /** A node after validation: id and role assigned, connection as an object. */
@@ -48,6 +49,15 @@ export interface NormalizedConfiguration {
   clusters: Record<string, NormalizedCluster>;
   /** schema -> cluster id */
   schemaToCluster: Record<string, string>;
+  /** The literal passwords of every node of every cluster and shard: what `redactSecrets` must hide. */
+  secrets: readonly string[];
+}
+
+const NORMALIZED = Symbol.for('pg-multiverse.NormalizedConfiguration');
+
+/** True for what `validateConfiguration` returned (passed on as is, never validated twice). */
+export function isNormalizedConfiguration(config: unknown): config is NormalizedConfiguration {
+  return typeof config === 'object' && config !== null && (config as { [NORMALIZED]?: unknown })[NORMALIZED] === true;
 }
 
 export interface ValidateOptions {
@@ -247,6 +257,8 @@ function normNode(
  * `users_cluster.primary.port: must be an integer between 1 and 65535, got "5432x"`.
  */
 export function validateConfiguration(config: unknown, options: ValidateOptions = {}): NormalizedConfiguration {
+  // Validated once: the facade validates, then hands the result to the router, tx and migrate.
+  if (isNormalizedConfiguration(config)) return config;
   const issues: ConfigIssue[] = [];
   const clusters: Record<string, NormalizedCluster> = {};
   const schemaToCluster: Record<string, string> = {};
@@ -415,7 +427,15 @@ export function validateConfiguration(config: unknown, options: ValidateOptions 
     }
   }
   if (issues.length > 0) throw new ConfigError(issues);
-  return { clusters, schemaToCluster };
+  const nodes: NormalizedNode[] = [];
+  for (const c of Object.values(clusters)) {
+    nodes.push(c.primary, ...c.replicas);
+    for (const s of c.sharding?.shards ?? []) nodes.push(s.primary, ...s.replicas);
+  }
+  const secrets = Object.freeze([...new Set(collectSecrets(nodes.map((n) => n.connection as NodeConfig)))]);
+  const normalized: NormalizedConfiguration = { clusters, schemaToCluster, secrets };
+  Object.defineProperty(normalized, NORMALIZED, { value: true });
+  return normalized;
 }
 
 /**

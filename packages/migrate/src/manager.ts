@@ -3,7 +3,6 @@ import { hostname, userInfo } from 'node:os';
 import {
   type Connection,
   type ConnectionProvider,
-  collectSecrets,
   connectionFailureCode,
   describeNode,
   listedShards,
@@ -123,12 +122,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     }
     this.logger = options.logger ?? SILENT;
     this.holder = options.holder ?? defaultHolder();
-    this.secrets = collectSecrets(
-      Object.values(this.config.clusters).flatMap((c) => [
-        c.primary.connection,
-        ...(c.sharding?.shards ?? []).map((sh) => sh.primary.connection),
-      ]),
-    );
+    this.secrets = [...this.config.secrets];
     this.shards = listedShards(this.config);
   }
 

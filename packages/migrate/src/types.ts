@@ -1,4 +1,9 @@
-import type { ClusterConfiguration, ConnectionProvider, QueryResult } from '@pg-multiverse/core';
+import type {
+  ClusterConfiguration,
+  ConnectionProvider,
+  NormalizedConfiguration,
+  QueryResult,
+} from '@pg-multiverse/core';
 
 /**
  * Where migration messages go. Every method is optional except `info`,
@@ -88,7 +93,7 @@ export interface MigrationManagerOptions {
    * The clusters. The manager opens one `pg.Pool` per cluster primary unless
    * `primary` is given. Also maps schemas to clusters.
    */
-  clusters: ClusterConfiguration;
+  clusters: ClusterConfiguration | NormalizedConfiguration;
   /**
    * Connections of a cluster's current primary, or of one shard's primary for
    * clusters sharded over listed servers (the facade passes the router's). Not

@@ -6,10 +6,8 @@ import {
   ConfigError,
   type ConfigIssue,
   checkPgMultiverseOptions,
-  collectSecrets,
   listedShards,
   locationOf,
-  type NodeConfig,
   PgmError,
   type QueryResult,
   type ResultOrigin,
@@ -138,15 +136,13 @@ export class PgMultiverse extends EventEmitter {
       ...(o.connectionPool ? { connectionPool: o.connectionPool } : {}),
       ...(o.loadBalancing ? { loadBalancing: o.loadBalancing } : {}),
     });
-    this.secrets = collectSecrets(
-      Object.values(normalized.clusters).flatMap((c) =>
-        [c.primary, ...c.replicas].map((n) => n.connection as NodeConfig),
-      ),
-    );
+    // Validated once (core): the normalized configuration, with every node's secrets (shards too),
+    // is what the router and the migration manager receive.
+    this.secrets = [...normalized.secrets];
     const metricsOn = o.enableMetrics !== false;
     if (metricsOn) this.metrics = new MetricsCollector();
 
-    const router = createRouter(config, {
+    const router = createRouter(normalized, {
       ...(o.lazyConnect ? { lazyConnect: true } : {}),
       ...(o.cluster ? { monitor: o.cluster } : {}),
       ...(o.loadBalancing ? { loadBalancing: o.loadBalancing } : {}),
@@ -266,7 +262,7 @@ export class PgMultiverse extends EventEmitter {
     if (o.enableMigrations) {
       this.mm = new MigrationManager({
         ...(o.migrations ?? {}),
-        clusters: config,
+        clusters: normalized,
         primary: (clusterId: string, shardId?: string) =>
           shardId === undefined ? router.primary(clusterId) : router.shardPrimary(clusterId, shardId),
       });

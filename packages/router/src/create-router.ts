@@ -3,12 +3,11 @@ import { createBalancer } from '@pg-multiverse/balancer';
 import type {
   ClusterConfiguration,
   ConnectionProvider,
-  NodeConfig,
+  NormalizedConfiguration,
   PoolStats,
   SchemaOptions,
 } from '@pg-multiverse/core';
 import {
-  collectSecrets,
   createSqlAnalyzer,
   describeNode,
   PgmError,
@@ -130,18 +129,17 @@ export interface Router {
  * health-report (probes, and what they found), topology (the runtime of
  * clusters, shard groups and nodes).
  */
-export function createRouter(config: ClusterConfiguration, options: RouterOptions = {}): Router {
+export function createRouter(
+  config: ClusterConfiguration | NormalizedConfiguration,
+  options: RouterOptions = {},
+): Router {
   validateRouterOptions(options);
   const normalized = validateConfiguration(config, {
     ...(options.connectionPool ? { connectionPool: options.connectionPool } : {}),
     ...(options.loadBalancing ? { loadBalancing: options.loadBalancing } : {}),
   });
-  const allNodes: NodeConfig[] = [];
-  for (const c of Object.values(config)) {
-    allNodes.push(c.primary, ...(c.replicas ?? []));
-    for (const s of c.sharding?.shards ?? []) allNodes.push(s.primary, ...(s.replicas ?? []));
-  }
-  const secrets = [...collectSecrets(allNodes), ...(options.secrets ?? [])];
+  // Every node's password, shards included, collected once by the validation (core).
+  const secrets = [...normalized.secrets, ...(options.secrets ?? [])];
   const settings = monitorSettings(options.monitor);
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
@@ -203,7 +201,7 @@ export function createRouter(config: ClusterConfiguration, options: RouterOption
 
   /** Where a node is, for messages: `postgres://user:***@host:port/db` (never a password). */
   function whereIs(n: NodeRuntime): string {
-    return redactSecrets(describeNode(n.pgConfig as NodeConfig), secrets);
+    return redactSecrets(describeNode(n.pgConfig as Parameters<typeof describeNode>[0]), secrets);
   }
 
   /** A replica that could not be reached at start: down now, probed again by the monitor. */
