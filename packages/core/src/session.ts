@@ -66,15 +66,16 @@ export function skipped<R>(position: SessionPosition): SessionRun<R> {
  * has it, else with `query` / `withConnection`:
  *
  * - nothing asked (`{}`): `provider.query(text, values)`, 1 statement.
- * - otherwise one session from `withConnection`, and every statement sent
- *   without waiting for the one before: `SET search_path TO ...` (if asked),
- *   the position read (if asked), the statement, `pg_current_wal_insert_lsn()`
- *   (if `captureLsn`), `RESET search_path` (if set). The server gets them all
- *   (3 for a schema query); a session that pipelines (`pg` with
- *   `pipeline: true`) answers them in one network round trip, a plain `pg`
- *   client in one round trip each. Each is its own implicit transaction, so
- *   a failing statement does not skip the `RESET`. With `requireReplayLsn` the
- *   statement waits for the position (it must not run on a standby that is behind).
+ * - otherwise one session from `withConnection`, and the statements one after
+ *   another (each once the one before has settled, failed or not; never two at
+ *   once on one client, which `pg` deprecates): `SET search_path TO ...` (if
+ *   asked), the position read (if asked), the statement,
+ *   `pg_current_wal_insert_lsn()` (if `captureLsn`), `RESET search_path` (if
+ *   set): 3 statements and 3 round trips for a schema query. Each is its own
+ *   implicit transaction, so a failing statement does not skip the `RESET`.
+ *   With `requireReplayLsn` the statement waits for the position (it must not
+ *   run on a standby that is behind). Implement `run` (or delegate it to
+ *   `poolProvider`) for one round trip per statement.
  *
  * `settled` (if given) is called once before the promise settles.
  */
@@ -115,10 +116,15 @@ async function viaConnection<R>(
   return provider
     .withConnection(async (c): Promise<SessionRun<R>> => {
       const sent: Promise<unknown>[] = [];
+      // One statement at a time on the session (pg deprecates overlapping queries on one client), each
+      // sent once the one before has settled, failed or not: a failing statement never skips the RESET.
+      let last: Promise<unknown> = Promise.resolve();
       const send = (t: string, v?: readonly unknown[]) => {
-        const p = c.query(t, v);
+        const run = () => c.query(t, v);
+        const p = last.then(run, run);
         p.catch(() => undefined); // settled below; never an unhandled rejection
         sent.push(p);
+        last = p;
         return p;
       };
       const reset = s.searchPath !== undefined;
