@@ -1,5 +1,12 @@
 import { EventEmitter } from 'node:events';
-import type { CacheEntry, CacheStore, Freshness, InvalidationCriteria, ResultOrigin } from '@pg-multiverse/core';
+import type {
+  CacheEntry,
+  CacheOptions,
+  CacheStore,
+  Freshness,
+  InvalidationCriteria,
+  ResultOrigin,
+} from '@pg-multiverse/core';
 import {
   ANY_FRESHNESS,
   freshnessCovers,
@@ -18,21 +25,12 @@ import type { NotifyMessage } from './notify-message.js';
 import { createCounters, type QueryCacheStats } from './stats.js';
 import { schemaTag, type TagsInput, tagsFor, type WriteInput, writeTags } from './tags.js';
 
-export interface QueryCacheOptions {
-  /** Where entries live. Default `createMemoryStore({ maxSize, maxBytes, ttl })`. */
-  store?: CacheStore;
-  /** Max entries of the default memory store. Default 1000. */
-  maxSize?: number;
-  /** Max bytes of the default memory store. Default 64 MiB. */
-  maxBytes?: number;
-  /** Default TTL, ms. Default 300000 (5 min). */
-  ttl?: number;
-  /** Compress serialised results larger than `compressionThreshold` (Brotli). Default false. */
-  enableCompression?: boolean;
-  /** Bytes. Default 1024. */
-  compressionThreshold?: number;
-  /** Serve an expired entry up to this long past its TTL while one refresh runs. Default 0 (off). */
-  swrMs?: number;
+/**
+ * Options of `createQueryCache`: core's `CacheOptions` (the facade's `cache`
+ * option: store, maxSize, maxBytes, ttl, enableCompression,
+ * compressionThreshold, swrMs; one definition, in core) plus the cache's own.
+ */
+export interface QueryCacheOptions extends CacheOptions {
   /** What a committed write invalidates: the tables it writes (`tables`, default) or its whole schema (`schema`). */
   writeInvalidation?: 'tables' | 'schema';
   /** Max tags tracked in `stats().perTag`. Default 1000. */
