@@ -319,7 +319,14 @@ export class PgMultiverse extends EventEmitter {
     source: { on(event: NoInfer<N>, listener: (payload: PgMultiverseEvents[NoInfer<N>]) => void): unknown },
     events: readonly N[],
   ): void {
-    for (const name of events) source.on(name, (payload) => this.emit(name, payload));
+    for (const name of events) source.on(name, (payload) => this.emit(name, this.redactPayload(payload)));
+  }
+
+  /** Payloads carrying an error (recoveryFailed, cacheError, poolError, ...) pass the configured secrets' filter. */
+  private redactPayload<P>(payload: P): P {
+    const error = (payload as { error?: unknown } | null)?.error;
+    if (error instanceof Error && this.secrets.length > 0) redactError(error, this.secrets);
+    return payload;
   }
 
   private need(): Router {

@@ -3,7 +3,7 @@
 import type { QueryCacheEvents } from '@pg-multiverse/cache';
 import type { RouterEvents } from '@pg-multiverse/router';
 import type { TransactionEvents } from '@pg-multiverse/tx';
-import type { PgMultiverse, PgMultiverseEvents } from 'pg-multiverse';
+import { PgMultiverse, type PgMultiverseEvents } from 'pg-multiverse';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 
 function compileOnly(pgm: PgMultiverse): void {
@@ -33,5 +33,19 @@ describe('PgMultiverse events are the packages’ own', () => {
     expectTypeOf<PgMultiverseEvents['cacheMiss']>().toEqualTypeOf<QueryCacheEvents['cacheMiss']>();
     expectTypeOf<PgMultiverseEvents['recoveryFailed']>().toEqualTypeOf<TransactionEvents['recoveryFailed'][0]>();
     expect(typeof compileOnly).toBe('function');
+  });
+});
+
+describe('forwarded payloads are redacted', () => {
+  it('an error inside a forwarded payload loses the configured passwords (message, stack and causes)', () => {
+    const pgm = new PgMultiverse();
+    const inner = pgm as unknown as { secrets: string[]; redactPayload<P>(p: P): P };
+    inner.secrets = ['hunter22-pw'];
+    const cause = new Error('login as app:hunter22-pw failed');
+    const error = new Error('recovery could not reach postgres://app:hunter22-pw@db/app', { cause });
+    const payload = inner.redactPayload({ clusterId: 'c', error });
+    expect(payload.error.message).not.toContain('hunter22-pw');
+    expect(String(payload.error.stack)).not.toContain('hunter22-pw');
+    expect(cause.message).not.toContain('hunter22-pw');
   });
 });
