@@ -1,4 +1,4 @@
-import { type ReferencedTables, referencedTables } from './referenced-tables.js';
+import { analyzeSql } from '@pg-multiverse/core';
 
 /** Input of `tagsFor`. */
 export interface TagsInput {
@@ -19,17 +19,9 @@ export interface WriteInput {
 
 const DEFAULT_SCHEMA = 'public';
 
-// The facade asks for the tags of every cached read; parse each SQL text once.
-const MEMO_MAX = 2000;
-const memo = new Map<string, ReferencedTables>();
-function tablesOf(sql: string): ReferencedTables {
-  let r = memo.get(sql);
-  if (!r) {
-    r = referencedTables(sql);
-    if (memo.size >= MEMO_MAX) memo.clear();
-    memo.set(sql, r);
-  }
-  return r;
+/** Tables a statement reads and writes: core's one analysis, memoized per text there (frozen, not copied). */
+function tablesOf(sql: string): { readonly read: readonly string[]; readonly written: readonly string[] } {
+  return analyzeSql(sql);
 }
 
 /** `schema:<s>` */
@@ -89,6 +81,8 @@ export function tagsFor(input: TagsInput): string[] {
   return [...new Set([...input.tags, ...auto])];
 }
 
+/** Entries of the memo of computed tags per (schema, SQL text). */
+const MEMO_MAX = 2000;
 const autoMemo = new Map<string, readonly string[]>();
 function computeAutoTags(memoKey: string, schema: string | undefined, sql: string): readonly string[] {
   const out = new Set<string>();

@@ -1,4 +1,5 @@
 import {
+  CAPTURE_LSN_SQL,
   type PgmError,
   PgmError as PgmErrorClass,
   type QueryResult,
@@ -253,13 +254,17 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     }
   }
 
+  /** The WAL insert position of `node` now: it includes every write acknowledged before. */
+  async function currentPosition(node: NodeRuntime): Promise<bigint> {
+    return parseLsnStrict((await node.provider.query<{ l: string }>(CAPTURE_LSN_SQL)).rows[0]?.l);
+  }
+
   /** Replace an unknown session position on `g` by the primary's current one (which includes the write). */
   async function learnPosition(g: GroupRuntime, token: SessionToken): Promise<void> {
     const node = writablePrimary(g);
     let lsn: bigint;
     try {
-      const r = await node.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
-      lsn = parseLsnStrict(r.rows[0]?.l);
+      lsn = await currentPosition(node);
     } catch (err) {
       noteFailure(g, node, err);
       throw err instanceof PgmErrorClass ? err : wrapQueryError(err, g.clusterId, node.id, secrets);
@@ -322,21 +327,23 @@ export function createExecutor(ctx: ExecutorContext): Executor {
         for (const g of groups) advanceToken(token, g.key, lsn);
         return lsn;
       }
-      let last: bigint | undefined;
-      for (const g of groups) {
-        try {
-          const r = await g.primary.provider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
-          last = parseLsnStrict(r.rows[0]?.l);
-          advanceToken(token, g.key, last);
-        } catch (err) {
-          // The write is committed; only its position is unknown. Never fail the caller for it:
-          // the session's next read there asks the primary first (see UNKNOWN_POSITION).
-          noteFailure(g, g.primary, err);
-          token.positions.set(g.key, UNKNOWN_POSITION);
-          last = undefined;
-        }
-      }
-      return last;
+      // Every group's primary at once (a sharded cluster without a shard key: each shard).
+      const seen = await Promise.all(
+        groups.map(async (g) => {
+          try {
+            const at = await currentPosition(g.primary);
+            advanceToken(token, g.key, at);
+            return at;
+          } catch (err) {
+            // The write is committed; only its position is unknown. Never fail the caller for it:
+            // the session's next read there asks the primary first (see UNKNOWN_POSITION).
+            noteFailure(g, g.primary, err);
+            token.positions.set(g.key, UNKNOWN_POSITION);
+            return undefined;
+          }
+        }),
+      );
+      return seen[seen.length - 1];
     },
   };
 }

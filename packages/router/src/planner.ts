@@ -10,7 +10,7 @@ import {
   searchPathFor,
 } from '@pg-multiverse/core';
 import type { SchemaRegistry } from './schema-registry.js';
-import type { ReadRequest } from './select-node.js';
+import { primaryOnly, type ReadRequest } from './select-node.js';
 import { currentSession, type SessionToken } from './session-token.js';
 import { chooseShard } from './shard.js';
 import type { ClusterRuntime, GroupRuntime, NodeRuntime } from './topology.js';
@@ -134,11 +134,7 @@ export function withRequest(r: ReadRequest, patch: Partial<ReadRequest>): ReadRe
  */
 function freshnessOf(p: Plan): Freshness {
   if (p.kind === 'write') return ANY_FRESHNESS;
-  if (p.role === 'primary') return PRIMARY_FRESHNESS;
-  if (p.role !== 'replica') {
-    if (p.consistency === 'strong') return PRIMARY_FRESHNESS;
-    if (p.readPreference === 'primary') return PRIMARY_FRESHNESS;
-  }
+  if (primaryOnly(p)) return PRIMARY_FRESHNESS;
   if (p.consistency === 'bounded') return { level: 'bounded', maxLagMs: p.maxLagMs };
   if (p.consistency === 'session' && p.sessionLsn !== undefined) {
     return { level: 'session', minLsn: formatLsn(p.sessionLsn) };

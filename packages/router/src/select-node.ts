@@ -57,6 +57,19 @@ function pick(c: ClusterRuntime, cands: NodeRuntime[]): NodeRuntime | undefined 
 }
 
 /**
+ * Why a read must run on the primary, if it must: `role: 'primary'`, `strong`,
+ * or read preference `primary` (unless `role: 'replica'` overrides the last
+ * two). The node choice and the freshness rule (planner) both ask this.
+ */
+export function primaryOnly(r: ReadRequest): 'role-primary' | 'strong' | 'read-preference-primary' | undefined {
+  if (r.role === 'primary') return 'role-primary';
+  if (r.role === 'replica') return undefined;
+  if (r.consistency === 'strong') return 'strong';
+  if (r.readPreference === 'primary') return 'read-preference-primary';
+  return undefined;
+}
+
+/**
  * The read node for a request: forced/strong/primary-preference reads go to
  * the primary; otherwise the balancer picks among healthy replicas (plus the
  * primary for `any`) that satisfy the consistency level, and the primary
@@ -64,12 +77,8 @@ function pick(c: ClusterRuntime, cands: NodeRuntime[]): NodeRuntime | undefined 
  */
 export function chooseRead(c: ClusterRuntime, g: GroupRuntime, r: ReadRequest): ReadChoice | undefined {
   const primaryOk = g.primary !== r.exclude;
-  if (r.role === 'primary') return primaryOk ? { node: g.primary, reason: 'role-primary' } : undefined;
-  if (r.role !== 'replica') {
-    if (r.consistency === 'strong') return primaryOk ? { node: g.primary, reason: 'strong' } : undefined;
-    if (r.readPreference === 'primary')
-      return primaryOk ? { node: g.primary, reason: 'read-preference-primary' } : undefined;
-  }
+  const only = primaryOnly(r);
+  if (only) return primaryOk ? { node: g.primary, reason: only } : undefined;
   const withPrimary = r.readPreference === 'any' && r.role !== 'replica' && !g.splitBrain;
   let cands: NodeRuntime[] = [];
   let anyReplicaUsable = false;
