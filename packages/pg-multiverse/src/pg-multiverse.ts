@@ -186,15 +186,9 @@ export class PgMultiverse extends EventEmitter {
 
     if (o.enableCache) {
       const c = o.cache ?? {};
-      this.cache = createQueryCache({
-        ...(c.store ? { store: c.store } : {}),
-        ...(c.maxSize !== undefined ? { maxSize: c.maxSize } : {}),
-        ...(c.maxBytes !== undefined ? { maxBytes: c.maxBytes } : {}),
-        ...(c.ttl !== undefined ? { ttl: c.ttl } : {}),
-        ...(c.enableCompression !== undefined ? { enableCompression: c.enableCompression } : {}),
-        ...(c.compressionThreshold !== undefined ? { compressionThreshold: c.compressionThreshold } : {}),
-        ...(c.swrMs !== undefined ? { swrMs: c.swrMs } : {}),
-      });
+      // The facade's `cache` option is core's CacheOptions (what createQueryCache takes) plus `notify`.
+      const { notify: _notify, ...cacheOptions } = c;
+      this.cache = createQueryCache(cacheOptions);
       this.forward(this.cache, CACHE_EVENTS);
       if (!c.store && c.notify !== false) {
         // One LISTEN/NOTIFY bus per cluster, on its current primary (followed after a failover).
@@ -220,18 +214,19 @@ export class PgMultiverse extends EventEmitter {
     // Transaction participants: whole clusters, and each listed shard of a cluster sharded
     // over several servers as `cluster[shard]` (chosen per statement by its shard key).
     const shards = listedShards(normalized);
-    const shardOf = new Map<string, { cluster: string; shard: string }>();
-    for (const [cluster, ids] of Object.entries(shards)) {
-      for (const shard of ids) shardOf.set(locationOf({ cluster, shard }), { cluster, shard });
+    for (const cluster of Object.keys(normalized.clusters)) {
+      const ids = shards[cluster];
+      if (!ids) this.participantTargets.set(cluster, { clusterId: cluster });
+      else
+        for (const shard of ids)
+          this.participantTargets.set(locationOf({ cluster, shard }), { clusterId: cluster, shardId: shard });
     }
-    const participants = Object.keys(normalized.clusters).flatMap((cluster) =>
-      shards[cluster] ? shards[cluster].map((shard) => locationOf({ cluster, shard })) : [cluster],
-    );
+    const participants = [...this.participantTargets.keys()];
     this.tm = createTransactionManager({
       resolveCluster: (schema: string) => router.resolveCluster(schema),
       primary: (participant: string) => {
-        const s = shardOf.get(participant);
-        return s ? router.shardPrimary(s.cluster, s.shard) : router.primary(participant);
+        const t = this.participantTargets.get(participant);
+        return t?.shardId !== undefined ? router.shardPrimary(t.clusterId, t.shardId) : router.primary(participant);
       },
       participantOf: (clusterId: string, shardKey: unknown) =>
         locationOf({ cluster: clusterId, shard: router.shardFor(clusterId, shardKey).shardId }),
@@ -243,10 +238,6 @@ export class PgMultiverse extends EventEmitter {
       ...(t.safeAgeMs !== undefined ? { safeAgeMs: t.safeAgeMs } : {}),
     });
     this.forward(this.tm, TRANSACTION_EVENTS);
-    for (const p of participants) {
-      const s = shardOf.get(p);
-      this.participantTargets.set(p, s ? { clusterId: s.cluster, shardId: s.shard } : { clusterId: p });
-    }
     this.tm.on('transactionCommitted', (e) => {
       const waiting = this.committedStatements.get(e.id);
       if (waiting) {
