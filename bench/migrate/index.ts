@@ -3,15 +3,21 @@
 //   raw4       the same with 4 targets at a time
 //   sequential MigrationManager.migrate()            (locks, history rows, checksums, events)
 //   parallel   MigrationManager.migrate({ parallel: true, maxParallel: 4 })
-// Each round runs every variant on fresh schemas, interleaved; medians of ROUNDS.
+// Each round runs every variant on fresh schemas, interleaved (the order alternates round by round);
+// medians of ROUNDS with their spread (min-max), and the per-round ratios sequential/raw and
+// parallel/raw4 (median and min-max). Before the timed rounds, one counting pass (COUNT_MIGRATIONS
+// migrations, not timed) counts the client round trips (pg `Client#query` calls: node-postgres sends
+// one query at a time) and the statements they carry, per step and per run, of raw and of the manager.
 //   node --import tsx bench/migrate/index.ts
-import { MigrationManager } from '@pg-multiverse/migrate';
+import { MigrationManager, splitSql } from '@pg-multiverse/migrate';
 import { startTopology } from '@pg-multiverse/testkit';
 import pg from 'pg';
 
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const MIGRATIONS = Number(process.env.MIGRATIONS ?? 200);
+const COUNT_MIGRATIONS = Number(process.env.COUNT_MIGRATIONS ?? 20);
 const SCHEMAS_PER_CLUSTER = 4;
+const TARGETS = 2 * SCHEMAS_PER_CLUSTER;
 
 const sqlOf = (i: number) =>
   `CREATE TABLE t${i} (id int PRIMARY KEY, v text NOT NULL); INSERT INTO t${i} VALUES (1, 'x'); CREATE INDEX t${i}_v ON t${i} (v)`;
@@ -40,7 +46,7 @@ const freshConfig = () => {
 const targetsOf = (cfg: ReturnType<typeof freshConfig>) =>
   (['c1', 'c2'] as const).flatMap((c) => cfg[c].schemas.map((schema) => ({ cluster: c, schema })));
 
-async function raw(concurrency: number): Promise<number> {
+async function raw(concurrency: number, migrations = MIGRATIONS): Promise<number> {
   const cfg = freshConfig();
   const pools = { c1: new pg.Pool({ ...node('c1'), max: 8 }), c2: new pg.Pool({ ...node('c2'), max: 8 }) };
   const targets = targetsOf(cfg);
@@ -52,7 +58,7 @@ async function raw(concurrency: number): Promise<number> {
       const client = await pools[t.cluster].connect();
       try {
         await client.query(`CREATE SCHEMA IF NOT EXISTS "${t.schema}"`);
-        for (let i = 1; i <= MIGRATIONS; i++) {
+        for (let i = 1; i <= migrations; i++) {
           await client.query('BEGIN');
           await client.query("SELECT set_config('search_path', $1, true)", [`"${t.schema}", public`]);
           await client.query(sqlOf(i));
@@ -69,14 +75,14 @@ async function raw(concurrency: number): Promise<number> {
   return ms;
 }
 
-async function managed(parallel: boolean): Promise<number> {
+async function managed(parallel: boolean, migrations = MIGRATIONS): Promise<number> {
   const cfg = freshConfig();
   const mm = new MigrationManager({
     clusters: cfg,
     migrationsPath: '/nonexistent-pgm-bench',
     controlSchema: `pgm_bench_${seq}`,
   });
-  for (let i = 1; i <= MIGRATIONS; i++) {
+  for (let i = 1; i <= migrations; i++) {
     const sql = sqlOf(i);
     mm.addMigration({ version: version(i), up: (ctx) => ctx.query(sql).then(() => {}) });
   }
@@ -84,46 +90,107 @@ async function managed(parallel: boolean): Promise<number> {
   const t0 = performance.now();
   const res = await mm.migrate(parallel ? { parallel: true, maxParallel: 4 } : {});
   const ms = performance.now() - t0;
-  if (res.applied !== MIGRATIONS * targetsOf(cfg).length) throw new Error(`applied ${res.applied}`);
+  if (res.applied !== migrations * targetsOf(cfg).length) throw new Error(`applied ${res.applied}`);
   await mm.close();
   return ms;
 }
 
+/** Round trips (pg `Client#query` calls) and the statements they carry while `fn` runs. */
+async function counted(fn: () => Promise<unknown>): Promise<{ roundTrips: number; statements: number }> {
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const original = proto.query;
+  const n = { roundTrips: 0, statements: 0 };
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const q = args[0];
+    const text = typeof q === 'string' ? q : ((q as { text?: string })?.text ?? '');
+    const values = Array.isArray(args[1]) ? args[1] : (q as { values?: unknown[] })?.values;
+    n.roundTrips++;
+    n.statements += values && values.length > 0 ? 1 : Math.max(1, splitSql(text).length);
+    return original.apply(this, args);
+  };
+  try {
+    await fn();
+  } finally {
+    proto.query = original;
+  }
+  return n;
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.floor(s.length / 2)]!);
+  return s[Math.floor(s.length / 2)]!;
 };
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const spread = (xs: number[], round: (x: number) => number) => [round(Math.min(...xs)), round(Math.max(...xs))];
 
 try {
+  // Counting pass: runs of 1 and of COUNT_MIGRATIONS migrations; per step = the difference / the steps between.
+  const counts: Record<string, unknown> = {};
+  for (const [name, run] of [
+    ['raw', (m: number) => raw(1, m)],
+    ['sequential', (m: number) => managed(false, m)],
+    ['parallel', (m: number) => managed(true, m)],
+  ] as const) {
+    const one = await counted(() => run(1));
+    const many = await counted(() => run(COUNT_MIGRATIONS));
+    const steps = (COUNT_MIGRATIONS - 1) * TARGETS;
+    const perStep = (many.roundTrips - one.roundTrips) / steps;
+    counts[name] = {
+      round_trips_per_step: r2(perStep),
+      statements_per_step: r2((many.statements - one.statements) / steps),
+      // What a run costs besides its steps (control tables, history reads, locks, sessions).
+      round_trips_per_run: Math.round(one.roundTrips - perStep * TARGETS),
+      round_trips_total: many.roundTrips,
+      statements_total: many.statements,
+    };
+    console.log(`count ${name} (${COUNT_MIGRATIONS} migrations x ${TARGETS} targets): ${JSON.stringify(counts[name])}`);
+  }
+
   const r: Record<string, number[]> = { raw: [], raw4: [], sequential: [], parallel: [] };
+  const variants: Record<string, () => Promise<number>> = {
+    raw: () => raw(1),
+    sequential: () => managed(false),
+    raw4: () => raw(4),
+    parallel: () => managed(true),
+  };
   for (let round = 0; round < ROUNDS; round++) {
-    r.raw!.push(await raw(1));
-    r.sequential!.push(await managed(false));
-    r.raw4!.push(await raw(4));
-    r.parallel!.push(await managed(true));
+    // Pairs side by side, the order swapped every round, so a drift of the shared machine hits both alike.
+    const order =
+      round % 2 === 0 ? ['raw', 'sequential', 'raw4', 'parallel'] : ['parallel', 'raw4', 'sequential', 'raw'];
+    for (const v of order) r[v]!.push(await variants[v]!());
     console.log(
       `round ${round + 1}: ${Object.entries(r)
         .map(([k, v]) => `${k} ${Math.round(v[round]!)} ms`)
         .join(', ')}`,
     );
   }
-  const steps = MIGRATIONS * 2 * SCHEMAS_PER_CLUSTER;
-  const m = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)]));
+  const steps = MIGRATIONS * TARGETS;
+  const m = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(median(v))]));
+  const seqRatios = r.sequential!.map((x, i) => x / r.raw![i]!);
+  const parRatios = r.parallel!.map((x, i) => x / r.raw4![i]!);
   console.log(
     JSON.stringify({
       bench: 'migrate',
       migrations: MIGRATIONS,
-      targets: 2 * SCHEMAS_PER_CLUSTER,
+      targets: TARGETS,
       steps,
       rounds: ROUNDS,
       raw_ms: m.raw,
       raw4_ms: m.raw4,
       sequential_ms: m.sequential,
       parallel_ms: m.parallel,
+      raw_ms_spread: spread(r.raw!, Math.round),
+      raw4_ms_spread: spread(r.raw4!, Math.round),
+      sequential_ms_spread: spread(r.sequential!, Math.round),
+      parallel_ms_spread: spread(r.parallel!, Math.round),
       sequential_steps_per_s: Math.round((steps / m.sequential!) * 1000),
-      parallel_speedup: +(m.sequential! / m.parallel!).toFixed(2),
-      parallel_vs_raw4: +(m.parallel! / m.raw4!).toFixed(2),
-      ratio: +(m.sequential! / m.raw!).toFixed(2),
+      parallel_speedup: r2(m.sequential! / m.parallel!),
+      sequential_vs_raw: r2(median(seqRatios)),
+      sequential_vs_raw_spread: spread(seqRatios, r2),
+      parallel_vs_raw4: r2(median(parRatios)),
+      parallel_vs_raw4_spread: spread(parRatios, r2),
+      counts,
+      ratio: r2(median(seqRatios)),
     }),
   );
 } finally {

@@ -1,5 +1,6 @@
 import type { Connection, ConnectionProvider } from '@pg-multiverse/core';
 import { quoteIdent, quoteQualified } from '@pg-multiverse/core';
+import pg from 'pg';
 import { MigrationError } from './errors.js';
 import type { HistoryRow } from './plan.js';
 
@@ -12,6 +13,9 @@ export interface ControlTables {
 
 /** Namespace of the advisory lock keys: `(hashtext(LOCK_NAMESPACE), hashtext(<schema>))`. */
 export const LOCK_NAMESPACE = 'pg-multiverse:migrate';
+
+/** A string literal for the simple protocol (pg's own escaping: quotes and backslashes). */
+const literal = (v: string): string => pg.escapeLiteral(v);
 
 const q = (t: ControlTables) => ({
   history: quoteQualified(t.schema, t.migrations),
@@ -118,6 +122,30 @@ export async function readHistory(
 }
 
 export const historySql = (t: ControlTables) => ({
+  /**
+   * The history row of an applied step followed by `COMMIT`: one simple-protocol
+   * round trip (values inlined with pg's `escapeLiteral`, safe whatever
+   * standard_conforming_strings says), so the row commits with the step's work.
+   */
+  insertAndCommit: (row: {
+    schema: string;
+    version: string;
+    name: string;
+    checksum: string;
+    ms: number;
+    holder: string;
+  }) =>
+    `INSERT INTO ${q(t).history} (schema_name, version, name, checksum, execution_ms, applied_by) VALUES (${[
+      row.schema,
+      row.version,
+      row.name,
+      row.checksum,
+    ]
+      .map(literal)
+      .join(', ')}, ${Math.max(0, Math.min(2_147_483_647, Math.round(row.ms)))}, ${literal(row.holder)}); COMMIT`,
+  /** A rolled-back step's history row removed, then `COMMIT` (one round trip). */
+  removeAndCommit: (schema: string, version: string) =>
+    `DELETE FROM ${q(t).history} WHERE schema_name = ${literal(schema)} AND version = ${literal(version)}; COMMIT`,
   insert: `INSERT INTO ${q(t).history} (schema_name, version, name, checksum, execution_ms, applied_by) VALUES ($1, $2, $3, $4, $5, $6)`,
   remove: `DELETE FROM ${q(t).history} WHERE schema_name = $1 AND version = $2`,
   updateChecksum: `UPDATE ${q(t).history} SET checksum = $3 WHERE schema_name = $1 AND version = $2 AND checksum <> $3`,
@@ -125,9 +153,23 @@ export const historySql = (t: ControlTables) => ({
 
 /** Lock rows (visibility only; the advisory lock is the real lock). */
 export const lockSql = (t: ControlTables) => ({
-  upsert: `INSERT INTO ${q(t).locks} (schema_name, holder, host, pid, backend_pid, since) VALUES ($1, $2, $3, $4, pg_backend_pid(), now())
-    ON CONFLICT (schema_name) DO UPDATE SET holder = EXCLUDED.holder, host = EXCLUDED.host, pid = EXCLUDED.pid, backend_pid = EXCLUDED.backend_pid, since = EXCLUDED.since`,
-  remove: `DELETE FROM ${q(t).locks} WHERE schema_name = $1 AND backend_pid = pg_backend_pid()`,
+  /**
+   * Try the target's advisory lock and, when granted, write its lock row: one
+   * round trip. `$1` namespace, `$2` schema, `$3` holder, `$4` host, `$5` pid.
+   * (A session-level advisory lock survives a failed statement: a caller that
+   * sees this fail discards the session, which drops the lock.)
+   */
+  tryAcquire: `WITH l AS (SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok),
+    u AS (INSERT INTO ${q(t).locks} (schema_name, holder, host, pid, backend_pid, since)
+      SELECT $2, $3, $4, $5, pg_backend_pid(), now() FROM l WHERE l.ok
+      ON CONFLICT (schema_name) DO UPDATE SET holder = EXCLUDED.holder, host = EXCLUDED.host, pid = EXCLUDED.pid, backend_pid = EXCLUDED.backend_pid, since = EXCLUDED.since)
+    SELECT ok FROM l`,
+  /**
+   * Remove this session's lock rows of some schemas (`$1` text[]) and release their
+   * advisory locks (`$2` namespace): one round trip for every target of a location.
+   */
+  releaseAll: `WITH d AS (DELETE FROM ${q(t).locks} WHERE schema_name = ANY($1::text[]) AND backend_pid = pg_backend_pid())
+    SELECT pg_advisory_unlock(hashtext($2), hashtext(s)) AS released FROM unnest($1::text[]) AS s`,
   /** Rows whose backend still holds the advisory lock (stale rows of crashed runners are not listed). */
   live: `SELECT l.schema_name, l.holder, l.host, l.pid, l.since FROM ${q(t).locks} l
     WHERE l.schema_name = ANY($1) AND EXISTS (

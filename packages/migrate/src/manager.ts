@@ -32,8 +32,9 @@ import { loadMigrationFile, loadMigrations } from './load-migrations.js';
 import { normalizeMigration } from './normalize-migration.js';
 import { orderMigrations } from './order.js';
 import { type Histories, type PlannedStep, planDown, planUp } from './plan.js';
-import { runStep } from './run-step.js';
+import { isTransactional, runStep } from './run-step.js';
 import { runScheduled } from './scheduler.js';
+import { createStepSessions, type StepSessions } from './step-sessions.js';
 import { lockTargets } from './target-lock.js';
 import {
   allTargets,
@@ -526,15 +527,21 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
       } else runnable.push(s);
     }
     const ensured = new Set<string>();
-    const outcomes = await runScheduled(
-      runnable,
-      async (s) => {
-        const first = !ensured.has(targetKey(s));
-        ensured.add(targetKey(s));
-        await this.runOne(s, first, this.result(results, s));
-      },
-      { ...opts, describe: (s) => `${s.version} on ${targetKey(s)}` },
-    );
+    const sessions = createStepSessions();
+    let outcomes: Awaited<ReturnType<typeof runScheduled>>;
+    try {
+      outcomes = await runScheduled(
+        runnable,
+        async (s) => {
+          const first = !ensured.has(targetKey(s));
+          ensured.add(targetKey(s));
+          await this.runOne(s, first, this.result(results, s), sessions);
+        },
+        { ...opts, describe: (s) => `${s.version} on ${targetKey(s)}` },
+      );
+    } finally {
+      await sessions.close();
+    }
     let failed = false;
     outcomes.forEach((o, i) => {
       if (o.state === 'skipped')
@@ -550,18 +557,34 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     return r;
   }
 
-  private async runOne(s: PlannedStep, ensureSchema: boolean, r: MigrationStepResult): Promise<void> {
+  private async runOne(
+    s: PlannedStep,
+    ensureSchema: boolean,
+    r: MigrationStepResult,
+    sessions: StepSessions,
+  ): Promise<void> {
     const base = { version: s.version, name: s.name, ...targetOf(s), direction: s.direction };
     this.emit('migrationStarted', base);
     const started = performance.now();
     try {
       if (s.forget) this.logger.warn(`[${s.version} ${s.schema}@${locationOf(s)}] ${s.forget}`);
-      await runStep(this.provider(s), s, {
-        tables: this.tables,
-        holder: this.holder,
-        logger: this.logger,
-        ensureSchema,
-      });
+      const location = locationOf(s);
+      const session = await sessions.take(location, this.provider(s));
+      try {
+        await runStep(session.conn, s, {
+          tables: this.tables,
+          holder: this.holder,
+          logger: this.logger,
+          ensureSchema,
+        });
+      } catch (err) {
+        // The session's state is in doubt (an aborted transaction, a lost connection): discarded.
+        await session.release(err instanceof Error ? err : new Error(String(err)));
+        throw err;
+      }
+      // A transaction: false step may have left anything on its session; it goes back to the provider (reset there).
+      if (isTransactional(s)) sessions.give(location, session);
+      else await session.release();
       const duration = Math.round(performance.now() - started);
       Object.assign(r, { status: s.direction === 'up' ? 'applied' : 'rolledBack', durationMs: duration });
       if (s.forget) r.reason = s.forget;

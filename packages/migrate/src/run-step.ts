@@ -1,4 +1,4 @@
-import type { Connection, ConnectionProvider, QueryResult } from '@pg-multiverse/core';
+import type { Connection, QueryResult } from '@pg-multiverse/core';
 import { locationOf, quoteIdent, searchPathFor } from '@pg-multiverse/core';
 import { type ControlTables, historySql } from './control-tables.js';
 import { createNestingRewriter } from './nested-transactions.js';
@@ -22,67 +22,77 @@ function prefixed(logger: MigrationLogger, prefix: string): MigrationLogger {
   };
 }
 
+/** True when a step runs inside its own transaction (and may share its session with later steps). */
+export function isTransactional(step: PlannedStep): boolean {
+  return step.forget !== undefined || step.migration?.transaction !== false;
+}
+
 /**
- * Run one (migration, target) step on its own session. Transactional steps:
- * `BEGIN`, schema on the `search_path` (SET LOCAL), `up`/`down`, history row,
- * `COMMIT` — a failure leaves nothing behind. `transaction: false` steps run
- * in autocommit with a session `search_path` restored afterwards.
+ * Run one (migration, target) step on `conn`, a session kept for the run
+ * (server-default settings when the step starts). Transactional steps take
+ * three round trips of their own: `BEGIN` with the schema on the `search_path`
+ * (SET LOCAL); the migration's statements; the history row with `COMMIT`,
+ * followed by `RESET ALL` so a `SET` of the migration does not reach the next
+ * step. A failure rolls everything back. `transaction: false` steps run in
+ * autocommit with a session `search_path`; their session is not reused.
  */
-export async function runStep(provider: ConnectionProvider, step: PlannedStep, opts: StepOptions): Promise<number> {
+export async function runStep(conn: Connection, step: PlannedStep, opts: StepOptions): Promise<number> {
   const m = step.migration;
-  const transactional = step.forget !== undefined || m?.transaction !== false;
+  const transactional = isTransactional(step);
   const searchPath = searchPathFor(step.schema);
   const sql = historySql(opts.tables);
-  return provider.withConnection(async (conn) => {
-    const started = performance.now();
-    const rewrite = transactional ? createNestingRewriter() : (s: string) => s;
-    const context: MigrationContext = {
-      schema: step.schema,
-      cluster: step.cluster,
-      ...(step.shard !== undefined ? { shard: step.shard } : {}),
-      migration: m!,
-      direction: step.direction,
-      logger: prefixed(opts.logger, `[${step.version} ${step.schema}@${locationOf(step)}]`),
-      query: <R>(text: string, params?: readonly unknown[]) =>
-        conn.query<R>(rewrite(text), params) as Promise<QueryResult<R>>,
-    };
-    const body = async (c: Connection) => {
-      if (step.forget === undefined) {
-        const fn = step.direction === 'up' ? m!.up : m!.down!;
-        await fn.call(m, context);
-      }
-      const ms = Math.round(performance.now() - started);
-      if (step.direction === 'up') {
-        await c.query(sql.insert, [step.schema, m!.version, m!.name, m!.checksum, ms, opts.holder]);
-      } else {
-        await c.query(sql.remove, [step.schema, step.version]);
-      }
-    };
-    if (transactional) {
-      await conn.query('BEGIN');
-      try {
-        if (opts.ensureSchema && step.direction === 'up') {
-          await conn.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(step.schema)}`);
-        }
-        await conn.query("SELECT set_config('search_path', $1, true)", [searchPath]);
-        await body(conn);
-        await conn.query('COMMIT');
-      } catch (err) {
-        await conn.query('ROLLBACK').catch(() => {});
-        throw err;
-      }
-    } else {
-      if (opts.ensureSchema && step.direction === 'up') {
-        await conn.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(step.schema)}`);
-      }
-      const saved = await conn.query<{ p: string }>("SELECT current_setting('search_path') AS p");
-      await conn.query("SELECT set_config('search_path', $1, false)", [searchPath]);
-      try {
-        await body(conn);
-      } finally {
-        await conn.query("SELECT set_config('search_path', $1, false)", [saved.rows[0]!.p]);
-      }
+  const started = performance.now();
+  const rewrite = transactional ? createNestingRewriter() : (s: string) => s;
+  const context: MigrationContext = {
+    schema: step.schema,
+    cluster: step.cluster,
+    ...(step.shard !== undefined ? { shard: step.shard } : {}),
+    migration: m!,
+    direction: step.direction,
+    logger: prefixed(opts.logger, `[${step.version} ${step.schema}@${locationOf(step)}]`),
+    query: <R>(text: string, params?: readonly unknown[]) =>
+      conn.query<R>(rewrite(text), params) as Promise<QueryResult<R>>,
+  };
+  const createSchema =
+    opts.ensureSchema && step.direction === 'up' ? `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(step.schema)}; ` : '';
+  const up = async () => {
+    if (step.forget === undefined) {
+      const fn = step.direction === 'up' ? m!.up : m!.down!;
+      await fn.call(m, context);
     }
-    return Math.round(performance.now() - started);
-  });
+  };
+  if (transactional) {
+    await conn.query(`BEGIN; ${createSchema}SET LOCAL search_path TO ${searchPath}`);
+    try {
+      await up();
+      const ms = performance.now() - started;
+      await conn.query(
+        `${
+          step.direction === 'up'
+            ? sql.insertAndCommit({
+                schema: step.schema,
+                version: m!.version,
+                name: m!.name,
+                checksum: m!.checksum,
+                ms,
+                holder: opts.holder,
+              })
+            : sql.removeAndCommit(step.schema, step.version)
+        }; RESET ALL`,
+      );
+    } catch (err) {
+      await conn.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  } else {
+    await conn.query(`${createSchema}SET search_path TO ${searchPath}`);
+    await up();
+    const ms = Math.round(performance.now() - started);
+    if (step.direction === 'up') {
+      await conn.query(sql.insert, [step.schema, m!.version, m!.name, m!.checksum, ms, opts.holder]);
+    } else {
+      await conn.query(sql.remove, [step.schema, step.version]);
+    }
+  }
+  return Math.round(performance.now() - started);
 }

@@ -26,7 +26,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Lock targets in a canonical order (so two runners never wait on each other
  * in a cycle). Each lock is `pg_try_advisory_lock(hashtext(ns), hashtext(schema))`
  * polled with backoff up to `timeoutMs`; never a blocking wait. A row in the
- * lock table names holder, host, pid and since. The sessions stay idle (no
+ * lock table names holder, host, pid and since (written by the same statement
+ * that takes the lock; one statement per location releases them). The sessions stay idle (no
  * open transaction) so `CREATE INDEX CONCURRENTLY` elsewhere is not blocked.
  * A crashed runner's session ends and PostgreSQL drops its locks.
  */
@@ -39,20 +40,28 @@ export async function lockTargets(
   const sessions = new Map<string, HeldConnection>();
   const held: Target[] = [];
   const sql = lockSql(opts.tables);
+  /** Sessions whose lock state is unknown (a lock statement failed): discarded, never unlocked by hand. */
+  const discard = new Map<string, Error>();
   const release = async () => {
-    let failure: Error | undefined;
-    for (const t of [...held].reverse()) {
-      const s = sessions.get(locationOf(t))!;
-      try {
-        await s.conn.query(sql.remove, [t.schema]);
-        await s.conn.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [LOCK_NAMESPACE, t.schema]);
-        opts.onReleased?.({ ...t });
-      } catch (err) {
-        failure = err as Error; // the session is discarded below, which drops its locks
-      }
-    }
+    // One statement per location: its lock rows deleted, its advisory locks released.
+    const byLoc = new Map<string, Target[]>();
+    for (const t of held) byLoc.set(locationOf(t), [...(byLoc.get(locationOf(t)) ?? []), t]);
     held.length = 0;
-    for (const s of sessions.values()) await s.release(failure);
+    await Promise.all(
+      [...sessions].map(async ([loc, s]) => {
+        const ts = byLoc.get(loc) ?? [];
+        let failure: Error | undefined = discard.get(loc);
+        if (ts.length > 0 && failure === undefined) {
+          try {
+            await s.conn.query(sql.releaseAll, [ts.map((t) => t.schema), LOCK_NAMESPACE]);
+          } catch (err) {
+            failure = err as Error; // the session is discarded, which drops its locks
+          }
+        }
+        if (failure === undefined) for (const t of [...ts].reverse()) opts.onReleased?.({ ...t });
+        await s.release(failure);
+      }),
+    );
     sessions.clear();
   };
   try {
@@ -65,10 +74,19 @@ export async function lockTargets(
       const started = Date.now();
       let waited = false;
       for (let attempt = 0; ; attempt++) {
-        const r = await s.conn.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [
-          LOCK_NAMESPACE,
-          t.schema,
-        ]);
+        let r: { rows: Array<{ ok: boolean }> };
+        try {
+          r = await s.conn.query<{ ok: boolean }>(sql.tryAcquire, [
+            LOCK_NAMESPACE,
+            t.schema,
+            opts.holder,
+            hostname(),
+            process.pid,
+          ]);
+        } catch (err) {
+          discard.set(locationOf(t), err as Error);
+          throw err;
+        }
         if (r.rows[0]!.ok) break;
         const holder = await currentHolder(s, opts.tables, t.schema);
         if (!waited) {
@@ -86,7 +104,6 @@ export async function lockTargets(
         await sleep(Math.min(20 * 1.5 ** attempt, 500, Math.max(1, opts.timeoutMs - elapsed)));
       }
       held.push(t);
-      await s.conn.query(sql.upsert, [t.schema, opts.holder, hostname(), process.pid]);
       opts.onAcquired?.({ ...t, waitedMs: Date.now() - started });
     }
   } catch (err) {

@@ -1,0 +1,86 @@
+import type { ConnectionProvider } from '@pg-multiverse/core';
+import { type HeldConnection, holdConnection } from './hold-connection.js';
+
+/**
+ * The sessions a run's steps use, kept from one step to the next: a step takes
+ * an idle session of its location (cluster or shard primary) or checks a new
+ * one out, and gives it back when it committed, so a location's steps cost one
+ * checkout (and one session reset) per run instead of one per step. A location
+ * never holds more sessions than it ran steps at once. A session a step failed
+ * on, or a `transaction: false` step ran on, goes back to its provider instead
+ * (discarded after a failure). `close()` returns every idle session.
+ */
+export interface StepSessions {
+  /** An idle session of `location`, or a new one from `provider` (or one given back meanwhile, whichever comes first). */
+  take(location: string, provider: ConnectionProvider): Promise<HeldConnection>;
+  /** Keep a session for the next step of `location` (hands it to a waiting step first). */
+  give(location: string, session: HeldConnection): void;
+  /** Return every idle session to its provider; sessions given back later are returned at once. */
+  close(): Promise<void>;
+}
+
+export function createStepSessions(): StepSessions {
+  const idle = new Map<string, HeldConnection[]>();
+  const waiting = new Map<string, Array<(s: HeldConnection) => boolean>>();
+  let closed = false;
+
+  const give = (location: string, session: HeldConnection): void => {
+    if (closed) {
+      void session.release();
+      return;
+    }
+    const queue = waiting.get(location);
+    while (queue && queue.length > 0) if (queue.shift()!(session)) return;
+    const list = idle.get(location);
+    if (list) list.push(session);
+    else idle.set(location, [session]);
+  };
+
+  return {
+    take(location, provider) {
+      const ready = idle.get(location)?.pop();
+      if (ready) return Promise.resolve(ready);
+      return new Promise<HeldConnection>((resolve, reject) => {
+        let settled = false;
+        // A session given back while this checkout waits on the pool (pool max reached) is taken instead.
+        const waiter = (s: HeldConnection) => {
+          if (settled) return false;
+          settled = true;
+          resolve(s);
+          return true;
+        };
+        const queue = waiting.get(location) ?? [];
+        waiting.set(location, queue);
+        queue.push(waiter);
+        const leave = () => {
+          const i = queue.indexOf(waiter);
+          if (i >= 0) queue.splice(i, 1);
+        };
+        holdConnection(provider).then(
+          (s) => {
+            leave();
+            if (settled) give(location, s);
+            else {
+              settled = true;
+              resolve(s);
+            }
+          },
+          (err: unknown) => {
+            leave();
+            if (!settled) {
+              settled = true;
+              reject(err);
+            }
+          },
+        );
+      });
+    },
+    give,
+    async close() {
+      closed = true;
+      const all = [...idle.values()].flat();
+      idle.clear();
+      await Promise.all(all.map((s) => s.release()));
+    },
+  };
+}
