@@ -83,14 +83,20 @@ export async function ensureControlTables(provider: ConnectionProvider, t: Contr
   });
 }
 
-/** History rows of some schemas, per schema in order of application. Empty when the table is missing. */
+/**
+ * History rows of some schemas, per schema in order of application, and whether
+ * the control tables exist (rows empty when they do not). `known: true` skips
+ * the existence check (the caller saw or made them in this run): one round trip.
+ */
 export async function readHistory(
   c: Pick<Connection, 'query'>,
   t: ControlTables,
   schemas: readonly string[],
-): Promise<Map<string, HistoryRow[]>> {
+  known = false,
+): Promise<{ exists: boolean; rows: Map<string, HistoryRow[]> }> {
   const out = new Map<string, HistoryRow[]>();
-  if (schemas.length === 0 || !(await controlTablesExist(c, t))) return out;
+  if (schemas.length === 0) return { exists: known, rows: out };
+  if (!known && !(await controlTablesExist(c, t))) return { exists: false, rows: out };
   const r = await c.query<{
     id: string;
     schema_name: string;
@@ -118,7 +124,7 @@ export async function readHistory(
     });
     out.set(row.schema_name, list);
   }
-  return out;
+  return { exists: true, rows: out };
 }
 
 export const historySql = (t: ControlTables) => ({

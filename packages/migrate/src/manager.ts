@@ -182,13 +182,18 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
         validateChecksums: this.options.validateChecksums ?? true,
         ...(options.targetVersion !== undefined ? { targetVersion: options.targetVersion } : {}),
       });
-    const first = plan(await this.readHistories(schemaMap));
+    // Locations whose control tables exist: asked once per run, not again after the lock.
+    const present = new Set<string>();
+    const histories = await this.readHistories(schemaMap, undefined, present);
+    const first = plan(histories);
     this.announce('up', first, !!options.dryRun);
     const results = new Map<string, MigrationStepResult>(first.map((s) => [stepKey(s), planned(s)]));
     if (options.dryRun || first.length === 0) return summarize('up', !!options.dryRun, [...results.values()], started);
 
     for (const [s] of byLocation(first)) {
+      if (present.has(locationOf(s!))) continue;
       await ensureControlTables(this.provider(s!), this.tables, this.options.autoCreateMigrationsTable ?? true);
+      present.add(locationOf(s!));
     }
     let stopped = false;
     for (const wave of makeWaves(first, this.options.batchSize ?? 100)) {
@@ -203,7 +208,10 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
       }
       const locks = await this.lock(wave, () => summarize('up', false, [...results.values()], started));
       try {
-        const current = plan(await this.readHistories(schemaMap));
+        // Under the lock, the wave's own targets are read again (another runner may have been first);
+        // the other targets keep what this run read or did.
+        for (const [k, rows] of await this.readHistories(schemaMap, wave, present)) histories.set(k, rows);
+        const current = plan(histories);
         const steps = current.filter((s) => inWave.has(targetKey(s)));
         // Planned before the lock but applied meanwhile by another runner.
         const pendingKeys = new Set(steps.map(stepKey));
@@ -217,6 +225,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
           continueOnError: !!options.continueOnError,
         });
         if (outcome.failed && !options.continueOnError) stopped = true;
+        this.noteApplied(histories, steps, results);
       } finally {
         await locks.release();
       }
@@ -247,7 +256,8 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
         ...(options.steps !== undefined ? { steps: options.steps } : {}),
         ...(options.targetVersion !== undefined ? { targetVersion: options.targetVersion } : {}),
       });
-    const first = plan(await this.readHistories(schemaMap));
+    const histories = await this.readHistories(schemaMap);
+    const first = plan(histories);
     this.announce('down', first, !!options.dryRun);
     const results = new Map<string, MigrationStepResult>(first.map((s) => [stepKey(s), planned(s)]));
     if (options.dryRun || first.length === 0)
@@ -256,9 +266,9 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     const lockSet = uniqueTargets(first);
     const locks = await this.lock(lockSet, () => summarize('down', false, [...results.values()], started));
     try {
-      const current = plan(await this.readHistories(schemaMap)).filter((s) =>
-        lockSet.some((t) => targetKey(t) === targetKey(s)),
-      );
+      const lockedKeys = new Set(lockSet.map(targetKey));
+      for (const [k, rows] of await this.readHistories(schemaMap, lockSet)) histories.set(k, rows);
+      const current = plan(histories).filter((s) => lockedKeys.has(targetKey(s)));
       const currentKeys = new Set(current.map(stepKey));
       for (const r of results.values()) {
         if (!currentKeys.has(stepKey(r))) Object.assign(r, { status: 'skipped', reason: 'no longer applied' });
@@ -426,16 +436,28 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     return p;
   }
 
-  private async readHistories(schemaMap: Record<string, string>): Promise<Histories> {
+  /**
+   * The history of `targets` (default: every target of the configuration), one
+   * query per location. `present` holds the locations whose control tables this
+   * run saw or made (their existence is not asked again) and learns new ones.
+   */
+  private async readHistories(
+    schemaMap: Record<string, string>,
+    targets: readonly Target[] = allTargets(schemaMap, {}, this.shards),
+    present?: Set<string>,
+  ): Promise<Histories> {
     const out: Histories = new Map();
     await Promise.all(
-      byLocation(allTargets(schemaMap, {}, this.shards)).map(async (ts) => {
+      byLocation(targets).map(async (ts) => {
+        const location = locationOf(ts[0]!);
         const h = await readHistory(
           this.provider(ts[0]!),
           this.tables,
           ts.map((t) => t.schema),
+          present?.has(location) ?? false,
         );
-        for (const t of ts) out.set(targetKey(t), h.get(t.schema) ?? []);
+        if (h.exists) present?.add(location);
+        for (const t of ts) out.set(targetKey(t), h.rows.get(t.schema) ?? []);
       }),
     );
     return out;
@@ -549,6 +571,26 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
       if (o.state === 'failed') failed = true;
     });
     return { failed };
+  }
+
+  /** What a wave applied, added to the run's histories (the plan of a later wave depends on it). */
+  private noteApplied(histories: Histories, steps: PlannedStep[], results: Map<string, MigrationStepResult>): void {
+    for (const s of steps) {
+      const r = results.get(stepKey(s));
+      if (r?.status !== 'applied' || !s.migration) continue;
+      const rows = histories.get(targetKey(s)) ?? [];
+      rows.push({
+        id: 0,
+        schema: s.schema,
+        version: s.version,
+        name: s.name,
+        checksum: s.migration.checksum,
+        appliedAt: new Date(),
+        executionMs: r.durationMs,
+        appliedBy: this.holder,
+      });
+      histories.set(targetKey(s), rows);
+    }
   }
 
   private result(results: Map<string, MigrationStepResult>, s: PlannedStep): MigrationStepResult {

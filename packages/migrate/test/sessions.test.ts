@@ -1,0 +1,238 @@
+// The sessions of a run's steps: kept from step to step (one per location when sequential), reset
+// between steps, separate from the lock session, discarded after a failure; three round trips per
+// transactional step; no deadlock when the pool is smaller than maxParallel + the lock session.
+import { type Connection, type ConnectionProvider, poolProvider } from '@pg-multiverse/core';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MigrationManager } from '../src/index.js';
+import { type Sandbox, sandbox } from './helpers.js';
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await sandbox();
+});
+afterEach(async () => {
+  await sb.cleanup();
+});
+
+interface Seen {
+  version: string;
+  schema: string;
+  pid: number;
+  statementTimeout: string;
+  workMem: string;
+  searchPath: string;
+  lockPid: number | null;
+}
+
+/** What a step's session looks like from inside the migration. */
+async function look(
+  ctx: { query: Connection['query']; schema: string; migration: { version: string } },
+  controlSchema: string,
+): Promise<Seen> {
+  const r = await ctx.query<{ pid: number; st: string; wm: string; sp: string; lock: number | null }>(
+    `SELECT pg_backend_pid() AS pid, current_setting('statement_timeout') AS st, current_setting('work_mem') AS wm,
+       current_setting('search_path') AS sp,
+       (SELECT backend_pid FROM "${controlSchema}".pg_multiverse_migration_locks WHERE schema_name = $1) AS lock`,
+    [ctx.schema],
+  );
+  const row = r.rows[0]!;
+  return {
+    version: ctx.migration.version,
+    schema: ctx.schema,
+    pid: row.pid,
+    statementTimeout: row.st,
+    workMem: row.wm,
+    searchPath: row.sp,
+    lockPid: row.lock,
+  };
+}
+
+/** A provider over `pool` that counts the statements it sends (one round trip each: pg sends one query at a time). */
+function counting(pool: pg.Pool, id: string): ConnectionProvider & { sent: string[] } {
+  const inner = poolProvider(pool, id, { ownsPool: false });
+  const sent: string[] = [];
+  return {
+    sent,
+    id,
+    query: (text, values) => {
+      sent.push(text);
+      return inner.query(text, values);
+    },
+    withConnection: (fn) =>
+      inner.withConnection((c) =>
+        fn({
+          query: (text, values) => {
+            sent.push(text);
+            return c.query(text, values);
+          },
+        }),
+      ),
+    stats: () => inner.stats(),
+    end: async () => {},
+  };
+}
+
+describe('step sessions', () => {
+  it('one session per location for a sequential run, reset between steps, apart from the lock session', async () => {
+    const mm = sb.manager();
+    const seen: Seen[] = [];
+    for (let i = 1; i <= 3; i++) {
+      mm.addMigration({
+        version: `2024010100000${i}_m${i}`,
+        targetSchemas: [sb.u1, sb.u2],
+        async up(ctx) {
+          seen.push(await look(ctx, sb.controlSchema));
+          // Session-level settings made inside the step's transaction outlive its COMMIT on that session.
+          await ctx.query(`SET statement_timeout = '4321ms'`);
+          await ctx.query(`SET work_mem = '7MB'`);
+          await ctx.query(`CREATE TABLE t${i} (id int)`);
+        },
+      });
+    }
+    const res = await mm.migrate();
+    expect(res.applied).toBe(6);
+    const defaults = (
+      await sb.admin.users_cluster.query<{ st: string; wm: string }>(
+        `SELECT current_setting('statement_timeout') AS st, current_setting('work_mem') AS wm`,
+      )
+    ).rows[0]!;
+    expect(defaults.st).not.toBe('4321ms');
+    expect(defaults.wm).not.toBe('7MB');
+    // Every step of users_cluster ran on the same session...
+    expect(new Set(seen.map((s) => s.pid)).size).toBe(1);
+    for (const s of seen) {
+      // ...which is not the session holding the locks (that one stays idle, outside any transaction)...
+      expect(s.lockPid).not.toBeNull();
+      expect(s.lockPid).not.toBe(s.pid);
+      // ...and what an earlier step SET did not reach it.
+      expect(s.statementTimeout).toBe(defaults.st);
+      expect(s.workMem).toBe(defaults.wm);
+      expect(s.searchPath.replace(/"/g, '')).toBe(`${s.schema}, public`);
+    }
+  });
+
+  it('after a failed step its session is discarded; a transaction: false step does not pass its SETs on', async () => {
+    const mm = sb.manager();
+    const seen: Seen[] = [];
+    mm.addMigration({
+      version: '20240101000001_fails_on_u1',
+      targetSchemas: [sb.u1, sb.u2],
+      async up(ctx) {
+        seen.push(await look(ctx, sb.controlSchema));
+        if (ctx.schema === sb.u1) await ctx.query('SELECT * FROM no_such_table');
+        await ctx.query('CREATE TABLE a (id int)');
+      },
+    });
+    mm.addMigration({
+      version: '20240101000002_no_tx',
+      targetSchemas: [sb.u2],
+      transaction: false,
+      async up(ctx) {
+        seen.push(await look(ctx, sb.controlSchema));
+        await ctx.query(`SET work_mem = '7MB'`);
+        await ctx.query('CREATE TABLE b (id int)');
+      },
+    });
+    mm.addMigration({
+      version: '20240101000003_after',
+      targetSchemas: [sb.u2],
+      async up(ctx) {
+        seen.push(await look(ctx, sb.controlSchema));
+        await ctx.query('CREATE TABLE c (id int)');
+      },
+    });
+    const err = await mm.migrate({ continueOnError: true }).catch((e) => e);
+    expect(err.code).toBe('MIGRATION_FAILED');
+    expect(err.result.applied).toBe(3);
+    const [failed, second, noTx, after] = seen;
+    expect(failed!.schema).toBe(sb.u1);
+    expect(second!.pid).not.toBe(failed!.pid);
+    expect(after!.workMem).not.toBe('7MB');
+    expect(noTx!.searchPath.replace(/"/g, '')).toBe(`${sb.u2}, public`);
+    expect(await sb.tables('users_cluster', sb.u1)).toEqual([]);
+    expect(await sb.tables('users_cluster', sb.u2)).toEqual(['a', 'b', 'c']);
+    expect((await sb.history('users_cluster', sb.u2)).map((r) => r.version.slice(15))).toEqual([
+      'fails_on_u1',
+      'no_tx',
+      'after',
+    ]);
+  });
+
+  it('a transactional step takes three round trips of its own; a run adds a few per location and target', async () => {
+    const pool = new pg.Pool({ ...sb.config.users_cluster!.primary, max: 4 });
+    const provider = counting(pool, 'users_cluster/primary');
+    const make = () =>
+      new MigrationManager({
+        clusters: { users_cluster: sb.clusters.users_cluster! },
+        primary: () => provider,
+        migrationsPath: sb.dir,
+        controlSchema: sb.controlSchema,
+      });
+    const add = (mm: MigrationManager, n: number) => {
+      for (let i = 1; i <= n; i++) {
+        mm.addMigration({
+          version: `2024010100000${i}_m${i}`,
+          targetSchemas: [sb.u1, sb.u2],
+          up: (ctx) => ctx.query(`CREATE TABLE t${i} (id int)`).then(() => {}),
+        });
+      }
+    };
+    try {
+      // First run: creates the control tables.
+      const first = make();
+      add(first, 1);
+      await first.migrate();
+      await first.close();
+
+      // Second run: 4 more migrations on 2 targets of one location, control tables present.
+      const mm = make();
+      add(mm, 5);
+      const perStep: number[] = [];
+      let at = 0;
+      mm.on('migrationStarted', () => (at = provider.sent.length));
+      mm.on('migrationCompleted', () => perStep.push(provider.sent.length - at));
+      provider.sent.length = 0;
+      const res = await mm.migrate();
+      await mm.close();
+      expect(res.applied).toBe(8);
+      // The first step also checks its session out (a reset of the pooled session at most).
+      expect(perStep[0]).toBeLessThanOrEqual(4);
+      expect(perStep.slice(1)).toEqual([3, 3, 3, 3, 3, 3, 3]);
+      const stepTotal = perStep.reduce((a, b) => a + b, 0);
+      // Per run: the history read before the lock (tables exist? rows) and its rows again under the lock,
+      // one lock statement per target, one release statement, the lock session's reset: 2 + 1 + 2 + 1 + 1.
+      expect(provider.sent.length - stepTotal).toBeLessThanOrEqual(7);
+      const steps = provider.sent.filter((s) => /^BEGIN; /.test(s));
+      expect(steps).toHaveLength(8);
+      expect(provider.sent.filter((s) => /INSERT INTO .*; COMMIT; RESET ALL$/s.test(s))).toHaveLength(8);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('maxParallel beyond what the pool can lend next to the lock session still completes', async () => {
+    const users = sb.clusters.users_cluster!;
+    const clusters = {
+      ...sb.clusters,
+      // The lock session takes one of the two connections; steps share the other.
+      users_cluster: { ...users, primary: { ...users.primary, pool: { max: 2 } } },
+    };
+    const mm = sb.manager({ clusters });
+    for (let i = 1; i <= 3; i++) {
+      mm.addMigration({
+        version: `2024010100000${i}_m${i}`,
+        targetSchemas: [sb.u1, sb.u2],
+        async up(ctx) {
+          await ctx.query('SELECT pg_sleep(0.02)');
+          await ctx.query(`CREATE TABLE t${i} (id int)`);
+        },
+      });
+    }
+    const res = await mm.migrate({ parallel: true, maxParallel: 4 });
+    expect(res.applied).toBe(6);
+    for (const s of [sb.u1, sb.u2]) {
+      expect((await sb.history('users_cluster', s)).map((r) => r.version.slice(-2))).toEqual(['m1', 'm2', 'm3']);
+    }
+  });
+});
