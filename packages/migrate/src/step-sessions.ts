@@ -1,6 +1,9 @@
 import type { ConnectionProvider } from '@pg-multiverse/core';
 import { type HeldConnection, holdConnection } from './hold-connection.js';
 
+/** How long a checkout may wait before the idle sessions of other locations go back to their pools. */
+const STARVED_AFTER_MS = 50;
+
 /**
  * The sessions a run's steps use, kept from one step to the next: a step takes
  * an idle session of its location (cluster or shard primary) or checks a new
@@ -9,6 +12,12 @@ import { type HeldConnection, holdConnection } from './hold-connection.js';
  * never holds more sessions than it ran steps at once. A session a step failed
  * on, or a `transaction: false` step ran on, goes back to its provider instead
  * (discarded after a failure). `close()` returns every idle session.
+ *
+ * Kept sessions never starve a step of a session its pool cannot lend: a
+ * session given back while a step waits goes to that step (same location) or
+ * back to its pool (another location: locations may share a pool); a checkout
+ * still waiting after a moment sends the idle sessions of the other locations
+ * back to their pools.
  */
 export interface StepSessions {
   /** An idle session of `location`, or a new one from `provider` (or one given back meanwhile, whichever comes first). */
@@ -22,6 +31,7 @@ export interface StepSessions {
 export function createStepSessions(): StepSessions {
   const idle = new Map<string, HeldConnection[]>();
   const waiting = new Map<string, Array<(s: HeldConnection) => boolean>>();
+  let waiters = 0;
   let closed = false;
 
   const give = (location: string, session: HeldConnection): void => {
@@ -31,9 +41,22 @@ export function createStepSessions(): StepSessions {
     }
     const queue = waiting.get(location);
     while (queue && queue.length > 0) if (queue.shift()!(session)) return;
+    // Another location waits for a session: this one may be what its pool lacks.
+    if (waiters > 0) {
+      void session.release();
+      return;
+    }
     const list = idle.get(location);
     if (list) list.push(session);
     else idle.set(location, [session]);
+  };
+
+  const releaseIdleExcept = (location: string): void => {
+    for (const [loc, list] of idle) {
+      if (loc === location) continue;
+      idle.delete(loc);
+      for (const s of list) void s.release();
+    }
   };
 
   return {
@@ -46,16 +69,24 @@ export function createStepSessions(): StepSessions {
         const waiter = (s: HeldConnection) => {
           if (settled) return false;
           settled = true;
+          leave();
           resolve(s);
           return true;
         };
         const queue = waiting.get(location) ?? [];
         waiting.set(location, queue);
         queue.push(waiter);
-        const leave = () => {
+        waiters++;
+        const starved = setTimeout(() => releaseIdleExcept(location), STARVED_AFTER_MS);
+        let left = false;
+        function leave() {
+          if (left) return;
+          left = true;
+          waiters--;
+          clearTimeout(starved);
           const i = queue.indexOf(waiter);
           if (i >= 0) queue.splice(i, 1);
-        };
+        }
         holdConnection(provider).then(
           (s) => {
             leave();

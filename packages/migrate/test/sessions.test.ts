@@ -236,3 +236,40 @@ describe('step sessions', () => {
     }
   });
 });
+
+describe('step sessions over a pool shared by two locations', () => {
+  it('sessions kept for one location do not starve the other (pool: the two lock sessions + one)', async () => {
+    // Two clusters whose providers lend connections of one pool (here: of one server).
+    const pool = new pg.Pool({ ...sb.config.users_cluster!.primary, max: 3 });
+    const providers = {
+      users_cluster: poolProvider(pool, 'users_cluster/primary', { ownsPool: false }),
+      commerce_cluster: poolProvider(pool, 'commerce_cluster/primary', { ownsPool: false }),
+    };
+    const mm = new MigrationManager({
+      clusters: sb.clusters,
+      primary: (cluster) => providers[cluster as keyof typeof providers],
+      migrationsPath: sb.dir,
+      controlSchema: sb.controlSchema,
+    });
+    try {
+      for (let i = 1; i <= 3; i++) {
+        mm.addMigration({
+          version: `2024010100000${i}_m${i}`,
+          targetSchemas: [sb.u1, sb.c1],
+          up: (ctx) => ctx.query(`CREATE TABLE t${i} (id int)`).then(() => {}),
+        });
+      }
+      const res = await mm.migrate();
+      expect(res.applied).toBe(6);
+      const r = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM "${sb.controlSchema}".pg_multiverse_migrations WHERE schema_name = ANY($1)`,
+        [[sb.u1, sb.c1]],
+      );
+      expect(r.rows[0]!.n).toBe(6);
+    } finally {
+      await mm.close();
+      await pool.query(`DROP SCHEMA IF EXISTS "${sb.c1}" CASCADE`);
+      await pool.end();
+    }
+  });
+});
