@@ -32,9 +32,9 @@ import { loadMigrationFile, loadMigrations } from './load-migrations.js';
 import { normalizeMigration } from './normalize-migration.js';
 import { orderMigrations } from './order.js';
 import { type Histories, type PlannedStep, planDown, planUp } from './plan.js';
-import { isTransactional, runStep } from './run-step.js';
+import { isTransactional, runStep, SessionLostError } from './run-step.js';
 import { runScheduled } from './scheduler.js';
-import { createStepSessions, type StepSessions } from './step-sessions.js';
+import { createStepSessions, type KeptSession, type StepSessions } from './step-sessions.js';
 import { lockTargets } from './target-lock.js';
 import {
   allTargets,
@@ -611,18 +611,30 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     try {
       if (s.forget) this.logger.warn(`[${s.version} ${s.schema}@${locationOf(s)}] ${s.forget}`);
       const location = locationOf(s);
-      const session = await sessions.take(location, this.provider(s));
-      try {
-        await runStep(session.conn, s, {
-          tables: this.tables,
-          holder: this.holder,
-          logger: this.logger,
-          ensureSchema,
-        });
-      } catch (err) {
-        // The session's state is in doubt (an aborted transaction, a lost connection): discarded.
-        await session.release(err instanceof Error ? err : new Error(String(err)));
-        throw err;
+      let session: KeptSession;
+      for (;;) {
+        session = await sessions.take(location, this.provider(s));
+        try {
+          await runStep(session.conn, s, {
+            tables: this.tables,
+            holder: this.holder,
+            logger: this.logger,
+            ensureSchema,
+          });
+          break;
+        } catch (err) {
+          // The session's state is in doubt (an aborted transaction, a lost connection): discarded.
+          await session.release(err instanceof Error ? err : new Error(String(err)));
+          // A kept session that died while idle (server restart, idle_session_timeout) before the step
+          // began anything: the step runs on another session. A fresh session's failure is the step's.
+          if (err instanceof SessionLostError && session.reused) {
+            this.logger.warn(
+              `[${s.version} ${s.schema}@${location}] the kept session was lost (${redactSecrets(err.message, this.secrets)}); running the step on another one`,
+            );
+            continue;
+          }
+          throw err instanceof SessionLostError ? err.cause : err;
+        }
       }
       // A transaction: false step may have left anything on its session; it goes back to the provider (reset there).
       if (isTransactional(s)) sessions.give(location, session);

@@ -1,5 +1,5 @@
 import type { Connection, QueryResult } from '@pg-multiverse/core';
-import { locationOf, quoteIdent, searchPathFor } from '@pg-multiverse/core';
+import { isConnectionError, locationOf, quoteIdent, searchPathFor } from '@pg-multiverse/core';
 import { type ControlTables, historySql } from './control-tables.js';
 import { createNestingRewriter } from './nested-transactions.js';
 import type { PlannedStep } from './plan.js';
@@ -20,6 +20,27 @@ function prefixed(logger: MigrationLogger, prefix: string): MigrationLogger {
     error: (m, ...a) => logger.error(`${prefix} ${m}`, ...a),
     debug: (m, ...a) => logger.debug?.(`${prefix} ${m}`, ...a),
   };
+}
+
+/**
+ * The step's opening round trip failed on a broken connection: nothing of the
+ * step ran (a transaction it began ends with the connection), so it may run
+ * again on another session.
+ */
+export class SessionLostError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'SessionLostError';
+  }
+}
+
+/** The opening round trip of a step: a connection failure there is a `SessionLostError`. */
+async function open(conn: Connection, sql: string): Promise<void> {
+  try {
+    await conn.query(sql);
+  } catch (err) {
+    throw isConnectionError(err) ? new SessionLostError(err) : err;
+  }
 }
 
 /** True when a step runs inside its own transaction (and may share its session with later steps). */
@@ -62,7 +83,7 @@ export async function runStep(conn: Connection, step: PlannedStep, opts: StepOpt
     }
   };
   if (transactional) {
-    await conn.query(`BEGIN; ${createSchema}SET LOCAL search_path TO ${searchPath}`);
+    await open(conn, `BEGIN; ${createSchema}SET LOCAL search_path TO ${searchPath}`);
     try {
       await up();
       const ms = performance.now() - started;
@@ -85,7 +106,7 @@ export async function runStep(conn: Connection, step: PlannedStep, opts: StepOpt
       throw err;
     }
   } else {
-    await conn.query(`${createSchema}SET search_path TO ${searchPath}`);
+    await open(conn, `${createSchema}SET search_path TO ${searchPath}`);
     await up();
     const ms = Math.round(performance.now() - started);
     if (step.direction === 'up') {

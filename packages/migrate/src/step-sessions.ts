@@ -20,12 +20,20 @@ const STARVED_AFTER_MS = 50;
  * back to their pools.
  */
 export interface StepSessions {
-  /** An idle session of `location`, or a new one from `provider` (or one given back meanwhile, whichever comes first). */
-  take(location: string, provider: ConnectionProvider): Promise<HeldConnection>;
+  /**
+   * An idle session of `location`, or a new one from `provider` (or one given
+   * back meanwhile, whichever comes first). `reused`: it served a step before
+   * (it may have died while idle).
+   */
+  take(location: string, provider: ConnectionProvider): Promise<KeptSession>;
   /** Keep a session for the next step of `location` (hands it to a waiting step first). */
   give(location: string, session: HeldConnection): void;
   /** Return every idle session to its provider; sessions given back later are returned at once. */
   close(): Promise<void>;
+}
+
+export interface KeptSession extends HeldConnection {
+  reused?: boolean;
 }
 
 export function createStepSessions(): StepSessions {
@@ -62,15 +70,15 @@ export function createStepSessions(): StepSessions {
   return {
     take(location, provider) {
       const ready = idle.get(location)?.pop();
-      if (ready) return Promise.resolve(ready);
-      return new Promise<HeldConnection>((resolve, reject) => {
+      if (ready) return Promise.resolve({ ...ready, reused: true });
+      return new Promise<KeptSession>((resolve, reject) => {
         let settled = false;
         // A session given back while this checkout waits on the pool (pool max reached) is taken instead.
         const waiter = (s: HeldConnection) => {
           if (settled) return false;
           settled = true;
           leave();
-          resolve(s);
+          resolve({ ...s, reused: true });
           return true;
         };
         const queue = waiting.get(location) ?? [];

@@ -237,6 +237,67 @@ describe('step sessions', () => {
   });
 });
 
+describe('a kept session that dies while idle', () => {
+  it('the next step runs on another session: nothing lost, nothing applied twice', async () => {
+    const pool = new pg.Pool({ ...sb.config.users_cluster!.primary, max: 4 });
+    const inner = poolProvider(pool, 'users_cluster/primary', { ownsPool: false });
+    const killed: number[] = [];
+    const begun = new WeakSet<object>();
+    // Terminates a session on the server (for real) just before its second step begins, as
+    // idle_session_timeout or a server restart would while it waited between steps.
+    const provider: ConnectionProvider = {
+      ...inner,
+      withConnection: (fn) =>
+        inner.withConnection((c) => {
+          const conn: Connection = {
+            query: async (text, values) => {
+              if (/^BEGIN; /.test(text)) {
+                if (begun.has(c) && killed.length === 0) {
+                  const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+                  // With a timeout, pg_terminate_backend returns once the backend is gone (PostgreSQL 14+).
+                  await sb.admin.users_cluster.query('SELECT pg_terminate_backend($1, 10000)', [pid]);
+                  killed.push(pid);
+                }
+                begun.add(c);
+              }
+              return c.query(text, values);
+            },
+          };
+          return fn(conn);
+        }),
+    };
+    const mm = new MigrationManager({
+      clusters: { users_cluster: sb.clusters.users_cluster! },
+      primary: () => provider,
+      migrationsPath: sb.dir,
+      controlSchema: sb.controlSchema,
+    });
+    const pids: number[] = [];
+    try {
+      for (let i = 1; i <= 3; i++) {
+        mm.addMigration({
+          version: `2024010100000${i}_m${i}`,
+          targetSchemas: [sb.u1],
+          async up(ctx) {
+            pids.push((await ctx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+            await ctx.query(`CREATE TABLE t${i} (id int)`);
+          },
+        });
+      }
+      const res = await mm.migrate();
+      expect(res.applied).toBe(3);
+      expect(killed).toHaveLength(1);
+      expect(pids[1]).not.toBe(killed[0]);
+      expect(pids[0]).toBe(killed[0]);
+      expect((await sb.history('users_cluster', sb.u1)).map((r) => r.version.slice(-2))).toEqual(['m1', 'm2', 'm3']);
+      expect(await sb.tables('users_cluster', sb.u1)).toEqual(['t1', 't2', 't3']);
+    } finally {
+      await mm.close();
+      await pool.end();
+    }
+  });
+});
+
 describe('step sessions over a pool shared by two locations', () => {
   it('sessions kept for one location do not starve the other (pool: the two lock sessions + one)', async () => {
     // Two clusters whose providers lend connections of one pool (here: of one server).
