@@ -32,7 +32,7 @@ import { loadMigrationFile, loadMigrations } from './load-migrations.js';
 import { normalizeMigration } from './normalize-migration.js';
 import { orderMigrations } from './order.js';
 import { type Histories, type PlannedStep, planDown, planUp } from './plan.js';
-import { isTransactional, runStep, SessionLostError } from './run-step.js';
+import { runStep, SessionLostError } from './run-step.js';
 import { runScheduled } from './scheduler.js';
 import { createStepSessions, type KeptSession, type StepSessions } from './step-sessions.js';
 import { lockTargets } from './target-lock.js';
@@ -612,14 +612,16 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
       if (s.forget) this.logger.warn(`[${s.version} ${s.schema}@${locationOf(s)}] ${s.forget}`);
       const location = locationOf(s);
       let session: KeptSession;
+      let reusable: boolean;
       for (;;) {
         session = await sessions.take(location, this.provider(s));
         try {
-          await runStep(session.conn, s, {
+          reusable = await runStep(session.conn, s, {
             tables: this.tables,
             holder: this.holder,
             logger: this.logger,
             ensureSchema,
+            checkSession: !session.reused,
           });
           break;
         } catch (err) {
@@ -636,8 +638,9 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
           throw err instanceof SessionLostError ? err.cause : err;
         }
       }
-      // A transaction: false step may have left anything on its session; it goes back to the provider (reset there).
-      if (isTransactional(s)) sessions.give(location, session);
+      // A transaction: false step may have left anything on its session, and a session the provider set up
+      // (SET, SET ROLE) would lose that to RESET ALL: they go back to the provider (reset there).
+      if (reusable) sessions.give(location, session);
       else await session.release();
       const duration = Math.round(performance.now() - started);
       Object.assign(r, { status: s.direction === 'up' ? 'applied' : 'rolledBack', durationMs: duration });

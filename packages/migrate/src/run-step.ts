@@ -11,7 +11,17 @@ export interface StepOptions {
   logger: MigrationLogger;
   /** Create the target schema first (first step on a target in a run). */
   ensureSchema: boolean;
+  /**
+   * The session is fresh from its provider: find out (in the opening round trip)
+   * whether the provider handed it out with session settings of its own (a `SET`,
+   * `SET ROLE`), which the `RESET ALL` after the step would undo for later steps.
+   */
+  checkSession: boolean;
 }
+
+/** True when the session has no `SET` of its own and runs as its login role: `RESET ALL` brings it back to this state. */
+const PLAIN_SESSION_SQL =
+  "SELECT current_user = session_user AND NOT EXISTS (SELECT 1 FROM pg_settings WHERE source = 'session') AS plain";
 
 function prefixed(logger: MigrationLogger, prefix: string): MigrationLogger {
   return {
@@ -35,12 +45,18 @@ export class SessionLostError extends Error {
 }
 
 /** The opening round trip of a step: a connection failure there is a `SessionLostError`. */
-async function open(conn: Connection, sql: string): Promise<void> {
+async function open(conn: Connection, sql: string): Promise<unknown> {
   try {
-    await conn.query(sql);
+    return await conn.query(sql);
   } catch (err) {
     throw isConnectionError(err) ? new SessionLostError(err) : err;
   }
+}
+
+/** `plain` of PLAIN_SESSION_SQL, the second result of the opening round trip (false when unreadable). */
+function plainOf(results: unknown): boolean {
+  const r = Array.isArray(results) ? (results[1] as { rows?: Array<{ plain?: unknown }> } | undefined) : undefined;
+  return r?.rows?.[0]?.plain === true;
 }
 
 /** True when a step runs inside its own transaction (and may share its session with later steps). */
@@ -56,8 +72,10 @@ export function isTransactional(step: PlannedStep): boolean {
  * followed by `RESET ALL` so a `SET` of the migration does not reach the next
  * step. A failure rolls everything back. `transaction: false` steps run in
  * autocommit with a session `search_path`; their session is not reused.
+ * Returns whether the session may serve the next step (transactional, and
+ * in the state its provider's reset would leave it in).
  */
-export async function runStep(conn: Connection, step: PlannedStep, opts: StepOptions): Promise<number> {
+export async function runStep(conn: Connection, step: PlannedStep, opts: StepOptions): Promise<boolean> {
   const m = step.migration;
   const transactional = isTransactional(step);
   const searchPath = searchPathFor(step.schema);
@@ -83,7 +101,13 @@ export async function runStep(conn: Connection, step: PlannedStep, opts: StepOpt
     }
   };
   if (transactional) {
-    await open(conn, `BEGIN; ${createSchema}SET LOCAL search_path TO ${searchPath}`);
+    const opened = await open(
+      conn,
+      opts.checkSession
+        ? `BEGIN; ${PLAIN_SESSION_SQL}; ${createSchema}SET LOCAL search_path TO ${searchPath}`
+        : `BEGIN; ${createSchema}SET LOCAL search_path TO ${searchPath}`,
+    );
+    const reusable = !opts.checkSession || plainOf(opened);
     try {
       await up();
       const ms = performance.now() - started;
@@ -105,15 +129,15 @@ export async function runStep(conn: Connection, step: PlannedStep, opts: StepOpt
       await conn.query('ROLLBACK').catch(() => {});
       throw err;
     }
-  } else {
-    await open(conn, `${createSchema}SET search_path TO ${searchPath}`);
-    await up();
-    const ms = Math.round(performance.now() - started);
-    if (step.direction === 'up') {
-      await conn.query(sql.insert, [step.schema, m!.version, m!.name, m!.checksum, ms, opts.holder]);
-    } else {
-      await conn.query(sql.remove, [step.schema, step.version]);
-    }
+    return reusable;
   }
-  return Math.round(performance.now() - started);
+  await open(conn, `${createSchema}SET search_path TO ${searchPath}`);
+  await up();
+  const ms = Math.round(performance.now() - started);
+  if (step.direction === 'up') {
+    await conn.query(sql.insert, [step.schema, m!.version, m!.name, m!.checksum, ms, opts.holder]);
+  } else {
+    await conn.query(sql.remove, [step.schema, step.version]);
+  }
+  return false;
 }

@@ -237,6 +237,49 @@ describe('step sessions', () => {
   });
 });
 
+describe('a provider that sets its sessions up', () => {
+  it('every step sees what the provider SET at checkout (such sessions go back to it after each step)', async () => {
+    const pool = new pg.Pool({ ...sb.config.users_cluster!.primary, max: 4 });
+    const inner = poolProvider(pool, 'users_cluster/primary', { ownsPool: false });
+    let checkouts = 0;
+    const provider: ConnectionProvider = {
+      ...inner,
+      withConnection: (fn) =>
+        inner.withConnection(async (c) => {
+          checkouts++;
+          await c.query(`SET application_name = 'pgm-custom-provider'`);
+          return fn(c);
+        }),
+    };
+    const mm = new MigrationManager({
+      clusters: { users_cluster: sb.clusters.users_cluster! },
+      primary: () => provider,
+      migrationsPath: sb.dir,
+      controlSchema: sb.controlSchema,
+    });
+    const names: string[] = [];
+    try {
+      for (let i = 1; i <= 3; i++) {
+        mm.addMigration({
+          version: `2024010100000${i}_m${i}`,
+          targetSchemas: [sb.u1, sb.u2],
+          async up(ctx) {
+            names.push((await ctx.query<{ a: string }>(`SELECT current_setting('application_name') AS a`)).rows[0]!.a);
+            await ctx.query(`CREATE TABLE t${i} (id int)`);
+          },
+        });
+      }
+      expect((await mm.migrate()).applied).toBe(6);
+      expect(names).toEqual(Array.from({ length: 6 }, () => 'pgm-custom-provider'));
+      // One checkout per step (as before sessions were kept), one to create the control tables, one for the locks.
+      expect(checkouts).toBe(6 + 1 + 1);
+    } finally {
+      await mm.close();
+      await pool.end();
+    }
+  });
+});
+
 describe('a kept session that dies while idle', () => {
   it('the next step runs on another session: nothing lost, nothing applied twice', async () => {
     const pool = new pg.Pool({ ...sb.config.users_cluster!.primary, max: 4 });
