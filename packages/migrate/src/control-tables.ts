@@ -33,10 +33,17 @@ export async function controlTablesExist(c: Pick<Connection, 'query'>, t: Contro
 
 /**
  * Create the control schema and tables when missing (serialised between
- * runners by a transaction-level advisory lock, polled).
+ * runners by a transaction-level advisory lock, polled). `missing` (the caller
+ * just read them missing) skips the first existence check. Two round
+ * trips when uncontended: `BEGIN` with the lock, then the DDL with `COMMIT`.
  */
-export async function ensureControlTables(provider: ConnectionProvider, t: ControlTables, autoCreate: boolean) {
-  if (await controlTablesExist(provider, t)) return;
+export async function ensureControlTables(
+  provider: ConnectionProvider,
+  t: ControlTables,
+  autoCreate: boolean,
+  missing = false,
+) {
+  if (!missing && (await controlTablesExist(provider, t))) return;
   if (!autoCreate) {
     throw new MigrationError(
       'MIGRATION_FAILED',
@@ -44,19 +51,17 @@ export async function ensureControlTables(provider: ConnectionProvider, t: Contr
     );
   }
   const n = q(t);
+  const lock = `SELECT pg_try_advisory_xact_lock(hashtext(${literal(LOCK_NAMESPACE)}), hashtext(${literal(`control:${t.schema}`)})) AS ok`;
   await provider.withConnection(async (c) => {
-    await c.query('BEGIN');
     try {
-      for (let i = 0; ; i++) {
-        const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS ok', [
-          LOCK_NAMESPACE,
-          `control:${t.schema}`,
-        ]);
-        if (r.rows[0]!.ok) break;
+      const first = (await c.query(`BEGIN; ${lock}`)) as unknown as Array<{ rows: Array<{ ok: boolean }> }>;
+      let ok = Array.isArray(first) && first[1]?.rows[0]?.ok === true;
+      for (let i = 0; !ok; i++) {
         await new Promise((res) => setTimeout(res, Math.min(10 * 2 ** i, 200)));
+        ok = (await c.query<{ ok: boolean }>(lock)).rows[0]!.ok;
       }
-      await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(t.schema)}`);
-      await c.query(`CREATE TABLE IF NOT EXISTS ${n.history} (
+      await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(t.schema)};
+      CREATE TABLE IF NOT EXISTS ${n.history} (
         id bigserial PRIMARY KEY,
         schema_name text NOT NULL,
         version text NOT NULL,
@@ -66,16 +71,16 @@ export async function ensureControlTables(provider: ConnectionProvider, t: Contr
         execution_ms integer NOT NULL,
         applied_by text NOT NULL,
         UNIQUE (schema_name, version)
-      )`);
-      await c.query(`CREATE TABLE IF NOT EXISTS ${n.locks} (
+      );
+      CREATE TABLE IF NOT EXISTS ${n.locks} (
         schema_name text PRIMARY KEY,
         holder text NOT NULL,
         host text NOT NULL,
         pid integer NOT NULL,
         backend_pid integer NOT NULL,
         since timestamptz NOT NULL DEFAULT now()
-      )`);
-      await c.query('COMMIT');
+      );
+      COMMIT`);
     } catch (err) {
       await c.query('ROLLBACK').catch(() => {});
       throw err;

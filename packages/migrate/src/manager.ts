@@ -192,7 +192,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
 
     for (const [s] of byLocation(first)) {
       if (present.has(locationOf(s!))) continue;
-      await ensureControlTables(this.provider(s!), this.tables, this.options.autoCreateMigrationsTable ?? true);
+      await ensureControlTables(this.provider(s!), this.tables, this.options.autoCreateMigrationsTable ?? true, true);
       present.add(locationOf(s!));
     }
     let stopped = false;
