@@ -86,6 +86,46 @@ describe('runStatement: what a provider costs', () => {
     }
   });
 
+  it('poolProvider.withConnection: the reset of a used session travels with a BEGIN, and survives its rollback', async () => {
+    const p = pool({ max: 1 });
+    const counted: Counted = { statements: [] };
+    const provider = poolProvider(p as unknown as PoolLike, 'c/primary');
+    const client = await p.connect();
+    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      counted.statements.push(typeof a[0] === 'string' ? a[0] : '?');
+      return q(...a);
+    };
+    client.release();
+    const path = "SELECT current_setting('search_path') AS v";
+    try {
+      const defaultPath = (await provider.query<{ v: string }>(path)).rows[0]!.v;
+      await provider.withConnection((c) => c.query(`SET search_path TO ${searchPath}`));
+      counted.statements.length = 0;
+      // One message: the reset, BEGIN, the read; the result is the text's own (BEGIN's and the read's).
+      const res = await provider.withConnection(async (c) => {
+        const r = (await c.query(`BEGIN; ${path}`)) as unknown as { command: string; rows: { v: string }[] }[];
+        await c.query('ROLLBACK');
+        return r;
+      });
+      expect(counted.statements).toEqual([`RESET ALL; BEGIN; ${path}`, 'ROLLBACK']);
+      expect(res.map((r) => r.command)).toEqual(['BEGIN', 'SELECT']);
+      expect(res[1]!.rows[0]!.v).toBe(defaultPath);
+      // The rollback undid that RESET ALL too: the session is reset again before it is used again.
+      counted.statements.length = 0;
+      expect((await provider.query<{ v: string }>(path)).rows[0]!.v).toBe(defaultPath);
+      expect(counted.statements[0]).toBe('RESET ALL');
+      // A first statement with parameters (or not opening a transaction) gets the reset on its own first.
+      await provider.withConnection((c) => c.query(`SET search_path TO ${searchPath}`));
+      counted.statements.length = 0;
+      const one = await provider.withConnection((c) => c.query<{ v: string; n: number }>(`${path}, $1::int AS n`, [7]));
+      expect(one.rows).toEqual([{ v: defaultPath, n: 7 }]);
+      expect(counted.statements).toEqual(['RESET ALL', `${path}, $1::int AS n`]);
+    } finally {
+      await provider.end();
+    }
+  });
+
   for (const pipeline of [false, true]) {
     it(`a provider without run (pg pipeline: ${pipeline}): SET, statement, RESET, and a clean session`, async () => {
       const counted: Counted = { statements: [] };

@@ -15,6 +15,11 @@ export interface Session {
   searchPath: string | undefined;
   /** A statement failed and no savepoint rollback cleared it: the transaction is aborted here. */
   aborted: boolean;
+  /**
+   * Some statement may have written (core's SQL analysis does not prove every one a read). A
+   * participant without it is asked at commit whether it wrote (`pg_current_xact_id_if_assigned()`).
+   */
+  mayHaveWritten: boolean;
   /** The connection itself broke; it is destroyed on release. */
   broken: boolean;
   /** Statements running right now. */
@@ -62,6 +67,7 @@ export async function openSession(provider: ConnectionProvider, clusterId: strin
     pid: undefined,
     searchPath: undefined,
     aborted: false,
+    mayHaveWritten: false,
     broken: false,
     busy: 0,
     use<T>(fn: (c: Connection) => Promise<T>, internal = false): Promise<T> {

@@ -1,4 +1,5 @@
 import {
+  analyzeSql,
   type ConnectionProvider,
   isPgmError,
   PgmError,
@@ -209,6 +210,7 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
       const session = await getSession(state, primary, participant, schema);
       state.statements.push({ clusterId, ...(participant !== clusterId ? { participant } : {}), schema, sql });
       const path = searchPathFor(schema);
+      if (!session.mayHaveWritten && analyzeSql(sql).kind !== 'read') session.mayHaveWritten = true;
       try {
         return await session.use(async (c) => {
           if (session.searchPath !== path) {

@@ -44,11 +44,13 @@ describe('crash recovery', () => {
   it('rolls both sides back when the coordinator is killed after PREPARE, before the decision', async () => {
     const run = await runAndKillCoordinator(childSpec('afterPrepare', 1));
     expect(run.exitSignal).toBe('SIGKILL');
-    expect((await h.prepared('c1')).length).toBe(1);
+    // c1 is the coordinator cluster: its participant is never prepared (its COMMIT is the decision);
+    // killed before it, its open transaction died with the connection.
+    expect(await h.prepared('c1')).toEqual([]);
     expect((await h.prepared('c2')).length).toBe(1);
     const report = await h.tm.recover();
     expect(report.ran).toBe(true);
-    expect(report.rolledBack).toBe(2);
+    expect(report.rolledBack).toBe(1);
     expect(await rows('c1', 'sa', 1)).toBe(0);
     expect(await rows('c2', 'sb', 1)).toBe(0);
     expect(await h.prepared('c1')).toEqual([]);
@@ -58,15 +60,17 @@ describe('crash recovery', () => {
       run.txid,
     ]);
     expect(d.rows).toEqual([{ decision: 'abort' }]);
-    expect(recovered.filter((e) => e.txid === run.txid).map((e) => e.action)).toEqual(['rollback', 'rollback']);
+    expect(recovered.filter((e) => e.txid === run.txid).map((e) => e.action)).toEqual(['rollback']);
   });
 
   it('commits both sides when the coordinator is killed after the decision, before COMMIT PREPARED', async () => {
     const run = await runAndKillCoordinator(childSpec('afterDecision', 2));
     expect(run.exitSignal).toBe('SIGKILL');
-    expect(await rows('c1', 'sa', 2)).toBe(0); // still prepared, not visible
+    // The coordinator's COMMIT was the decision: its side is visible, the other still prepared.
+    expect(await rows('c1', 'sa', 2)).toBe(1);
+    expect(await rows('c2', 'sb', 2)).toBe(0);
     const report = await h.tm.recover();
-    expect(report.committed).toBe(2);
+    expect(report.committed).toBe(1);
     expect(await rows('c1', 'sa', 2)).toBe(1);
     expect(await rows('c2', 'sb', 2)).toBe(1);
     expect(await h.prepared('c1')).toEqual([]);
@@ -85,7 +89,9 @@ describe('crash recovery', () => {
       await topo.cluster('c1').primary.start();
     }
     const report = await h.tm.recover();
-    expect(report.rolledBack).toBe(2);
+    expect(report.rolledBack).toBe(1);
+    expect(await rows('c1', 'sa', 3)).toBe(0);
+    expect(await rows('c2', 'sb', 3)).toBe(0);
     expect(await h.prepared('c1')).toEqual([]);
     expect(await h.prepared('c2')).toEqual([]);
   });
