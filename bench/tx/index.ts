@@ -42,6 +42,16 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   statements++;
   if (inFlight++ === 0) waves++;
   const last = args.length - 1;
+  const submittable = args[0] as { submit?: unknown; callback?: (...a: unknown[]) => void };
+  if (typeof submittable?.submit === 'function') {
+    // A custom query (core's pipeline: a prelude and a statement in one round trip) reports through its callback.
+    const cb = submittable.callback;
+    submittable.callback = (...a: unknown[]) => {
+      inFlight--;
+      cb?.(...a);
+    };
+    return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+  }
   if (typeof args[last] === 'function') {
     const cb = args[last] as (...a: unknown[]) => void;
     args[last] = (...a: unknown[]) => {
@@ -64,7 +74,7 @@ try {
     // Straight to the server, not through the testkit's fault-injection proxy (which runs in this process).
     const c = topo.config[id]!.primary;
     const node = topo.cluster(id).primary;
-    return new pg.Pool({
+    const p = new pg.Pool({
       host: node.host,
       port: node.serverPort,
       database: c.database,
@@ -72,6 +82,8 @@ try {
       max: MAX_CONCURRENCY,
       ...(pipeline ? { pipeline: true } : {}),
     });
+    p.on('error', () => undefined); // idle connections ended when the topology stops
+    return p;
   };
   const pools = { c1: pool('c1'), c2: pool('c2') };
   const raw = pool('c1');

@@ -8,6 +8,7 @@ import type {
   SessionRun,
 } from './contracts/connection-provider.js';
 import { isClientTimeout, isConnectionError, markConnectFailure } from './pg-errors.js';
+import { canPipeline, pipelineQuery } from './pipeline-query.js';
 import {
   CAPTURE_LSN_SQL,
   isBehind,
@@ -291,6 +292,16 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
             return client.query(text, values as unknown[] | undefined) as Promise<QueryResult<R>>;
           },
         };
+        if (canPipeline(client)) {
+          conn.queryAfter = async <R>(prelude: readonly string[], text: string, values?: readonly unknown[]) => {
+            if (reset !== undefined) await reset;
+            // A reset still owed goes first in the same pipeline (one statement).
+            const owed = pre;
+            pre = undefined;
+            const out = await pipelineQuery<R>(client, owed ? [owed, ...prelude] : prelude, text, values);
+            return owed ? { result: out.result, prelude: out.prelude.slice(1) } : out;
+          };
+        }
         return await fn(conn);
       } catch (err) {
         // A session that failed mid-way may hold an aborted transaction or a lock: discard it.
