@@ -27,6 +27,7 @@ export type {
   Connection,
   ConnectionProvider,
   FieldInfo,
+  PipelinedResult,
   PoolStats,
   QueryResult,
   RunSettled,

@@ -8,6 +8,7 @@ import type {
   SessionRun,
 } from './contracts/connection-provider.js';
 import { isClientTimeout, isConnectionError, markConnectFailure } from './pg-errors.js';
+import { canPipeline, pipelineQuery } from './pipeline-query.js';
 import {
   CAPTURE_LSN_SQL,
   isBehind,
@@ -18,6 +19,7 @@ import {
   skipped,
   wantsPosition,
 } from './session.js';
+import { analyzeSql } from './sql/analyze-sql.js';
 
 /** The part of `pg.Pool` that `poolProvider` uses (structural, so core needs no `pg`). */
 export interface PoolLike {
@@ -105,6 +107,12 @@ function settle(client: TrackedClient, want: string | undefined): string | undef
   const reset = cur === DIRTY ? 'RESET ALL' : undefined;
   if (want === undefined) return reset ?? 'RESET search_path';
   return reset ? `${reset}; SET search_path TO ${want}` : `SET search_path TO ${want}`;
+}
+
+/** A text whose first statement is `BEGIN` / `START TRANSACTION` (core's analysis, memoized per text). */
+function opensTransaction(text: string): boolean {
+  const first = analyzeSql(text).statements[0]?.command;
+  return first === 'BEGIN' || first === 'START';
 }
 
 /** Errors after which a session is destroyed rather than reused (the connection itself is in doubt). */
@@ -262,13 +270,38 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
       client.on?.('error', onError);
       let broken: Error | undefined;
       try {
-        const pre = settle(client, undefined);
-        if (pre !== undefined) await client.query(pre);
+        // The reset of what an earlier user left (one statement) travels with fn's first statement
+        // when that one opens a transaction without parameters (a simple-protocol `BEGIN ...` text:
+        // one round trip, and nothing that refuses a transaction block); otherwise it goes first.
+        let pre = settle(client, undefined);
+        let reset: Promise<unknown> | undefined;
         client[SEARCH_PATH] = DIRTY;
         const conn: Connection = {
-          query: <R>(text: string, values?: readonly unknown[]) =>
-            client.query(text, values as unknown[] | undefined) as Promise<QueryResult<R>>,
+          query: async <R>(text: string, values?: readonly unknown[]) => {
+            if (pre !== undefined) {
+              const sql = pre;
+              pre = undefined;
+              if ((values === undefined || values.length === 0) && opensTransaction(text)) {
+                const res = (await client.query(`${sql}; ${text}`)) as QueryResult<R>[];
+                return (res.length === 2 ? res[1] : res.slice(1)) as unknown as QueryResult<R>;
+              }
+              reset = client.query(sql);
+            }
+            // Statements issued meanwhile wait for the reset too, and keep their order.
+            if (reset !== undefined) await reset;
+            return client.query(text, values as unknown[] | undefined) as Promise<QueryResult<R>>;
+          },
         };
+        if (canPipeline(client)) {
+          conn.queryAfter = async <R>(prelude: readonly string[], text: string, values?: readonly unknown[]) => {
+            if (reset !== undefined) await reset;
+            // A reset still owed goes first in the same pipeline (one statement).
+            const owed = pre;
+            pre = undefined;
+            const out = await pipelineQuery<R>(client, owed ? [owed, ...prelude] : prelude, text, values);
+            return owed ? { result: out.result, prelude: out.prelude.slice(1) } : out;
+          };
+        }
         return await fn(conn);
       } catch (err) {
         // A session that failed mid-way may hold an aborted transaction or a lock: discard it.

@@ -86,6 +86,108 @@ describe('runStatement: what a provider costs', () => {
     }
   });
 
+  it('poolProvider.withConnection: the reset of a used session travels with a BEGIN, and survives its rollback', async () => {
+    const p = pool({ max: 1 });
+    const counted: Counted = { statements: [] };
+    const provider = poolProvider(p as unknown as PoolLike, 'c/primary');
+    const client = await p.connect();
+    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      counted.statements.push(typeof a[0] === 'string' ? a[0] : '?');
+      return q(...a);
+    };
+    client.release();
+    const path = "SELECT current_setting('search_path') AS v";
+    try {
+      const defaultPath = (await provider.query<{ v: string }>(path)).rows[0]!.v;
+      await provider.withConnection((c) => c.query(`SET search_path TO ${searchPath}`));
+      counted.statements.length = 0;
+      // One message: the reset, BEGIN, the read; the result is the text's own (BEGIN's and the read's).
+      const res = await provider.withConnection(async (c) => {
+        const r = (await c.query(`BEGIN; ${path}`)) as unknown as { command: string; rows: { v: string }[] }[];
+        await c.query('ROLLBACK');
+        return r;
+      });
+      expect(counted.statements).toEqual([`RESET ALL; BEGIN; ${path}`, 'ROLLBACK']);
+      expect(res.map((r) => r.command)).toEqual(['BEGIN', 'SELECT']);
+      expect(res[1]!.rows[0]!.v).toBe(defaultPath);
+      // The rollback undid that RESET ALL too: the session is reset again before it is used again.
+      counted.statements.length = 0;
+      expect((await provider.query<{ v: string }>(path)).rows[0]!.v).toBe(defaultPath);
+      expect(counted.statements[0]).toBe('RESET ALL');
+      // A first statement with parameters (or not opening a transaction) gets the reset on its own first.
+      await provider.withConnection((c) => c.query(`SET search_path TO ${searchPath}`));
+      counted.statements.length = 0;
+      const one = await provider.withConnection((c) => c.query<{ v: string; n: number }>(`${path}, $1::int AS n`, [7]));
+      expect(one.rows).toEqual([{ v: defaultPath, n: 7 }]);
+      expect(counted.statements).toEqual(['RESET ALL', `${path}, $1::int AS n`]);
+    } finally {
+      await provider.end();
+    }
+  });
+
+  it('poolProvider.withConnection: queryAfter sends a prelude and a statement in one round trip, stopping at a failing prelude', async () => {
+    const p = pool({ max: 1 });
+    const counted: Counted = { statements: [] };
+    const provider = poolProvider(p as unknown as PoolLike, 'c/primary');
+    const client = await p.connect();
+    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      counted.statements.push(typeof a[0] === 'string' ? a[0] : 'pipeline');
+      return q(...a);
+    };
+    client.release();
+    const table = `${quoteIdent(schema)}.after_t`;
+    try {
+      await provider.query(`CREATE TABLE ${table} (id int, note text)`);
+      await provider.withConnection((c) => c.query(`SET search_path TO ${searchPath}`)); // leaves the session dirty
+      counted.statements.length = 0;
+      const out = await provider.withConnection(async (c) => {
+        expect(typeof c.queryAfter).toBe('function');
+        const r = await c.queryAfter!<{ id: number; note: string }>(
+          ['BEGIN', "SELECT 41 AS a, NULL AS b, current_setting('search_path') AS p", 'SAVEPOINT s1'],
+          `INSERT INTO ${table} VALUES ($1, $2) RETURNING id, note`,
+          [1, 'one'],
+        );
+        await c.query('COMMIT');
+        return r;
+      });
+      // The owed RESET ALL, the prelude and the statement went as one pipeline: one call, one round trip.
+      expect(counted.statements).toEqual(['pipeline', 'COMMIT']);
+      expect(out.result.rows).toEqual([{ id: 1, note: 'one' }]);
+      expect(out.result.command).toBe('INSERT');
+      expect(out.prelude).toHaveLength(3);
+      expect(out.prelude[0]).toEqual([]);
+      expect(out.prelude[1]!.slice(0, 2)).toEqual(['41', null]);
+      expect(out.prelude[1]![2]).not.toContain(schema); // the reset ran first
+      expect(out.prelude[2]).toEqual([]);
+      // A failing prelude statement: the statement after it never runs, the call rejects with its error.
+      const err = await provider
+        .withConnection((c) =>
+          c.queryAfter!(['BEGIN', 'SELECT 1 / 0'], `INSERT INTO ${table} VALUES ($1, $2)`, [2, 'two']),
+        )
+        .catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('22012');
+      // A failing statement after a good prelude: rejected with the statement's error, the transaction aborted.
+      const err2 = await provider
+        .withConnection(async (c) => {
+          try {
+            return await c.queryAfter!(['BEGIN'], `INSERT INTO ${table} VALUES ($1::int, 'x')`, ['not a number']);
+          } finally {
+            await c.query('ROLLBACK');
+          }
+        })
+        .catch((e: unknown) => e);
+      expect((err2 as { code?: string }).code).toBe('22P02');
+      const rows = await provider.query<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`);
+      expect(rows.rows).toEqual([{ id: 1 }]);
+      // The session still works after both failures.
+      expect((await provider.query<{ n: number }>('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await provider.end();
+    }
+  });
+
   for (const pipeline of [false, true]) {
     it(`a provider without run (pg pipeline: ${pipeline}): SET, statement, RESET, and a clean session`, async () => {
       const counted: Counted = { statements: [] };

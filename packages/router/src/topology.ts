@@ -1,5 +1,6 @@
 import type {
   Balancer,
+  Connection,
   ConnectionProvider,
   NodeRole,
   NodeState,
@@ -197,9 +198,18 @@ function delegatingPrimary(
       const node = group.primary;
       if (!observe) return node.provider.withConnection(fn);
       // Every statement on the lent session is observed, like a routed one (reason `session`).
-      return node.provider.withConnection((c) =>
-        fn({ query: (text, values) => observed(observe, group, node, text, () => c.query(text, values)) }),
-      );
+      return node.provider.withConnection((c) => {
+        const lent: Connection = {
+          query: (text, values) => observed(observe, group, node, text, () => c.query(text, values)),
+        };
+        // A pipeline (prelude + statement, one round trip) is observed as its statement.
+        if (c.queryAfter) {
+          const after = c.queryAfter.bind(c);
+          lent.queryAfter = (prelude, text, values) =>
+            observed(observe, group, node, text, () => after(prelude, text, values));
+        }
+        return fn(lent);
+      });
     },
     stats: () => group.primary.provider.stats(),
     end: async () => {},

@@ -78,16 +78,15 @@ async function prepare(ctx: ProtocolContext, state: TxState, s: Session): Promis
   }
 }
 
-/** Record the commit decision; returns what is in force. Throws TRANSACTION_IN_DOUBT when that cannot be known. */
-async function decide(ctx: ProtocolContext, state: TxState, sessions: Session[]): Promise<'commit' | 'abort'> {
+/**
+ * Record the commit decision with an autocommit insert on the coordinator cluster's primary (the
+ * coordinator cluster is not a participant). Returns what is in force. Throws TRANSACTION_IN_DOUBT
+ * when that cannot be known.
+ */
+async function decideApart(ctx: ProtocolContext, state: TxState): Promise<'commit' | 'abort'> {
   const participants = [...state.attempted.values()];
-  const coord = sessions.find((s) => s.clusterId === ctx.coordinatorClusterId && !s.broken);
   try {
-    return coord
-      ? await coord.use((c) => ctx.log.decide(c, state.id, ctx.ownerId, 'commit', participants), true)
-      : await ctx
-          .primary(ctx.coordinatorClusterId)
-          .withConnection((c) => ctx.log.decide(c, state.id, ctx.ownerId, 'commit', participants));
+    return await ctx.log.decide(ctx.primary(ctx.coordinatorClusterId), state.id, ctx.ownerId, 'commit', participants);
   } catch (err) {
     if (!isConnectionError(err)) {
       throw failure(
@@ -96,19 +95,79 @@ async function decide(ctx: ProtocolContext, state: TxState, sessions: Session[])
         err,
       );
     }
-    if (coord) coord.broken = true;
     // The insert may or may not have committed: ask again (idempotent, first row wins).
     try {
       return await ctx.log.decide(ctx.primary(ctx.coordinatorClusterId), state.id, ctx.ownerId, 'commit', participants);
     } catch (err2) {
-      state.decided = true; // unknown: never roll back; recovery follows the table
-      throw new PgmError(
-        'TRANSACTION_IN_DOUBT',
-        `tx: transaction ${state.id} is prepared everywhere but the coordinator "${ctx.coordinatorClusterId}" ` +
-          'could not be reached to record the decision; recovery will finish it',
-        { cause: err2, clusterId: ctx.coordinatorClusterId, details: { id: state.id, gids: participants } },
+      throw inDoubt(ctx, state, err2);
+    }
+  }
+}
+
+function inDoubt(ctx: ProtocolContext, state: TxState, cause: unknown): PgmError {
+  state.decided = true; // unknown: never roll back; recovery follows the table
+  return new PgmError(
+    'TRANSACTION_IN_DOUBT',
+    `tx: transaction ${state.id} is prepared but the coordinator "${ctx.coordinatorClusterId}" ` +
+      'could not be reached to record or read the decision; recovery will finish it',
+    { cause, clusterId: ctx.coordinatorClusterId, details: { id: state.id, gids: [...state.attempted.values()] } },
+  );
+}
+
+const ABORTED_BY_RECOVERY = (state: TxState) =>
+  failure(
+    `tx: transaction ${state.id} was rolled back by recovery before its commit was recorded`,
+    undefined,
+    undefined,
+  );
+
+/**
+ * The coordinator cluster takes part: its own transaction records the decision and then commits
+ * plainly, both in one round trip. That COMMIT is the decision: the row exists exactly when the
+ * coordinator's writes do. The insert has no ON CONFLICT: if recovery fenced the transaction with
+ * `abort` first, the unique key fails the insert, the COMMIT is skipped, and everything rolls back.
+ * A connection lost meanwhile is settled at once by trying to fence with `abort` on a new
+ * connection: PostgreSQL makes that insert wait for the coordinator's transaction if it is still
+ * running, so the answer is the outcome.
+ */
+async function decideWithin(ctx: ProtocolContext, state: TxState, holder: Session): Promise<void> {
+  const participants = [...state.attempted.values()];
+  const sql = `${ctx.log.commitStatement(state.id, ctx.ownerId, participants)}; COMMIT`;
+  let res: unknown;
+  try {
+    res = await holder.use((c) => c.query(sql), true);
+  } catch (err) {
+    if (isConnectionError(err)) {
+      holder.broken = true;
+      let decision: 'commit' | 'abort';
+      try {
+        decision = await ctx.log.decide(
+          ctx.primary(ctx.coordinatorClusterId),
+          state.id,
+          ctx.ownerId,
+          'abort',
+          participants,
+        );
+      } catch (err2) {
+        throw inDoubt(ctx, state, err2);
+      }
+      if (decision === 'commit') return;
+      throw failure(
+        `tx: the connection to the coordinator "${holder.clusterId}" broke before its commit; rolled back`,
+        holder.clusterId,
+        err,
       );
     }
+    if ((err as { code?: unknown }).code === '23505') throw ABORTED_BY_RECOVERY(state);
+    throw failure(`tx: COMMIT failed on "${holder.clusterId}": ${(err as Error).message}`, holder.clusterId, err);
+  }
+  const last = (Array.isArray(res) ? res.at(-1) : res) as { command?: string } | undefined;
+  if (last?.command !== 'COMMIT') {
+    throw failure(
+      `tx: the transaction on "${holder.clusterId}" was aborted and rolled back`,
+      holder.clusterId,
+      undefined,
+    );
   }
 }
 
@@ -129,10 +188,37 @@ async function commitPrepared(ctx: ProtocolContext, s: Session, gid: string): Pr
   return false;
 }
 
+/** Did this participant's transaction write? (`pg_current_xact_id_if_assigned()`: no id = nothing written.) */
+async function wroteAnything(s: Session): Promise<boolean> {
+  try {
+    const r = await s.use(
+      (c) => c.query<{ wrote: boolean }>('SELECT pg_current_xact_id_if_assigned() IS NOT NULL AS wrote'),
+      true,
+    );
+    return r.rows[0]?.wrote === true;
+  } catch (err) {
+    if (isConnectionError(err)) s.broken = true;
+    throw failure(`tx: participant "${s.clusterId}" failed: ${(err as Error).message}`, s.clusterId, err);
+  }
+}
+
+/** A participant that wrote nothing commits now and gives its connection back. */
+async function commitReader(s: Session): Promise<void> {
+  await commitPlain(s);
+  await s.release();
+}
+
 /**
  * Commit the participants. Throws before the decision (the caller rolls
  * back); after it, never throws for a participant that is slow to commit:
  * it is reported in `pendingRecovery` and recovery finishes it.
+ *
+ * Round trips after the callback (see the README): a participant whose
+ * statements may have written (core's SQL analysis, "when unsure: write") is
+ * prepared without asking; one whose statements all read is asked whether it
+ * wrote, and then committed and released, or prepared. With the coordinator
+ * cluster among the participants, its own transaction records the decision
+ * and commits: PREPARE (others) -> decision + COMMIT -> COMMIT PREPARED (others).
  */
 export async function commitAll(ctx: ProtocolContext, state: TxState): Promise<CommitOutcome> {
   state.phase = 'finishing';
@@ -153,36 +239,40 @@ export async function commitAll(ctx: ProtocolContext, state: TxState): Promise<C
     return { twoPhase: false, clusters, pendingRecovery: [] };
   }
 
-  // Which participants wrote? No transaction id assigned = nothing written.
-  const wrote = await Promise.all(
-    sessions.map(async (s) => {
-      try {
-        const r = await s.use(
-          (c) => c.query<{ wrote: boolean }>('SELECT pg_current_xact_id_if_assigned() IS NOT NULL AS wrote'),
-          true,
-        );
-        return r.rows[0]?.wrote === true;
-      } catch (err) {
-        if (isConnectionError(err)) s.broken = true;
-        throw failure(`tx: participant "${s.clusterId}" failed: ${(err as Error).message}`, s.clusterId, err);
-      }
-    }),
-  );
-  const writers = sessions.filter((_, i) => wrote[i]);
-  const readers = sessions.filter((_, i) => !wrote[i]);
-
-  if (writers.length <= 1) {
-    // One-phase: readers have nothing to make durable; the single writer's COMMIT is the decision.
-    await Promise.all(readers.map(commitPlain));
-    if (writers[0]) await commitPlain(writers[0]);
+  if (state.options.readOnly) {
+    // READ ONLY participants cannot write anything another session sees (temporary tables at most,
+    // which cannot be prepared anyway): nothing to make atomic.
+    await Promise.all(sessions.map(commitPlain));
     return { twoPhase: false, clusters, pendingRecovery: [] };
   }
 
-  await ctx.ensureTwoPhase(writers.map((s) => s.clusterId));
+  const writers = sessions.filter((s) => s.mayHaveWritten);
+  let readers = sessions.filter((s) => !s.mayHaveWritten);
+  const checked = new Set<Session>();
+  if (writers.length <= 1) {
+    // Whether the commit needs two phases depends on the readers: ask them (one round trip, in parallel).
+    const wrote = await Promise.all(readers.map(wroteAnything));
+    writers.push(...readers.filter((_, i) => wrote[i]));
+    readers = readers.filter((_, i) => !wrote[i]);
+    if (writers.length <= 1) {
+      // One-phase: readers have nothing to make durable; the single writer's COMMIT is the decision.
+      await Promise.all([...readers.map(commitReader), ...writers.map(commitPlain)]);
+      return { twoPhase: false, clusters, pendingRecovery: [] };
+    }
+    for (const s of readers) checked.add(s);
+  }
+
+  // The coordinator cluster's own participant holds the decision when it takes part (whether it wrote or not).
+  const holder = sessions.find((s) => s.clusterId === ctx.coordinatorClusterId);
+  const toPrepare = writers.filter((s) => s !== holder);
+  const unchecked = readers.filter((s) => s !== holder && !checked.has(s));
+  await ctx.ensureTwoPhase([...toPrepare, ...unchecked].map((s) => s.clusterId));
   const preparedAt = performance.now();
   const results = await Promise.allSettled([
-    ...writers.map((s) => prepare(ctx, state, s)),
-    ...readers.map(commitPlain),
+    ...toPrepare.map((s) => prepare(ctx, state, s)),
+    // Readers not asked yet: asked now, alongside the PREPAREs; one that wrote after all is prepared too.
+    ...unchecked.map(async (s) => ((await wroteAnything(s)) ? prepare(ctx, state, s) : commitReader(s))),
+    ...readers.filter((s) => s !== holder && checked.has(s)).map(commitReader),
   ]);
   const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
   if (rejected) throw rejected.reason;
@@ -197,13 +287,11 @@ export async function commitAll(ctx: ProtocolContext, state: TxState): Promise<C
     );
   }
 
-  const decision = await decide(ctx, state, sessions);
-  if (decision !== 'commit') {
-    throw failure(
-      `tx: transaction ${state.id} was rolled back by recovery before its commit was recorded`,
-      undefined,
-      undefined,
-    );
+  if (holder) {
+    await decideWithin(ctx, state, holder);
+  } else {
+    const decision = await decideApart(ctx, state);
+    if (decision !== 'commit') throw ABORTED_BY_RECOVERY(state);
   }
   state.decided = true;
   try {
@@ -213,8 +301,9 @@ export async function commitAll(ctx: ProtocolContext, state: TxState): Promise<C
   }
   const pendingRecovery: string[] = [];
   await Promise.all(
-    writers.map(async (s) => {
-      if (!(await commitPrepared(ctx, s, state.attempted.get(s.clusterId)!))) pendingRecovery.push(s.clusterId);
+    [...state.attempted].map(async ([clusterId, gid]) => {
+      const s = sessions.find((x) => x.clusterId === clusterId)!;
+      if (!(await commitPrepared(ctx, s, gid))) pendingRecovery.push(clusterId);
     }),
   );
   return { twoPhase: true, clusters, pendingRecovery };

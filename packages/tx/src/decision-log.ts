@@ -1,4 +1,4 @@
-import { type Connection, quoteIdent, quoteQualified } from '@pg-multiverse/core';
+import { type Connection, quoteIdent, quoteLiteral, quoteQualified } from '@pg-multiverse/core';
 
 type Queryable = Pick<Connection, 'query'>;
 
@@ -13,8 +13,26 @@ export type Decision = 'commit' | 'abort';
 export interface DecisionLog {
   readonly table: string;
   ensureTable(q: Queryable): Promise<void>;
-  /** Try to record `decision`; returns the decision in force afterwards (ours or the one written before). */
-  decide(q: Queryable, txid: string, ownerId: string, decision: Decision, participants: string[]): Promise<Decision>;
+  /**
+   * Try to record `decision`; returns the decision in force afterwards (ours or the one written before).
+   * When the coordinator's own transaction has inserted the row and not finished yet, PostgreSQL makes
+   * this wait for it; `lockTimeoutMs` bounds that wait (SQLSTATE 55P03 past it).
+   */
+  decide(
+    q: Queryable,
+    txid: string,
+    ownerId: string,
+    decision: Decision,
+    participants: string[],
+    lockTimeoutMs?: number,
+  ): Promise<Decision>;
+  /**
+   * The statement that records `commit` inside the coordinator cluster's own participant
+   * transaction (then committed with it, `synchronous_commit = on`): no parameters, so it can
+   * share one simple-protocol message with the `COMMIT`. Without ON CONFLICT: a row written
+   * before (recovery's `abort`) fails it with a unique violation (23505), and nothing commits.
+   */
+  commitStatement(txid: string, ownerId: string, participants: readonly string[]): string;
   lookup(q: Queryable, txids: readonly string[]): Promise<Map<string, Decision>>;
   /** Delete this owner's rows older than `olderThanMs` whose txid is not in `keep`. Returns how many. */
   prune(q: Queryable, ownerId: string, olderThanMs: number, keep: readonly string[]): Promise<number>;
@@ -48,12 +66,16 @@ export function createDecisionLog(schema: string, table: string): DecisionLog {
         }
       }
     },
-    async decide(q, txid, ownerId, decision, participants) {
+    async decide(q, txid, ownerId, decision, participants, lockTimeoutMs) {
       // One statement, committed with synchronous_commit on (set_config(..., true) is SET LOCAL),
       // so the decision is flushed before anyone acts on it.
+      const wait =
+        lockTimeoutMs === undefined
+          ? ''
+          : `, set_config('lock_timeout', '${Math.max(1, Math.round(lockTimeoutMs))}', true)`;
       const res = await q.query<{ decision: Decision }>(
         `INSERT INTO ${qualified} (txid, owner_id, decision, participants)
-         SELECT $1, $2, $3, $4::text[] FROM (SELECT set_config('synchronous_commit', 'on', true)) AS durable
+         SELECT $1, $2, $3, $4::text[] FROM (SELECT set_config('synchronous_commit', 'on', true)${wait}) AS durable
          ON CONFLICT (txid) DO NOTHING RETURNING decision`,
         [txid, ownerId, decision, participants],
       );
@@ -62,6 +84,12 @@ export function createDecisionLog(schema: string, table: string): DecisionLog {
         txid,
       ]);
       return existing.rows[0]?.decision ?? decision;
+    },
+    commitStatement(txid, ownerId, participants) {
+      const list = participants.map(quoteLiteral).join(', ');
+      return `INSERT INTO ${qualified} (txid, owner_id, decision, participants)
+         SELECT ${quoteLiteral(txid)}, ${quoteLiteral(ownerId)}, 'commit', ARRAY[${list}]::text[]
+         FROM (SELECT set_config('synchronous_commit', 'on', true)) AS durable`;
     },
     async lookup(q, txids) {
       const out = new Map<string, Decision>();

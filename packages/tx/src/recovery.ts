@@ -14,6 +14,9 @@ export interface RecoveryContext {
   emit<K extends keyof TransactionEvents>(event: K, ...args: TransactionEvents[K]): void;
 }
 
+/** How long recovery waits for a coordinator transaction that holds its decision row uncommitted. */
+const FENCE_WAIT_MS = 5000;
+
 interface Found {
   gid: string;
   txid: string;
@@ -138,8 +141,16 @@ export async function runRecovery(ctx: RecoveryContext): Promise<RecoveryReport>
           report.waiting++;
           continue;
         }
-        // Presumed abort, fenced: the first row written for a txid wins.
-        decision = await ctx.log.decide(coordinator, f.txid, ctx.ownerId, 'abort', [f.clusterId]);
+        // Presumed abort, fenced: the first row written for a txid wins. A coordinator whose own
+        // transaction inserted `commit` and is committing right now makes this wait for its outcome;
+        // one that hangs there is left for a later run (55P03 past FENCE_WAIT_MS).
+        try {
+          decision = await ctx.log.decide(coordinator, f.txid, ctx.ownerId, 'abort', [f.clusterId], FENCE_WAIT_MS);
+        } catch (err) {
+          if (serverError(err)?.code !== '55P03') throw err;
+          report.waiting++;
+          continue;
+        }
         decisions.set(f.txid, decision);
         entry.decision = decision;
       }

@@ -1,4 +1,4 @@
-import type { Connection, ConnectionProvider } from '@pg-multiverse/core';
+import type { Connection, ConnectionProvider, QueryResult } from '@pg-multiverse/core';
 
 /**
  * One participant's dedicated connection, held across the callback. The
@@ -15,12 +15,29 @@ export interface Session {
   searchPath: string | undefined;
   /** A statement failed and no savepoint rollback cleared it: the transaction is aborted here. */
   aborted: boolean;
+  /**
+   * Some statement may have written (core's SQL analysis does not prove every one a read). A
+   * participant without it is asked at commit whether it wrote (`pg_current_xact_id_if_assigned()`).
+   */
+  mayHaveWritten: boolean;
   /** The connection itself broke; it is destroyed on release. */
   broken: boolean;
   /** Statements running right now. */
   busy: number;
+  /**
+   * What opens the transaction, not sent yet: `BEGIN ...`, then a SELECT whose first column is
+   * the backend pid (`pid`) and which sets the first search_path, then the savepoints of a late
+   * joiner. It travels with the first statement (`runFirst`, in `use(fn, false, true)`), or, for
+   * any other work, is sent on its own first.
+   */
+  prelude: string[] | undefined;
   /** Run `fn` with the connection once earlier work is done. After `seal()`, only `internal` work runs. */
-  use<T>(fn: (c: Connection) => Promise<T>, internal?: boolean): Promise<T>;
+  use<T>(fn: (c: Connection) => Promise<T>, internal?: boolean, first?: boolean): Promise<T>;
+  /**
+   * The participant's first statement: with the prelude in one round trip when the connection
+   * can pipeline (`Connection.queryAfter`), else the prelude, then the statement.
+   */
+  runFirst<R>(c: Connection, sql: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>>;
   /** Refuse further application statements (the transaction is finishing). */
   seal(): void;
   /** Give the connection back (destroyed when `destroy` or broken). Resolves once the provider released it. */
@@ -56,19 +73,36 @@ export async function openSession(provider: ConnectionProvider, clusterId: strin
   let chain: Promise<unknown> = Promise.resolve();
   let sealed = false;
   let released = false;
+  const takePrelude = () => {
+    const p = session.prelude;
+    session.prelude = undefined;
+    return p;
+  };
+  const flushPrelude = async (c: Connection) => {
+    const p = takePrelude();
+    if (!p) return;
+    const res: unknown = await c.query(p.join('; '));
+    for (const r of (Array.isArray(res) ? res : [res]) as { rows?: { pid?: unknown }[] }[]) {
+      const pid = r.rows?.[0]?.pid;
+      if (pid !== undefined) session.pid = Number(pid);
+    }
+  };
   const session: Session = {
     clusterId,
     provider,
     pid: undefined,
     searchPath: undefined,
     aborted: false,
+    mayHaveWritten: false,
     broken: false,
     busy: 0,
-    use<T>(fn: (c: Connection) => Promise<T>, internal = false): Promise<T> {
+    prelude: undefined,
+    use<T>(fn: (c: Connection) => Promise<T>, internal = false, first = false): Promise<T> {
       const next = chain.then(async () => {
         if (released || (sealed && !internal)) throw new SessionSealedError('transaction is finishing');
         session.busy++;
         try {
+          if (!first) await flushPrelude(conn);
           return await fn(conn);
         } finally {
           session.busy--;
@@ -76,6 +110,20 @@ export async function openSession(provider: ConnectionProvider, clusterId: strin
       });
       chain = next.catch(() => undefined);
       return next;
+    },
+    async runFirst<R>(c: Connection, sql: string, params: readonly unknown[] | undefined) {
+      const p = takePrelude();
+      if (p && c.queryAfter) {
+        const out = await c.queryAfter<R>(p, sql, params);
+        const pid = out.prelude[1]?.[0];
+        if (pid !== undefined && pid !== null) session.pid = Number(pid);
+        return out.result;
+      }
+      if (p) {
+        session.prelude = p;
+        await flushPrelude(c);
+      }
+      return c.query<R>(sql, params);
     },
     seal() {
       sealed = true;

@@ -1,4 +1,5 @@
 import {
+  analyzeSql,
   type ConnectionProvider,
   isPgmError,
   PgmError,
@@ -94,31 +95,16 @@ function getSession(
         { cause: err, clusterId },
       );
     }
-    try {
-      const path = searchPathFor(schema);
-      await session.use(async (c) => {
-        // One round trip: BEGIN and the first search_path in one simple-protocol message
-        // (pg answers with one result per statement; the last one is ours).
-        const res: unknown = await c.query(
-          `${beginSql(state.options)}; SELECT pg_backend_pid() AS pid, set_config('search_path', ${quoteLiteral(path)}, true) AS search_path`,
-        );
-        const last = (Array.isArray(res) ? res.at(-1) : res) as { rows?: { pid?: number }[] } | undefined;
-        session.pid = last?.rows?.[0]?.pid;
-        session.searchPath = path;
-        // A participant that joins after a savepoint gets it too (its state then was: nothing done).
-        for (const sp of state.savepoints) await c.query(`SAVEPOINT ${quoteIdent(sp)}`);
-      });
-    } catch (err) {
-      await session.release(true);
-      throw new PgmError(
-        'QUERY_FAILED',
-        `tx: BEGIN failed on the primary of "${clusterId}": ${(err as Error).message}`,
-        {
-          cause: err,
-          clusterId,
-        },
-      );
-    }
+    // Not sent yet: BEGIN, the first search_path (and the backend pid, for cancelling on timeout) and,
+    // for a participant that joins after a savepoint, that savepoint (its state then was: nothing
+    // done) go with the participant's first statement, in one round trip (see Session.prelude).
+    const path = searchPathFor(schema);
+    session.prelude = [
+      beginSql(state.options),
+      `SELECT pg_backend_pid() AS pid, set_config('search_path', ${quoteLiteral(path)}, true) AS search_path`,
+      ...state.savepoints.map((sp) => `SAVEPOINT ${quoteIdent(sp)}`),
+    ];
+    session.searchPath = path;
     state.opened.push(session);
     return session;
   })();
@@ -209,14 +195,22 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
       const session = await getSession(state, primary, participant, schema);
       state.statements.push({ clusterId, ...(participant !== clusterId ? { participant } : {}), schema, sql });
       const path = searchPathFor(schema);
+      if (!session.mayHaveWritten && analyzeSql(sql).kind !== 'read') session.mayHaveWritten = true;
       try {
-        return await session.use(async (c) => {
-          if (session.searchPath !== path) {
-            await c.query("SELECT set_config('search_path', $1, true)", [path]);
-            session.searchPath = path;
-          }
-          return c.query<R>(sql, params);
-        });
+        return await session.use(
+          async (c) => {
+            if (session.prelude) return session.runFirst<R>(c, sql, params);
+            if (session.searchPath !== path) {
+              await c.query("SELECT set_config('search_path', $1, true)", [path]);
+              session.searchPath = path;
+            }
+            return c.query<R>(sql, params);
+          },
+          false,
+          // With a timeout, the pid must be known while the first statement runs (to cancel it):
+          // the prelude then goes first, on its own.
+          state.options.timeoutMs === undefined,
+        );
       } catch (err) {
         if (err instanceof SessionSealedError) throw finishedError(state);
         session.aborted = true;

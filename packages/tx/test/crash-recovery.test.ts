@@ -44,11 +44,13 @@ describe('crash recovery', () => {
   it('rolls both sides back when the coordinator is killed after PREPARE, before the decision', async () => {
     const run = await runAndKillCoordinator(childSpec('afterPrepare', 1));
     expect(run.exitSignal).toBe('SIGKILL');
-    expect((await h.prepared('c1')).length).toBe(1);
+    // c1 is the coordinator cluster: its participant is never prepared (its COMMIT is the decision);
+    // killed before it, its open transaction died with the connection.
+    expect(await h.prepared('c1')).toEqual([]);
     expect((await h.prepared('c2')).length).toBe(1);
     const report = await h.tm.recover();
     expect(report.ran).toBe(true);
-    expect(report.rolledBack).toBe(2);
+    expect(report.rolledBack).toBe(1);
     expect(await rows('c1', 'sa', 1)).toBe(0);
     expect(await rows('c2', 'sb', 1)).toBe(0);
     expect(await h.prepared('c1')).toEqual([]);
@@ -58,15 +60,17 @@ describe('crash recovery', () => {
       run.txid,
     ]);
     expect(d.rows).toEqual([{ decision: 'abort' }]);
-    expect(recovered.filter((e) => e.txid === run.txid).map((e) => e.action)).toEqual(['rollback', 'rollback']);
+    expect(recovered.filter((e) => e.txid === run.txid).map((e) => e.action)).toEqual(['rollback']);
   });
 
   it('commits both sides when the coordinator is killed after the decision, before COMMIT PREPARED', async () => {
     const run = await runAndKillCoordinator(childSpec('afterDecision', 2));
     expect(run.exitSignal).toBe('SIGKILL');
-    expect(await rows('c1', 'sa', 2)).toBe(0); // still prepared, not visible
+    // The coordinator's COMMIT was the decision: its side is visible, the other still prepared.
+    expect(await rows('c1', 'sa', 2)).toBe(1);
+    expect(await rows('c2', 'sb', 2)).toBe(0);
     const report = await h.tm.recover();
-    expect(report.committed).toBe(2);
+    expect(report.committed).toBe(1);
     expect(await rows('c1', 'sa', 2)).toBe(1);
     expect(await rows('c2', 'sb', 2)).toBe(1);
     expect(await h.prepared('c1')).toEqual([]);
@@ -85,7 +89,9 @@ describe('crash recovery', () => {
       await topo.cluster('c1').primary.start();
     }
     const report = await h.tm.recover();
-    expect(report.rolledBack).toBe(2);
+    expect(report.rolledBack).toBe(1);
+    expect(await rows('c1', 'sa', 3)).toBe(0);
+    expect(await rows('c2', 'sb', 3)).toBe(0);
     expect(await h.prepared('c1')).toEqual([]);
     expect(await h.prepared('c2')).toEqual([]);
   });
@@ -119,6 +125,107 @@ describe('crash recovery', () => {
     expect(report.committed).toBe(1);
     expect(await rows('c2', 'sb', 4)).toBe(1);
     expect(await h.prepared('c2')).toEqual([]);
+  });
+
+  it('settles a coordinator connection lost during its decision at once: fenced with abort, nothing commits', async () => {
+    const killer = harness(primaries, schemas, {
+      ownerId: h.ownerId,
+      decisionSchema: h.decisionSchema,
+      hooks: {
+        // c2 is prepared; the coordinator cluster's participant (c1) waits, idle in its transaction,
+        // for the decision: end that backend, so the decision's INSERT; COMMIT meets a dead connection.
+        afterPrepare: async () => {
+          await h.pools.c1!.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()`,
+          );
+        },
+      },
+    });
+    const rolled: string[] = [];
+    killer.tm.on('transactionRolledBack', (e) => rolled.push(e.reason));
+    try {
+      let txid = '';
+      const err = await killer.tm
+        .withTransaction(['sa', 'sb'], async (tx) => {
+          txid = tx.id;
+          await tx.query('INSERT INTO items VALUES (5, $1)', ['a'], { schema: 'sa' });
+          await tx.query('INSERT INTO items VALUES (5, $1)', ['b'], { schema: 'sb' });
+        })
+        .catch((e: unknown) => e);
+      expect(isPgmError(err, 'TRANSACTION_FAILED')).toBe(true);
+      expect((err as Error).message).toMatch(/broke before its commit/);
+      expect(rolled).toEqual(['prepare_failed']);
+      expect(await rows('c1', 'sa', 5)).toBe(0);
+      expect(await rows('c2', 'sb', 5)).toBe(0);
+      expect(await h.prepared('c2')).toEqual([]);
+      const d = await h.pools.c1!.query(`SELECT decision FROM "${h.decisionSchema}".decisions WHERE txid = $1`, [txid]);
+      expect(d.rows).toEqual([{ decision: 'abort' }]);
+    } finally {
+      await killer.tm.close();
+      await Promise.all(Object.values(killer.pools).map((p) => p.end()));
+    }
+  });
+
+  it("a recovery that fences the transaction before the coordinator's decision wins: nothing commits", async () => {
+    const racer = harness(primaries, schemas, {
+      ownerId: h.ownerId,
+      decisionSchema: h.decisionSchema,
+      // safeAgeMs 0 on h: its recovery takes c2's fresh prepared transaction for an abandoned one.
+      hooks: { afterPrepare: () => h.tm.recover().then(() => undefined) },
+    });
+    const rolled: string[] = [];
+    racer.tm.on('transactionRolledBack', (e) => rolled.push(e.reason));
+    try {
+      const err = await racer.tm
+        .withTransaction(['sa', 'sb'], async (tx) => {
+          await tx.query('INSERT INTO items VALUES (6, $1)', ['a'], { schema: 'sa' });
+          await tx.query('INSERT INTO items VALUES (6, $1)', ['b'], { schema: 'sb' });
+        })
+        .catch((e: unknown) => e);
+      expect(isPgmError(err, 'TRANSACTION_FAILED')).toBe(true);
+      expect((err as Error).message).toMatch(/rolled back by recovery/);
+      expect(rolled).toEqual(['aborted_by_recovery']);
+      expect(await rows('c1', 'sa', 6)).toBe(0);
+      expect(await rows('c2', 'sb', 6)).toBe(0);
+      expect(await h.prepared('c2')).toEqual([]);
+    } finally {
+      await racer.tm.close();
+      await Promise.all(Object.values(racer.pools).map((p) => p.end()));
+    }
+  });
+
+  it('prepares a participant whose statements read but wrote through a function, instead of committing it early', async () => {
+    await h.pools.c2!.query(
+      "CREATE FUNCTION sb.insert_item(i int) RETURNS int LANGUAGE sql AS $$ INSERT INTO sb.items VALUES (i, 'fn') RETURNING 1 $$",
+    );
+    let gids: Record<string, string> = {};
+    const fn = harness(primaries, schemas, {
+      ownerId: h.ownerId,
+      decisionSchema: h.decisionSchema,
+      hooks: {
+        afterPrepare: (info) => {
+          gids = info.gids;
+          throw new Error('stop before the decision');
+        },
+      },
+    });
+    try {
+      const err = await fn.tm
+        .withTransaction(['sa', 'sb'], async (tx) => {
+          await tx.query('INSERT INTO items VALUES (7, $1)', ['a'], { schema: 'sa' });
+          await tx.query('SELECT insert_item(7)', [], { schema: 'sb' }); // a read to the SQL analysis
+        })
+        .catch((e: unknown) => e);
+      expect((err as Error).message).toBe('stop before the decision');
+      expect(Object.keys(gids)).toEqual(['c2']);
+      expect(await rows('c1', 'sa', 7)).toBe(0);
+      expect(await rows('c2', 'sb', 7)).toBe(0);
+      expect(await h.prepared('c2')).toEqual([]);
+    } finally {
+      await fn.tm.close();
+      await Promise.all(Object.values(fn.pools).map((p) => p.end()));
+    }
   });
 
   it('never touches prepared transactions of other owners', async () => {

@@ -17,6 +17,27 @@ export interface QueryResult<R = Record<string, unknown>> {
 /** One dedicated session (a checked-out pooled connection). */
 export interface Connection {
   query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
+  /**
+   * Optional capability: run the `prelude` statements (no parameters, one statement each, e.g.
+   * `BEGIN`, `SELECT set_config(...)`) and then `text` with `values`, in one round trip, as one
+   * pipeline: a prelude statement that fails stops everything after it (`text` does not run) and
+   * rejects with its error. Resolves with `text`'s result and, per prelude statement, the text
+   * values of its first row (`[]` when it returned none). Callers fall back to `query` calls
+   * one after another when a connection lacks it. `poolProvider`'s sessions have it (pg's
+   * extended protocol, one Sync).
+   */
+  queryAfter?<R = Record<string, unknown>>(
+    prelude: readonly string[],
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<PipelinedResult<R>>;
+}
+
+/** What `Connection.queryAfter` resolves with. */
+export interface PipelinedResult<R = Record<string, unknown>> {
+  result: QueryResult<R>;
+  /** Per prelude statement: its first row's values as text (null for SQL NULL), `[]` without rows. */
+  prelude: (string | null)[][];
 }
 
 /**
