@@ -106,7 +106,11 @@ export class Tracing {
 
   // ---- statements ------------------------------------------------------------------------------
 
-  /** The span of one `query()` call, started before it runs (parent: the active context). */
+  /**
+   * The span of one `query()` call, started before it runs (parent: the active context), with
+   * every attribute known before running (a sampler sees them). A fresh attributes object per
+   * span: the SDK merges its sampler's attributes into the object it is given.
+   */
   startQuery(plan: QueryPlan): Span {
     const attributes = this.statementAttributes(plan.analysis, plan.sql, plan.clusterId, plan.schema, plan.shardId);
     return this.tracer.startSpan(this.nameOf(attributes), { kind: SPAN_KIND_CLIENT, attributes });
