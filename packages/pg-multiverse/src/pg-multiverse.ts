@@ -567,8 +567,14 @@ export class PgMultiverse extends EventEmitter {
         ),
       );
     } catch (err) {
-      if (txId) this.committedStatements.delete(txId);
-      throw redactError(err as Error, this.secrets);
+      const e = redactError(err as Error, this.secrets);
+      if (txId) {
+        this.committedStatements.delete(txId);
+        // Normally settled by the committed/rolled-back events already; not when the outcome is in doubt.
+        this.twoPhaseStarted.delete(txId);
+        this.tracing?.transactionUnsettled(txId, e);
+      }
+      throw e;
     }
     // Committed: now (and only now) the cache may forget what the transaction wrote, and a
     // read-your-writes session in scope learns the clusters' new WAL positions. Nothing here

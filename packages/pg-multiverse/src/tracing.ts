@@ -239,6 +239,23 @@ export class Tracing {
     t.span.end();
   }
 
+  /**
+   * `withTransaction` rejected without a committed or rolled-back event (its outcome is in
+   * doubt: recovery finishes it): the span ends with the error, `pgm.outcome` `in_doubt`.
+   */
+  transactionUnsettled(id: string, err: Error): void {
+    const t = this.tx.get(id);
+    if (!t) return;
+    this.tx.delete(id);
+    if (t.phase) {
+      t.phase.span.setStatus?.({ code: STATUS_ERROR, message: err.message });
+      t.phase.span.end();
+    }
+    t.span.setAttribute('pgm.outcome', 'in_doubt');
+    this.setError(t.span, err, undefined);
+    t.span.end();
+  }
+
   private openPhase(t: TxSpans, name: string, startTime: number | undefined): NonNullable<TxSpans['phase']> {
     const span = this.tracer.startSpan(
       `pgm.2pc.${name}`,

@@ -238,6 +238,25 @@ describe('OpenTelemetry spans (database semantic conventions)', () => {
       expect(creates).toHaveLength(1);
       expect(creates[0]!.attributes['pgm.cluster']).toBe(step.attributes['pgm.cluster']);
     }
+
+    // A failing step: its span is an error, and so is the failing statement under it.
+    exporter.reset();
+    pgm.addMigration({
+      version: '20240602000000_broken',
+      targetSchemas: [CS],
+      async up(ctx) {
+        await ctx.query('ALTER TABLE no_such_table ADD COLUMN x int');
+      },
+    });
+    await expect(pgm.migrate()).rejects.toThrow();
+    const failed = spans().find((s) => s.name === 'pgm.migration.up')!;
+    expect(failed.status.code).toBe(SpanStatusCode.ERROR);
+    expect(failed.attributes['pgm.migration.version']).toBe('20240602000000_broken');
+    const statement = spans().find(
+      (s) => s.attributes['db.query.text'] === 'ALTER TABLE no_such_table ADD COLUMN x int',
+    )!;
+    expect(parentOf(statement)).toBe(idOf(failed));
+    expect(statement.attributes['db.response.status_code']).toBe('42P01');
   });
 
   it('tracing: false makes no spans; a tracer with tracing: false is refused', async () => {
