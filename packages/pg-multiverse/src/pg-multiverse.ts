@@ -177,7 +177,7 @@ export class PgMultiverse extends EventEmitter {
       this.tracing = new Tracing(otel, tracer, this.nodes, (sql) => router.analyze(sql), this.secrets);
     }
     // The router only builds queryExecuted payloads when someone listens: attach our listener
-    // when metrics are on or once the application subscribes, so disabled metrics cost nothing.
+    // when metrics or tracing are on or once the application subscribes, so disabled metrics cost nothing.
     const metrics = this.metrics;
     let attached = false;
     const attach = () => {
@@ -196,11 +196,12 @@ export class PgMultiverse extends EventEmitter {
       });
     };
     if (metrics || this.tracing || this.listenerCount('queryExecuted') > 0) attach();
+    else super.on('newListener', (event: string | symbol) => event === 'queryExecuted' && attach());
     if (metrics) {
       router.on('queryRetried', (e) => metrics.recordRetry(e.clusterId));
       router.on('nodeDown', (e) => metrics.recordTransition(e.clusterId, e.nodeId, 'down'));
       router.on('nodeUp', (e) => metrics.recordTransition(e.clusterId, e.nodeId, 'up'));
-    } else super.on('newListener', (event: string | symbol) => event === 'queryExecuted' && attach());
+    }
     // A Redis store without ioredis (or any store that cannot work) fails the start, not the first read.
     const store = o.enableCache ? o.cache?.store : undefined;
     if (store && typeof store.ready === 'function') {

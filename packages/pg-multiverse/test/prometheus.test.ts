@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { uniqueName, withSchemas } from '@pg-multiverse/testkit';
+import { startTopology, uniqueName, withSchemas } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { type ClusterConfiguration, PgMultiverse, PROMETHEUS_CONTENT_TYPE } from 'pg-multiverse';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -140,6 +140,37 @@ describe('Prometheus metrics', () => {
       expect(await res.text()).toMatch(/closed/);
     } finally {
       await new Promise((r) => s.close(r));
+    }
+  });
+
+  it('a retried read; a replica refused, then back: node_up 0 then 1, one down and one up transition', async () => {
+    const topo = await startTopology({ clusters: { main: { replicas: 1, schemas: ['app'] } } });
+    const own = new PgMultiverse({ cluster: { healthCheckInterval: 200 } });
+    try {
+      await own.initialize(topo.config);
+      const prom = () => own.getMetrics({ format: 'prometheus' });
+      const replica = { cluster: 'main', node: 'replica-1' };
+      const waitFor = async (what: string, ok: () => boolean) => {
+        for (let i = 0; i < 600 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
+        if (!ok()) throw new Error(`timed out waiting for ${what}`);
+      };
+      expect(value(prom(), 'pgm_node_up', { ...replica, role: 'replica' })).toBe(1);
+      // A read whose session is terminated (57P01) is retried once on another node, where it dies again.
+      const kill = own.query('SELECT pg_terminate_backend(pg_backend_pid())', [], { consistency: 'eventual' });
+      await expect(kill).rejects.toThrow();
+      expect(value(prom(), 'pgm_query_retries_total', { cluster: 'main' })).toBe(1);
+      expect(value(prom(), 'pgm_query_errors_total', { cluster: 'main', code: '57P01' })).toBe(1);
+      topo.cluster('main').replicas[0]!.proxy.refuse();
+      await waitFor('replica-1 down', () => value(prom(), 'pgm_node_up', { ...replica, role: 'replica' }) === 0);
+      expect(value(prom(), 'pgm_node_transitions_total', { ...replica, direction: 'down' })).toBe(1);
+      expect(value(prom(), 'pgm_node_transitions_total', { ...replica, direction: 'up' })).toBe(0);
+      topo.cluster('main').replicas[0]!.proxy.restore();
+      await waitFor('replica-1 up', () => value(prom(), 'pgm_node_up', { ...replica, role: 'replica' }) === 1);
+      expect(value(prom(), 'pgm_node_transitions_total', { ...replica, direction: 'up' })).toBe(1);
+      expect(promtool(prom()).status).toBe(0);
+    } finally {
+      await own.close();
+      await topo.stop();
     }
   });
 });
