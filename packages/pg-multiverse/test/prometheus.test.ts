@@ -71,6 +71,13 @@ describe('Prometheus metrics', () => {
       await tx.query('INSERT INTO items VALUES (2, $1)', ['two'], { schema: US });
       await tx.query('INSERT INTO ledger VALUES (3, 3)', [], { schema: CS });
     });
+    // A two-phase commit whose PREPARE is refused (a temporary table cannot be prepared): rolled back.
+    await expect(
+      pgm.withTransaction([US, CS], async (tx) => {
+        await tx.query('CREATE TEMP TABLE scratch (x int)', [], { schema: US });
+        await tx.query('INSERT INTO ledger VALUES (4, 4)', [], { schema: CS });
+      }),
+    ).rejects.toThrow(/temporary/);
 
     const res = await fetch(url);
     expect(res.status).toBe(200);
@@ -100,8 +107,10 @@ describe('Prometheus metrics', () => {
       value(text, 'pgm_node_transitions_total', { cluster: 'users_cluster', node: 'replica-1', direction: 'down' }),
     ).toBe(0);
     expect(value(text, 'pgm_two_phase_commits_total', { outcome: 'committed' })).toBe(1);
-    expect(value(text, 'pgm_two_phase_commits_total', { outcome: 'rolled_back' })).toBe(0);
+    expect(value(text, 'pgm_two_phase_commits_total', { outcome: 'rolled_back' })).toBe(1);
+    expect(value(text, 'pgm_two_phase_commits_total', { outcome: 'recovered_commit' })).toBe(0);
     expect(value(text, 'pgm_transactions_total', { outcome: 'committed' })).toBe(1);
+    expect(value(text, 'pgm_transactions_total', { outcome: 'rolled_back' })).toBe(1);
     expect(value(text, 'pgm_node_up', { cluster: 'users_cluster', node: 'replica-2', role: 'replica' })).toBe(1);
     expect(
       value(text, 'pgm_replica_lag_seconds', { cluster: 'users_cluster', node: 'replica-1' }),
@@ -161,12 +170,14 @@ describe('Prometheus metrics', () => {
       expect(value(prom(), 'pgm_query_retries_total', { cluster: 'main' })).toBe(1);
       expect(value(prom(), 'pgm_query_errors_total', { cluster: 'main', code: '57P01' })).toBe(1);
       topo.cluster('main').replicas[0]!.proxy.refuse();
-      await waitFor('replica-1 down', () => value(prom(), 'pgm_node_up', { ...replica, role: 'replica' }) === 0);
-      expect(value(prom(), 'pgm_node_transitions_total', { ...replica, direction: 'down' })).toBe(1);
-      expect(value(prom(), 'pgm_node_transitions_total', { ...replica, direction: 'up' })).toBe(0);
+      const transitions = (direction: string) => value(prom(), 'pgm_node_transitions_total', { ...replica, direction });
+      await waitFor('replica-1 marked down', () => transitions('down') === 1);
+      expect(value(prom(), 'pgm_node_up', { ...replica, role: 'replica' })).toBe(0);
+      expect(transitions('up')).toBe(0);
       topo.cluster('main').replicas[0]!.proxy.restore();
-      await waitFor('replica-1 up', () => value(prom(), 'pgm_node_up', { ...replica, role: 'replica' }) === 1);
-      expect(value(prom(), 'pgm_node_transitions_total', { ...replica, direction: 'up' })).toBe(1);
+      await waitFor('replica-1 up again', () => transitions('up') === 1);
+      await waitFor('replica-1 healthy', () => value(prom(), 'pgm_node_up', { ...replica, role: 'replica' }) === 1);
+      expect(transitions('down')).toBe(1);
       expect(promtool(prom()).status).toBe(0);
     } finally {
       await own.close();

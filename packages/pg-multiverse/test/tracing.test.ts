@@ -198,6 +198,30 @@ describe('OpenTelemetry spans (database semantic conventions)', () => {
     expect(JSON.stringify(all.map((s) => s.attributes))).not.toContain(SECRET_PARAM);
   });
 
+  it('a two-phase commit whose PREPARE is refused: the prepare phase and the transaction are errors', async () => {
+    await expect(
+      pgm.withTransaction([US, CS], async (tx) => {
+        await tx.query('CREATE TEMP TABLE scratch (x int)', [], { schema: US });
+        await tx.query('INSERT INTO ledger VALUES (20, 1)', [], { schema: CS });
+      }),
+    ).rejects.toThrow(/temporary/);
+    const all = spans();
+    const txSpan = all.find((s) => s.name === 'pgm.transaction')!;
+    const prepare = all.find((s) => s.name === 'pgm.2pc.prepare')!;
+    expect(parentOf(prepare)).toBe(idOf(txSpan));
+    expect(prepare.status.code).toBe(SpanStatusCode.ERROR);
+    expect(all.some((s) => s.name === 'pgm.2pc.decide')).toBe(false);
+    const refused = all.filter(
+      (s) =>
+        /^PREPARE TRANSACTION/i.test(String(s.attributes['db.query.text'])) && s.status.code === SpanStatusCode.ERROR,
+    );
+    expect(refused).toHaveLength(1);
+    expect(parentOf(refused[0]!)).toBe(idOf(prepare));
+    expect(refused[0]!.attributes['db.response.status_code']).toBe('0A000');
+    expect(txSpan.status.code).toBe(SpanStatusCode.ERROR);
+    expect(txSpan.attributes).toMatchObject({ 'pgm.outcome': 'rolled_back', 'pgm.rollback_reason': 'prepare_failed' });
+  });
+
   it('a failed transaction: the failing statement and the transaction span are errors', async () => {
     await expect(
       pgm.withTransaction([CS], async (tx) => {
