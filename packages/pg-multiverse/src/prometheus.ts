@@ -141,7 +141,7 @@ export function renderPrometheus(m: MetricsCollector, state: ScrapeState, prefix
   family(
     'two_phase_commits_total',
     'counter',
-    'Two-phase commits across clusters by outcome (recovered: finished by recovery).',
+    'Two-phase commits by outcome: committed, rolled_back (per transaction); recovered_commit, recovered_rollback (per prepared participant finished by recovery).',
   );
   for (const o of TWO_PHASE_OUTCOMES) sample('two_phase_commits_total', { outcome: o }, m.counters.twoPhase[o]);
   if (state.transactions) {
