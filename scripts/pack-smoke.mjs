@@ -71,6 +71,28 @@ try {
     execFileSync(process.execPath, ['cjs.cjs'], { cwd: app, stdio: 'inherit' });
     console.log(`ok ${name} (ESM + CJS)`);
   }
+  // @opentelemetry/api is an optional peer: not installed here, so tracing is a no-op, and only an
+  // explicit `tracing: true` is refused (before any connection is tried).
+  writeFileSync(
+    join(app, 'optional-peer.mjs'),
+    [
+      "import { createRequire } from 'node:module';",
+      "import { PgMultiverse } from 'pg-multiverse';",
+      'const require = createRequire(import.meta.url);',
+      'let present = true;',
+      "try { require.resolve('@opentelemetry/api'); } catch { present = false; }",
+      "if (present) { console.error('@opentelemetry/api was installed: the optional peer check proves nothing'); process.exit(1); }",
+      "const url = 'postgres://nobody@127.0.0.1:1/none';",
+      "const on = await new PgMultiverse({ tracing: true }).initialize(url).then(() => 'ok', (e) => e.code);",
+      "const off = await new PgMultiverse().initialize(url).then(() => 'ok', (e) => e.code);",
+      "if (on !== 'TRACING_UNAVAILABLE' || off !== 'CONNECTION_FAILED') { console.error('optional peer:', on, off); process.exit(1); }",
+      "console.log('ok pg-multiverse without @opentelemetry/api (tracing off, tracing: true refused)');",
+      '',
+    ].join('\n'),
+  );
+  // Without NODE_PATH: pnpm sets it to the workspace's hoisted packages, where the peer is found.
+  const { NODE_PATH: _nodePath, ...env } = process.env;
+  execFileSync(process.execPath, ['optional-peer.mjs'], { cwd: app, stdio: 'inherit', env });
   execFileSync(join(app, 'node_modules/.bin/pgm'), ['--version'], { cwd: app, stdio: 'inherit' });
 } finally {
   rmSync(work, { recursive: true, force: true });

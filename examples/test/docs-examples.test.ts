@@ -149,7 +149,9 @@ describe('product documentation examples', () => {
     expect(r.metrics.clusters.commerce_cluster!.queries.total).toBe(2);
     expect(r.health.users_cluster!.healthy).toBe(true);
     expect(Object.keys(r.health.users_cluster!.nodes).sort()).toEqual(['primary', 'replica-1', 'replica-2']);
-    expect(r.prometheus).toMatch(/pgm_queries_total\{cluster="users_cluster",kind="read"\} 2/);
+    expect(r.prometheus).toMatch(/pgm_queries_total\{cluster="users_cluster",kind="read",cached="false"\} 2/);
+    expect(r.prometheus).toMatch(/pgm_queries_total\{cluster="commerce_cluster",kind="read",cached="true"\} 1/);
+    expect(r.prometheus).toMatch(/pgm_query_errors_total\{cluster="users_cluster",code="42P01"\} 1/);
   });
 
   it('performance tuning options: warm pools, compressed cache entries', async () => {

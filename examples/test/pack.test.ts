@@ -8,5 +8,6 @@ describe('every package installs and works alone', () => {
     const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 300_000 });
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain('ok pg-multiverse (ESM + CJS)');
+    expect(r.stdout).toContain('ok pg-multiverse without @opentelemetry/api (tracing off, tracing: true refused)');
   });
 });

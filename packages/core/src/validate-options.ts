@@ -398,6 +398,7 @@ export const FACADE_KEYS = [
   'connectionPool',
   'transactions',
   'providers',
+  'tracing',
   'tracer',
   'defaultCluster',
   'writeFunctions',
@@ -422,7 +423,14 @@ export function checkPgMultiverseOptions(
   const refused = { ...FACADE_REFUSED };
   for (const k of extraKeys) delete refused[k];
   checkKnownKeys(o, [...FACADE_KEYS, ...extraKeys], path, issues, refused);
-  for (const k of ['enableCache', 'enableMetrics', 'enableTransactions', 'enableMigrations', 'lazyConnect']) {
+  for (const k of [
+    'enableCache',
+    'enableMetrics',
+    'enableTransactions',
+    'enableMigrations',
+    'lazyConnect',
+    'tracing',
+  ]) {
     checkBoolean(o, k, path, issues);
   }
   checkCacheOptions(o.cache, at('cache'), issues, ['notify']);
@@ -442,6 +450,8 @@ export function checkPgMultiverseOptions(
   checkStringArray(o, 'writeFunctions', path, issues);
   if (o.tracer !== undefined && typeof (o.tracer as Obj | null)?.startSpan !== 'function') {
     issues.push({ path: at('tracer'), message: 'must have a startSpan(name, { attributes }) method' });
+  } else if (o.tracer !== undefined && o.tracing === false) {
+    issues.push({ path: at('tracer'), message: 'a tracer with tracing: false makes no sense: drop one of them' });
   }
 }
 

@@ -17,10 +17,10 @@ export type { PgMultiverseEvents } from './events.js';
 export {
   type CacheMetrics,
   type ClusterMetrics,
+  DURATION_BUCKETS,
   type NodeMetrics,
   type SystemMetrics,
   type TransactionMetrics,
-  toPrometheus,
 } from './metrics.js';
 export type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
 export {
@@ -28,4 +28,5 @@ export {
   type TransactionCallback,
   type TransactionContext,
 } from './pg-multiverse.js';
-export type { QueryTracer, SpanLike } from './tracing.js';
+export { PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
+export { type QueryTracer, type SpanAttributeValue, type SpanLike, TRACER_NAME } from './tracing.js';

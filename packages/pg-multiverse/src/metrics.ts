@@ -67,10 +67,139 @@ interface Acc {
   nodes: Map<string, { queries: number; errors: number; timeMs: number }>;
 }
 
+/** Upper bounds (seconds) of the query duration histogram's buckets (`+Inf` implied). */
+export const DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]);
+
+/** One histogram series (cluster, node, role, kind): counts per bucket (not cumulative), sum in seconds. */
+export interface DurationSeries {
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly role: string;
+  readonly kind: 'read' | 'write';
+  readonly buckets: number[];
+  count: number;
+  sum: number;
+}
+
+/** Outcomes of two-phase commits: committed, rolled back, or finished by recovery. */
+export const TWO_PHASE_OUTCOMES = ['committed', 'rolled_back', 'recovered_commit', 'recovered_rollback'] as const;
+export type TwoPhaseOutcome = (typeof TWO_PHASE_OUTCOMES)[number];
+
+/** Counters fed by events (the Prometheus exposition reads them). */
+export interface EventCounters {
+  /** cluster -> retried reads. */
+  retries: Map<string, number>;
+  /** `cluster/node` -> [down, up] transitions. */
+  transitions: Map<string, { clusterId: string; nodeId: string; down: number; up: number }>;
+  /** cluster -> error code -> failed queries. */
+  errors: Map<string, Map<string, number>>;
+  transactions: { committed: number; rolled_back: number };
+  twoPhase: Record<TwoPhaseOutcome, number>;
+}
+
 /** Counts what the facade and router report. Every figure is counted, none is made up. */
 export class MetricsCollector {
   private readonly startedAt = Date.now();
   private readonly clusters = new Map<string, Acc>();
+  /** cluster -> node -> `${role}:${kind}` -> series. */
+  private readonly durations = new Map<string, Map<string, Map<string, DurationSeries>>>();
+  readonly counters: EventCounters = {
+    retries: new Map(),
+    transitions: new Map(),
+    errors: new Map(),
+    transactions: { committed: 0, rolled_back: 0 },
+    twoPhase: { committed: 0, rolled_back: 0, recovered_commit: 0, recovered_rollback: 0 },
+  };
+
+  /** Known clusters and nodes start at zero (a series that exists before its first event). */
+  declareNodes(nodes: Iterable<{ clusterId: string; nodeId: string }>): void {
+    for (const n of nodes) {
+      this.acc(n.clusterId);
+      if (!this.counters.retries.has(n.clusterId)) this.counters.retries.set(n.clusterId, 0);
+      const key = `${n.clusterId}/${n.nodeId}`;
+      if (!this.counters.transitions.has(key))
+        this.counters.transitions.set(key, { clusterId: n.clusterId, nodeId: n.nodeId, down: 0, up: 0 });
+    }
+  }
+
+  /** One statement's duration on a node (router `queryExecuted`), for the histogram. */
+  observeDuration(clusterId: string, nodeId: string, role: string, kind: 'read' | 'write', durationMs: number): void {
+    let byNode = this.durations.get(clusterId);
+    if (!byNode) {
+      byNode = new Map();
+      this.durations.set(clusterId, byNode);
+    }
+    let bySeries = byNode.get(nodeId);
+    if (!bySeries) {
+      bySeries = new Map();
+      byNode.set(nodeId, bySeries);
+    }
+    const key = role === 'primary' ? (kind === 'read' ? 'p:r' : 'p:w') : kind === 'read' ? `${role}:r` : `${role}:w`;
+    let s = bySeries.get(key);
+    if (!s) {
+      s = { clusterId, nodeId, role, kind, buckets: new Array(DURATION_BUCKETS.length).fill(0), count: 0, sum: 0 };
+      bySeries.set(key, s);
+    }
+    const seconds = durationMs / 1000;
+    s.count++;
+    s.sum += seconds;
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+    if (i < DURATION_BUCKETS.length) s.buckets[i]!++;
+  }
+
+  /** Every histogram series. */
+  durationSeries(): DurationSeries[] {
+    const out: DurationSeries[] = [];
+    for (const byNode of this.durations.values())
+      for (const bySeries of byNode.values()) out.push(...bySeries.values());
+    return out;
+  }
+
+  /** A failed query or statement, by its code (SQLSTATE, else the PgmError code). */
+  recordError(clusterId: string, code: string): void {
+    let byCode = this.counters.errors.get(clusterId);
+    if (!byCode) {
+      byCode = new Map();
+      this.counters.errors.set(clusterId, byCode);
+    }
+    byCode.set(code, (byCode.get(code) ?? 0) + 1);
+  }
+
+  recordRetry(clusterId: string): void {
+    this.counters.retries.set(clusterId, (this.counters.retries.get(clusterId) ?? 0) + 1);
+  }
+
+  recordTransition(clusterId: string, nodeId: string, direction: 'down' | 'up'): void {
+    const key = `${clusterId}/${nodeId}`;
+    let t = this.counters.transitions.get(key);
+    if (!t) {
+      t = { clusterId, nodeId, down: 0, up: 0 };
+      this.counters.transitions.set(key, t);
+    }
+    t[direction]++;
+  }
+
+  recordTransaction(outcome: 'committed' | 'rolled_back', twoPhase: TwoPhaseOutcome | undefined): void {
+    this.counters.transactions[outcome]++;
+    if (twoPhase) this.counters.twoPhase[twoPhase]++;
+  }
+
+  recordRecovered(action: 'commit' | 'rollback'): void {
+    this.counters.twoPhase[action === 'commit' ? 'recovered_commit' : 'recovered_rollback']++;
+  }
+
+  /** Per cluster: queries by kind and whether the cache answered (reads only), since initialize. */
+  queryCounts(): { clusterId: string; reads: number; cachedReads: number; writes: number }[] {
+    return [...this.clusters].map(([clusterId, a]) => ({
+      clusterId,
+      reads: a.reads,
+      cachedReads: a.cached,
+      writes: a.writes,
+    }));
+  }
 
   private acc(clusterId: string): Acc {
     let a = this.clusters.get(clusterId);
@@ -173,91 +302,4 @@ export class MetricsCollector {
       },
     };
   }
-}
-
-function esc(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-/** Render metrics in the Prometheus text exposition format (version 0.0.4). */
-export function toPrometheus(m: SystemMetrics, prefix = 'pgm'): string {
-  const out: string[] = [];
-  const metric = (name: string, type: 'counter' | 'gauge', help: string, rows: [Record<string, string>, number][]) => {
-    out.push(`# HELP ${prefix}_${name} ${help}`, `# TYPE ${prefix}_${name} ${type}`);
-    for (const [labels, value] of rows) {
-      const l = Object.entries(labels)
-        .map(([k, v]) => `${k}="${esc(v)}"`)
-        .join(',');
-      out.push(`${prefix}_${name}${l ? `{${l}}` : ''} ${Number.isFinite(value) ? value : 0}`);
-    }
-  };
-  const cl = Object.entries(m.clusters);
-  metric(
-    'queries_total',
-    'counter',
-    'Queries by cluster and kind.',
-    cl.flatMap(([c, s]) => [
-      [{ cluster: c, kind: 'read' }, s.queries.reads] as [Record<string, string>, number],
-      [{ cluster: c, kind: 'write' }, s.queries.writes] as [Record<string, string>, number],
-    ]),
-  );
-  metric(
-    'query_errors_total',
-    'counter',
-    'Failed queries by cluster.',
-    cl.map(([c, s]) => [{ cluster: c }, s.queries.errors]),
-  );
-  metric(
-    'queries_cached_total',
-    'counter',
-    'Queries answered from the cache.',
-    cl.map(([c, s]) => [{ cluster: c }, s.queries.cached]),
-  );
-  metric(
-    'query_duration_ms_avg',
-    'gauge',
-    'Mean query latency in ms.',
-    cl.map(([c, s]) => [{ cluster: c }, s.queries.avgResponseTime]),
-  );
-  metric(
-    'node_queries_total',
-    'counter',
-    'Statements executed per node.',
-    cl.flatMap(([c, s]) =>
-      Object.entries(s.nodes).map(([n, v]) => [{ cluster: c, node: n }, v.queries] as [Record<string, string>, number]),
-    ),
-  );
-  metric(
-    'node_errors_total',
-    'counter',
-    'Failed statements per node.',
-    cl.flatMap(([c, s]) =>
-      Object.entries(s.nodes).map(([n, v]) => [{ cluster: c, node: n }, v.errors] as [Record<string, string>, number]),
-    ),
-  );
-  metric(
-    'connections',
-    'gauge',
-    'Pooled connections by state.',
-    cl.flatMap(([c, s]) =>
-      (['total', 'idle', 'waiting', 'active'] as const).map(
-        (k) => [{ cluster: c, state: k }, s.connections[k]] as [Record<string, string>, number],
-      ),
-    ),
-  );
-  if (m.cache) {
-    metric('cache_hits_total', 'counter', 'Cache hits.', [[{}, m.cache.hits]]);
-    metric('cache_misses_total', 'counter', 'Cache misses.', [[{}, m.cache.misses]]);
-    metric('cache_items', 'gauge', 'Entries in the cache.', [[{}, m.cache.itemCount]]);
-    metric('cache_bytes', 'gauge', 'Bytes in the cache.', [[{}, m.cache.bytes]]);
-  }
-  metric('transactions_total', 'counter', 'Transactions by outcome.', [
-    [{ outcome: 'committed' }, m.transactions.committed],
-    [{ outcome: 'rolled_back' }, m.transactions.rolledBack],
-    [{ outcome: 'recovered' }, m.transactions.recovered],
-  ]);
-  metric('prepared_transaction_oldest_age_ms', 'gauge', 'Age of the oldest in-doubt prepared transaction.', [
-    [{}, m.transactions.oldestPreparedAgeMs],
-  ]);
-  return `${out.join('\n')}\n`;
 }

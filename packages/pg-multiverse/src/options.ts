@@ -48,7 +48,17 @@ export interface PgMultiverseOptions {
   };
   /** Use existing pools: `'users_cluster/primary'` -> a `pg.Pool` or a `ConnectionProvider`. */
   providers?: Record<string, ConnectionProvider | import('pg').Pool>;
-  /** OpenTelemetry-compatible tracer: one span per query. */
+  /**
+   * OpenTelemetry spans (see README "OpenTelemetry"). Default: on when the optional peer
+   * `@opentelemetry/api` is installed (spans go to its global tracer provider, a no-op until
+   * the application registers an SDK), off otherwise. `true` requires the package
+   * (`TRACING_UNAVAILABLE` at `initialize()` without it); `false` turns spans off.
+   */
+  tracing?: boolean;
+  /**
+   * The OpenTelemetry `Tracer` to use instead of the global provider's
+   * (`provider.getTracer('pg-multiverse')`). Needs `@opentelemetry/api` (for span contexts).
+   */
   tracer?: QueryTracer;
   /** Cluster for queries without a schema (router option `defaultCluster`). Default: the only cluster, if one. */
   defaultCluster?: RouterOptions['defaultCluster'];

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createQueryCache, type QueryCache } from '@pg-multiverse/cache';
 import {
@@ -53,9 +54,11 @@ import {
   ROUTER_EVENTS,
   TRANSACTION_EVENTS,
 } from './events.js';
-import { type CacheMetrics, MetricsCollector, type SystemMetrics, toPrometheus } from './metrics.js';
+import { type CacheMetrics, MetricsCollector, type SystemMetrics } from './metrics.js';
+import { type NodeAddress, nodeAddresses } from './node-addresses.js';
 import type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
-import { SPAN_STATUS_ERROR } from './tracing.js';
+import { prometheusHandler, renderPrometheus } from './prometheus.js';
+import { isPrepareTransaction, loadOpenTelemetryApi, type Span, TRACER_NAME, Tracing } from './tracing.js';
 
 /** What `withTransaction`'s callback receives (see `@pg-multiverse/tx`). */
 export type TransactionContext = Transaction;
@@ -75,6 +78,10 @@ export class PgMultiverse extends EventEmitter {
   private tm: TransactionManager | undefined;
   private mm: MigrationManager | undefined;
   private metrics: MetricsCollector | undefined;
+  private tracing: Tracing | undefined;
+  /** Transactions that sent PREPARE TRANSACTION (counted as two-phase commits when they end). */
+  private readonly twoPhaseStarted = new Set<string>();
+  private nodes: ReadonlyMap<string, NodeAddress> = new Map();
   private secrets: string[] = [];
   private closed = false;
   private initializing: Promise<void> | undefined;
@@ -140,7 +147,19 @@ export class PgMultiverse extends EventEmitter {
     // is what the router and the migration manager receive.
     this.secrets = [...normalized.secrets];
     const metricsOn = o.enableMetrics !== false;
-    if (metricsOn) this.metrics = new MetricsCollector();
+    this.nodes = nodeAddresses(normalized);
+    if (metricsOn) {
+      this.metrics = new MetricsCollector();
+      this.metrics.declareNodes(this.nodes.values());
+    }
+    // OpenTelemetry: the optional peer @opentelemetry/api, loaded once; without it tracing is a no-op.
+    const otel = o.tracing === false ? undefined : await loadOpenTelemetryApi();
+    if (!otel && (o.tracer || o.tracing === true)) {
+      throw new PgmError(
+        'TRACING_UNAVAILABLE',
+        `${o.tracer ? 'the tracer option' : 'tracing: true'} needs the package @opentelemetry/api (an optional peer dependency of pg-multiverse): install it, or leave tracing unset`,
+      );
+    }
 
     const router = createRouter(normalized, {
       ...(o.lazyConnect ? { lazyConnect: true } : {}),
@@ -153,15 +172,22 @@ export class PgMultiverse extends EventEmitter {
     });
     this.router = router;
     this.forward(router, ROUTER_EVENTS);
+    if (otel) {
+      const tracer = (o.tracer ?? otel.trace.getTracer(TRACER_NAME)) as import('@opentelemetry/api').Tracer;
+      this.tracing = new Tracing(otel, tracer, this.nodes, (sql) => router.analyze(sql), this.secrets);
+    }
     // The router only builds queryExecuted payloads when someone listens: attach our listener
-    // when metrics are on or once the application subscribes, so disabled metrics cost nothing.
+    // when metrics or tracing are on or once the application subscribes, so disabled metrics cost nothing.
     const metrics = this.metrics;
     let attached = false;
     const attach = () => {
       if (attached) return;
       attached = true;
       router.on('queryExecuted', (e) => {
-        if (metrics) metrics.recordNode(e.clusterId, e.nodeId, e.durationMs, e.ok);
+        if (metrics) {
+          metrics.recordNode(e.clusterId, e.nodeId, e.durationMs, e.ok);
+          metrics.observeDuration(e.clusterId, e.nodeId, e.role, e.kind, e.durationMs);
+        }
         // Statements on lent sessions (transactions, migrations) never pass through query():
         // they are counted and traced here, from the router's observation.
         if (e.reason === 'session') this.observeSessionStatement(e);
@@ -169,8 +195,13 @@ export class PgMultiverse extends EventEmitter {
         if (this.listenerCount('queryExecuted') > 0) this.emit('queryExecuted', e);
       });
     };
-    if (metrics || o.tracer || this.listenerCount('queryExecuted') > 0) attach();
+    if (metrics || this.tracing || this.listenerCount('queryExecuted') > 0) attach();
     else super.on('newListener', (event: string | symbol) => event === 'queryExecuted' && attach());
+    if (metrics) {
+      router.on('queryRetried', (e) => metrics.recordRetry(e.clusterId));
+      router.on('nodeDown', (e) => metrics.recordTransition(e.clusterId, e.nodeId, 'down'));
+      router.on('nodeUp', (e) => metrics.recordTransition(e.clusterId, e.nodeId, 'up'));
+    }
     // A Redis store without ioredis (or any store that cannot work) fails the start, not the first read.
     const store = o.enableCache ? o.cache?.store : undefined;
     if (store && typeof store.ready === 'function') {
@@ -236,8 +267,18 @@ export class PgMultiverse extends EventEmitter {
       ...(t.coordinatorClusterId ? { coordinatorClusterId: t.coordinatorClusterId } : {}),
       recoveryIntervalMs: o.enableTransactions === false ? 0 : (t.recoveryIntervalMs ?? 30_000),
       ...(t.safeAgeMs !== undefined ? { safeAgeMs: t.safeAgeMs } : {}),
+      // 2PC phase spans hang off the protocol's hooks (the protocol itself knows nothing of tracing).
+      ...(this.tracing
+        ? {
+            hooks: {
+              afterPrepare: (info) => this.tracing?.afterPrepare(info),
+              afterDecision: (info) => this.tracing?.afterDecision(info),
+            },
+          }
+        : {}),
     });
     this.forward(this.tm, TRANSACTION_EVENTS);
+    this.observeTransactions(this.tm);
     this.tm.on('transactionCommitted', (e) => {
       const waiting = this.committedStatements.get(e.id);
       if (waiting) {
@@ -258,6 +299,12 @@ export class PgMultiverse extends EventEmitter {
           shardId === undefined ? router.primary(clusterId) : router.shardPrimary(clusterId, shardId),
       });
       this.forward(this.mm, MIGRATION_EVENTS);
+      const tracing = this.tracing;
+      if (tracing) {
+        this.mm.on('migrationStarted', (e) => tracing.migrationStarted(e));
+        this.mm.on('migrationCompleted', (e) => tracing.migrationEnded(e));
+        this.mm.on('migrationFailed', (e) => tracing.migrationEnded(e));
+      }
       await this.mm.initialize();
     }
   }
@@ -289,20 +336,35 @@ export class PgMultiverse extends EventEmitter {
   }
 
   private observeSessionStatement(e: QueryExecutedEvent): void {
-    this.metrics?.recordQuery(e.clusterId, e.kind, e.durationMs, e.ok, false);
-    const tracer = this.options.tracer;
-    if (!tracer) return;
-    const attributes: Record<string, string | number | boolean> = {
-      'db.system': 'postgresql',
-      'db.statement': e.sql,
-      'pgm.cluster': e.clusterId,
-      'pgm.node': e.nodeId,
-      'pgm.role': e.role,
-    };
-    if (e.transactionId !== undefined) attributes['pgm.transaction_id'] = e.transactionId;
-    const span = tracer.startSpan('pgm.query', { attributes, startTime: Date.now() - e.durationMs });
-    if (!e.ok) span.setStatus?.({ code: SPAN_STATUS_ERROR, message: e.errorCode ?? 'failed' });
-    span.end();
+    const metrics = this.metrics;
+    if (metrics) {
+      metrics.recordQuery(e.clusterId, e.kind, e.durationMs, e.ok, false);
+      if (!e.ok) metrics.recordError(e.clusterId, e.errorCode ?? 'UNKNOWN');
+      // A transaction that sent PREPARE TRANSACTION is a two-phase commit, whatever its outcome.
+      if (e.transactionId !== undefined && isPrepareTransaction(this.router!.analyze(e.sql))) {
+        this.twoPhaseStarted.add(e.transactionId);
+      }
+    }
+    this.tracing?.statement(e);
+  }
+
+  /** Transaction spans and outcome counters, from the transaction manager's events. */
+  private observeTransactions(tm: TransactionManager): void {
+    const tracing = this.tracing;
+    const metrics = this.metrics;
+    if (tracing) tm.on('transactionStarted', (e) => tracing.transactionStarted(e));
+    tm.on('transactionCommitted', (e) => {
+      this.twoPhaseStarted.delete(e.id);
+      metrics?.recordTransaction('committed', e.twoPhase ? 'committed' : undefined);
+      tracing?.transactionCommitted(e);
+    });
+    tm.on('transactionRolledBack', (e) => {
+      // Rolled back after PREPARE TRANSACTION was sent: a two-phase commit that did not commit.
+      const twoPhase = this.twoPhaseStarted.delete(e.id);
+      metrics?.recordTransaction('rolled_back', twoPhase ? 'rolled_back' : undefined);
+      tracing?.transactionRolledBack(e);
+    });
+    if (metrics) tm.on('transactionRecovered', (e) => metrics.recordRecovered(e.action));
   }
 
   /** Pass a package's events on under the same names (the tables in events.ts say which). */
@@ -354,35 +416,53 @@ export class PgMultiverse extends EventEmitter {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.options.tracer || cached) {
-      return this.queryTracedOrCached<T>(router, plan, params, options, cached);
-    }
-    // Plain path (no cache, no tracer): a promise chain rather than an async function,
+    const tracing = this.tracing;
+    // The span starts before the statement runs, in the caller's context (its parent).
+    const span = tracing?.startQuery(plan);
+    if (cached) return this.queryCached<T>(router, plan, params, options, span);
+    // Plain path (no cache): a promise chain rather than an async function,
     // whose suspended frame was the largest allocation of a query (measured).
     const metrics = this.metrics;
     const t0 = metrics ? performance.now() : 0;
     return router.execute<T>(plan, params).then(
       (result) => {
-        if (plan.kind === 'write' && this.cache) return this.afterWrite(result, plan, t0);
+        if (plan.kind === 'write' && this.cache) return this.afterWrite(result, plan, t0, span);
         metrics?.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, true, false);
+        if (span) tracing!.endQuery(span, result, false);
         return result;
       },
       (err) => {
-        metrics?.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, false, false);
-        throw redactError(err as Error, this.secrets);
+        throw this.queryFailed(err, plan, t0, span, false);
       },
     );
   }
 
+  /** Count, trace and redact a failed `query()`; returns the error to throw. */
+  private queryFailed(err: unknown, plan: QueryPlan, t0: number, span: Span | undefined, cached: boolean): Error {
+    const e = redactError(err as Error, this.secrets);
+    const metrics = this.metrics;
+    if (metrics) {
+      metrics.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, false, cached);
+      metrics.recordError(plan.clusterId, errorCodeOf(e));
+    }
+    if (span) this.tracing!.failQuery(span, e, cached);
+    return e;
+  }
+
   /** A write went through with the cache on: invalidate what it touched, then count it. */
-  private async afterWrite<T>(result: QueryResult<T>, plan: QueryPlan, t0: number): Promise<QueryResult<T>> {
+  private async afterWrite<T>(
+    result: QueryResult<T>,
+    plan: QueryPlan,
+    t0: number,
+    span: Span | undefined,
+  ): Promise<QueryResult<T>> {
     try {
       await this.invalidateWrite(plan);
     } catch (err) {
-      this.metrics?.recordQuery(plan.clusterId, 'write', performance.now() - t0, false, false);
-      throw redactError(err as Error, this.secrets);
+      throw this.queryFailed(err, plan, t0, span, false);
     }
     this.metrics?.recordQuery(plan.clusterId, 'write', performance.now() - t0, true, false);
+    if (span) this.tracing!.endQuery(span, result, false);
     return result;
   }
 
@@ -391,72 +471,44 @@ export class PgMultiverse extends EventEmitter {
     return this.cache!.invalidateWrites([{ schema: plan.schema, sql: plan.sql, clusterId: plan.clusterId }]);
   }
 
-  /** `query()` with a tracer span and/or through the cache. */
-  private async queryTracedOrCached<T>(
+  /** A cacheable read through the cache. */
+  private async queryCached<T>(
     router: Router,
     plan: QueryPlan,
     params: unknown[],
     options: QueryOptions,
-    cacheable: boolean,
+    span: Span | undefined,
   ): Promise<QueryResult<T>> {
     const t0 = performance.now();
-    const span = this.options.tracer?.startSpan('pgm.query', {
-      attributes: {
-        'db.system': 'postgresql',
-        'db.statement': plan.sql,
-        'pgm.cluster': plan.clusterId,
-        'pgm.schema': plan.schema ?? '',
-      },
-    });
-    let cached = false;
+    let hit = false;
     try {
-      let result: QueryResult<T>;
-      if (cacheable) {
-        const cache = this.cache!;
-        // The plan says which shard the read belongs to and what freshness it needs; an entry
-        // (or a load in flight) that does not satisfy it is not served (see README: caching).
-        const key = cache.keyFor({
-          clusterId: plan.clusterId,
-          schema: plan.schema,
-          searchPath: plan.schema,
-          sql: plan.sql,
-          params,
-          cacheKey: options.cacheKey,
-          ...(plan.shardId !== undefined ? { shard: plan.group } : {}),
-        });
-        const tags = cache.tagsFor({ schema: plan.schema, sql: plan.sql, tags: options.tags });
-        const ttlMs = options.cacheTtl ?? this.options.cache?.ttl ?? 300_000;
-        const r = await cache.wrap(
-          key,
-          { ttlMs, tags, schema: plan.schema, freshness: plan.freshness, originOf: originOfResult },
-          // A fill records where its result came from (see "Cached reads and consistency").
-          () => router.execute<T>(plan, params, { readOrigin: true }),
-        );
-        result = r.value as QueryResult<T>;
-        cached = r.hit;
-      } else {
-        result = await router.execute<T>(plan, params);
-        if (plan.kind === 'write' && this.cache) await this.invalidateWrite(plan);
-      }
-      const ms = performance.now() - t0;
-      this.metrics?.recordQuery(plan.clusterId, plan.kind, ms, true, cached);
-      if (span) {
-        const route = (result as { route?: { nodeId?: string; role?: string } }).route;
-        span.setAttribute('pgm.cached', cached);
-        if (route?.nodeId) span.setAttribute('pgm.node', route.nodeId);
-        if (route?.role) span.setAttribute('pgm.role', route.role);
-        span.end();
-      }
+      const cache = this.cache!;
+      // The plan says which shard the read belongs to and what freshness it needs; an entry
+      // (or a load in flight) that does not satisfy it is not served (see README: caching).
+      const key = cache.keyFor({
+        clusterId: plan.clusterId,
+        schema: plan.schema,
+        searchPath: plan.schema,
+        sql: plan.sql,
+        params,
+        cacheKey: options.cacheKey,
+        ...(plan.shardId !== undefined ? { shard: plan.group } : {}),
+      });
+      const tags = cache.tagsFor({ schema: plan.schema, sql: plan.sql, tags: options.tags });
+      const ttlMs = options.cacheTtl ?? this.options.cache?.ttl ?? 300_000;
+      const r = await cache.wrap(
+        key,
+        { ttlMs, tags, schema: plan.schema, freshness: plan.freshness, originOf: originOfResult },
+        // A fill records where its result came from (see "Cached reads and consistency").
+        () => router.execute<T>(plan, params, { readOrigin: true }),
+      );
+      hit = r.hit;
+      const result = r.value as QueryResult<T>;
+      this.metrics?.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, true, hit);
+      if (span) this.tracing!.endQuery(span, result, hit);
       return result;
     } catch (err) {
-      this.metrics?.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, false, cached);
-      const e = redactError(err as Error, this.secrets);
-      if (span) {
-        span.recordException?.(e);
-        span.setStatus?.({ code: SPAN_STATUS_ERROR, message: e.message });
-        span.end();
-      }
-      throw e;
+      throw this.queryFailed(err, plan, t0, span, hit);
     }
   }
 
@@ -509,14 +561,21 @@ export class PgMultiverse extends EventEmitter {
             txId = tx.id;
             observed.transactionId = tx.id;
             this.committedStatements.set(tx.id, { statements: [], pending: [] });
-            return callback(tx);
+            // The callback runs in the transaction span's context: the application's own spans nest under it.
+            return this.tracing ? this.tracing.inTransaction(tx.id, () => callback(tx)) : callback(tx);
           },
           options,
         ),
       );
     } catch (err) {
-      if (txId) this.committedStatements.delete(txId);
-      throw redactError(err as Error, this.secrets);
+      const e = redactError(err as Error, this.secrets);
+      if (txId) {
+        this.committedStatements.delete(txId);
+        // Normally settled by the committed/rolled-back events already; not when the outcome is in doubt.
+        this.twoPhaseStarted.delete(txId);
+        this.tracing?.transactionUnsettled(txId, e);
+      }
+      throw e;
     }
     // Committed: now (and only now) the cache may forget what the transaction wrote, and a
     // read-your-writes session in scope learns the clusters' new WAL positions. Nothing here
@@ -695,8 +754,32 @@ export class PgMultiverse extends EventEmitter {
         evictions: s.evictions,
       };
     }
-    const m = this.metrics.snapshot(router.clusterIds(), router.poolStats(), cache, this.tm?.metrics());
-    return options?.format === 'prometheus' ? toPrometheus(m) : m;
+    if (options?.format === 'prometheus') {
+      const tx = this.tm?.metrics();
+      return renderPrometheus(this.metrics, {
+        nodes: router.nodeStates(),
+        poolMax: new Map([...this.nodes].map(([k, n]) => [k, n.poolMax])),
+        cache,
+        transactions: tx ? { active: tx.active, oldestPreparedAgeMs: tx.oldestPreparedAgeMs } : undefined,
+      });
+    }
+    return this.metrics.snapshot(router.clusterIds(), router.poolStats(), cache, this.tm?.metrics());
+  }
+
+  /**
+   * A `node:http` request handler that serves `getMetrics({ format: 'prometheus' })` for
+   * Prometheus to scrape: `http.createServer(pgm.metricsHandler())`, Express
+   * `app.get('/metrics', pgm.metricsHandler())`, Fastify `(req, reply) => handler(req.raw, reply.raw)`.
+   * Throws `FEATURE_DISABLED` when metrics are off.
+   */
+  metricsHandler(): (req: IncomingMessage, res: ServerResponse) => void {
+    if (this.options.enableMetrics === false) {
+      throw new PgmError(
+        'FEATURE_DISABLED',
+        'metrics are off: pass { enableMetrics: true } (the default) to new PgMultiverse()',
+      );
+    }
+    return prometheusHandler(() => this.getMetrics({ format: 'prometheus' }));
   }
 
   /** Drop cached results by schema, tags or keys. Resolves to the number removed. */
@@ -725,6 +808,13 @@ export class PgMultiverse extends EventEmitter {
     await Promise.allSettled(steps);
     if (this.router) await this.router.close();
   }
+}
+
+/** The code a failed query is counted under: its SQLSTATE, else its error code. */
+function errorCodeOf(err: Error): string {
+  const e = err as { sqlState?: unknown; code?: unknown };
+  if (typeof e.sqlState === 'string') return e.sqlState;
+  return typeof e.code === 'string' && e.code !== '' ? e.code : 'UNKNOWN';
 }
 
 function originOfResult(value: unknown): ResultOrigin | undefined {

@@ -148,8 +148,9 @@ describe('metrics, events and tracing', () => {
       const nodeQueries = Object.values(m.clusters.users_cluster!.nodes).reduce((a, n) => a + n.queries, 0);
       expect(nodeQueries).toBe(2);
       const prom = pgm.getMetrics({ format: 'prometheus' });
-      expect(prom).toContain('pgm_queries_total{cluster="users_cluster",kind="read"} 3');
-      expect(prom).toContain('pgm_query_errors_total{cluster="users_cluster"} 1');
+      expect(prom).toContain('pgm_queries_total{cluster="users_cluster",kind="read",cached="false"} 2');
+      expect(prom).toContain('pgm_queries_total{cluster="users_cluster",kind="read",cached="true"} 1');
+      expect(prom).toContain('pgm_query_errors_total{cluster="users_cluster",code="42P01"} 1');
       expect(prom).toContain('pgm_cache_hits_total 1');
     } finally {
       await pgm.close();
@@ -167,7 +168,7 @@ describe('metrics, events and tracing', () => {
     }
   });
 
-  it('opens one span per query with cluster, node, role and cached', async () => {
+  it('opens one span per query with cluster, node, role and cached (any tracer of the QueryTracer shape)', async () => {
     const spans: { name: string; attrs: Record<string, unknown>; ended: boolean; error?: Error }[] = [];
     const tracer: QueryTracer = {
       startSpan(name, options) {
@@ -202,9 +203,9 @@ describe('metrics, events and tracing', () => {
       await pgm.close();
     }
     expect(spans.map((s) => [s.name, s.attrs['pgm.cluster'], s.attrs['pgm.cached'], s.ended])).toEqual([
-      ['pgm.query', 'users_cluster', false, true],
-      ['pgm.query', 'users_cluster', true, true],
-      ['pgm.query', 'commerce_cluster', undefined, true],
+      ['SELECT items', 'users_cluster', false, true],
+      ['SELECT items', 'users_cluster', true, true],
+      ['INSERT ledger', 'commerce_cluster', false, true],
     ]);
     expect(spans[0]!.attrs['pgm.role']).toBe('replica');
     expect(spans[0]!.attrs['pgm.node']).toMatch(/^replica-/);

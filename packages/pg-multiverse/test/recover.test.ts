@@ -109,6 +109,10 @@ describe('PgMultiverse#recover()', () => {
       expect((await log.lookup(adminA, [undecided.txid])).get(undecided.txid)).toBe('abort');
       expect(recovered).toHaveLength(4);
       expect(pgm.getMetrics().transactions).toMatchObject({ recovered: 4 });
+      // Prometheus: one per prepared participant finished by recovery.
+      const prom = pgm.getMetrics({ format: 'prometheus' });
+      expect(prom).toContain('pgm_two_phase_commits_total{outcome="recovered_commit"} 2');
+      expect(prom).toContain('pgm_two_phase_commits_total{outcome="recovered_rollback"} 2');
 
       // Nothing left: a second run finds nothing to do.
       const again = await pgm.recover();

@@ -6,6 +6,7 @@ import type {
   NormalizedConfiguration,
   PoolStats,
   SchemaOptions,
+  SqlTextAnalysis,
 } from '@pg-multiverse/core';
 import {
   createSqlAnalyzer,
@@ -61,6 +62,11 @@ export interface Router {
   ): Promise<RoutedResult<R>>;
   /** Decide, without running it, how a statement is routed (see `QueryPlan`). Throws on bad options. */
   plan(sql: string, options?: RouteOptions): QueryPlan;
+  /**
+   * Core's analysis of `sql` with this router's `writeFunctions` (the one the planner uses,
+   * memoized): for layers that observe statements the router did not plan (lent sessions).
+   */
+  analyze(sql: string): SqlTextAnalysis;
   /** Run a plan made by this router's `plan()` (run it soon: it holds the session position of when it was made). */
   execute<R = Record<string, unknown>>(
     plan: QueryPlan,
@@ -292,6 +298,7 @@ export function createRouter(
       open();
       return planner.plan(sql, o);
     },
+    analyze: (sql) => analyzer.analyze(sql),
     execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {
       try {
         open();

@@ -11,6 +11,7 @@ import type {
   ReadPreference,
   ResultOrigin,
   SchemaOptions,
+  SqlTextAnalysis,
 } from '@pg-multiverse/core';
 import type { SessionToken } from './session-token.js';
 
@@ -80,6 +81,8 @@ export interface QueryPlan {
   readonly sql: string;
   /** From the SQL analysis (or the `kind` option): writes go to the primary. */
   readonly kind: 'read' | 'write';
+  /** Core's analysis of the text (memoized there): commands, tables, statements. */
+  readonly analysis: SqlTextAnalysis;
   /** Tables the statement reads and writes, from the same analysis (`schema.table` as written in the SQL). */
   readonly tables: { readonly read: readonly string[]; readonly written: readonly string[] };
   readonly clusterId: string;

@@ -100,7 +100,7 @@ export interface TransactionManagerOptions {
   decisionTable?: string;
   /** Attempts of `COMMIT PREPARED` per participant after the decision, before leaving it to recovery. Default 3. */
   commitRetries?: number;
-  /** Test hooks, see `TransactionHooks`. */
+  /** Points in the two-phase commit (fault injection in tests, 2PC phase spans in the facade), see `TransactionHooks`. */
   hooks?: TransactionHooks;
 }
 
