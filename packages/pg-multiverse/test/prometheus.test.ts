@@ -74,8 +74,8 @@ describe('Prometheus metrics', () => {
     // A two-phase commit whose PREPARE is refused (a temporary table cannot be prepared): rolled back.
     await expect(
       pgm.withTransaction([US, CS], async (tx) => {
-        await tx.query('CREATE TEMP TABLE scratch (x int)', [], { schema: US });
-        await tx.query('INSERT INTO ledger VALUES (4, 4)', [], { schema: CS });
+        await tx.query('INSERT INTO items VALUES (4, $1)', ['four'], { schema: US });
+        await tx.query('CREATE TEMP TABLE scratch (x int)', [], { schema: CS });
       }),
     ).rejects.toThrow(/temporary/);
 
