@@ -33,6 +33,7 @@ export type {
   SessionPosition,
   SessionRequirements,
   SessionRun,
+  StatementShape,
 } from './contracts/connection-provider.js';
 export {
   ANY_FRESHNESS,
@@ -97,6 +98,7 @@ export {
   tokenizeSql,
 } from './sql/tokenize.js';
 export { DEFAULT_WRITE_FUNCTIONS } from './sql/write-functions.js';
+export { hasShape, pgQueryOf } from './statement-shape.js';
 export {
   isNormalizedConfiguration,
   NODE_KEYS,

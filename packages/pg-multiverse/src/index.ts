@@ -28,4 +28,6 @@ export {
   type TransactionCallback,
   type TransactionContext,
 } from './pg-multiverse.js';
+export { RoutingPool, type RoutingPoolOptions } from './pool.js';
+export type { RoutingPoolClient } from './pool-client.js';
 export type { QueryTracer, SpanLike } from './tracing.js';

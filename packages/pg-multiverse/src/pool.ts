@@ -1,0 +1,254 @@
+import { EventEmitter } from 'node:events';
+import {
+  type ConnectionProvider,
+  type ConsistencyLevel,
+  PgmError,
+  type PoolStats,
+  type QueryResult,
+  type SqlTextAnalysis,
+} from '@pg-multiverse/core';
+import type { QueryPlan, RouteOptions, SessionToken } from '@pg-multiverse/router';
+import type { QueryOptions } from './options.js';
+import type { PoolStatementExtra } from './pg-multiverse.js';
+import { RoutingPoolClient } from './pool-client.js';
+import { deliver, deliverError, parseQueryArgs, toPgError } from './pool-query.js';
+
+/** Options of `pgm.pool(options)`. */
+export interface RoutingPoolOptions {
+  /**
+   * Schema for statements whose tables are not schema-qualified: routes them to its cluster and
+   * puts it first on the search_path. Statements naming tables of registered schemas
+   * (`users.accounts`) go to those schemas' cluster whatever this says. Default: none (the
+   * default cluster, on the server's search_path).
+   */
+  schema?: string;
+  /** Consistency level for reads (as `query()`'s `consistency`). Default: the schema's, else the cluster's. */
+  consistency?: ConsistencyLevel;
+  /** Max replica lag for `bounded` reads, ms (as `query()`'s `maxLagMs`). */
+  maxLagMs?: number;
+  /** Force the primary or a replica for reads (as `query()`'s `role`). */
+  role?: 'primary' | 'replica';
+  /** Cache reads (needs `enableCache`), as `query()`'s `cache`. Default: per schema (`cacheStrategy`). */
+  cache?: boolean;
+  /** Time to live of cached results, ms. */
+  cacheTtl?: number;
+  /** Tags of cached results, for `invalidateCache({ tags })`. */
+  tags?: string[];
+  /**
+   * Read-your-writes token for every statement of this pool. Default: the one of
+   * `runWithSession` in scope, if any; a client from `connect()` without either gets its own.
+   */
+  sessionToken?: SessionToken;
+}
+
+const OPTION_KEYS: readonly (keyof RoutingPoolOptions)[] = [
+  'schema',
+  'consistency',
+  'maxLagMs',
+  'role',
+  'cache',
+  'cacheTtl',
+  'tags',
+  'sessionToken',
+];
+
+/** What the pool needs of the facade: its one query path, the router's analysis and plans, lent primary sessions. */
+export interface PoolBackend {
+  query<T>(sql: string, params: unknown[], options: QueryOptions, extra: PoolStatementExtra): Promise<QueryResult<T>>;
+  analyze(sql: string): SqlTextAnalysis;
+  plan(sql: string, options: RouteOptions): QueryPlan;
+  primary(clusterId: string): ConnectionProvider;
+  createSession(): SessionToken;
+  currentSession(): SessionToken | undefined;
+  /** A transaction of a pool client committed on `clusterId`: invalidate the cache, note the session's position. */
+  committed(
+    clusterId: string,
+    writes: readonly { sql: string; schema: string | undefined }[],
+    token: SessionToken,
+  ): Promise<void>;
+  poolStats(): PoolStats;
+  /** Subscribe to idle-connection errors of the nodes (the facade's `poolError`); returns the unsubscribe. */
+  onIdleError(listener: (err: Error) => void): () => void;
+  redact<E extends Error>(err: E): E;
+}
+
+let nextPoolId = 0;
+
+/**
+ * A `pg.Pool`-compatible view of a `PgMultiverse` (`pgm.pool(options)`): libraries built on
+ * node-postgres (Drizzle, Kysely, ...) take it where they take a `pg.Pool`. It opens no
+ * connections of its own: every statement goes through the facade's query path (routing,
+ * cache, metrics, events, tracing), and a client from `connect()` lends a primary session only
+ * for the length of a transaction. See the package README, "pg.Pool-compatible pool".
+ */
+export class RoutingPool extends EventEmitter {
+  /** The options given to `pool()` (pg's `pool.options` holds the pool's configuration too). */
+  readonly options: Readonly<RoutingPoolOptions>;
+  ending = false;
+  ended = false;
+  /** Always 0: connections are the facade's, and they do not expire here. */
+  readonly expiredCount = 0;
+  private readonly backend: PoolBackend;
+  private readonly queryOptions: QueryOptions;
+  private readonly extra: PoolStatementExtra;
+  private readonly clients = new Set<RoutingPoolClient>();
+  private idleOff: (() => void) | undefined;
+  private readonly id = ++nextPoolId;
+
+  /** @internal Made by `pgm.pool(options)`. */
+  constructor(backend: PoolBackend, options: RoutingPoolOptions = {}) {
+    super();
+    if (options === null || typeof options !== 'object') {
+      throw new PgmError('INVALID_ARGUMENT', 'pool(options): options must be an object, e.g. { schema: "users" }');
+    }
+    const unknown = Object.keys(options).filter((k) => !(OPTION_KEYS as readonly string[]).includes(k));
+    if (unknown.length > 0) {
+      throw new PgmError(
+        'INVALID_ARGUMENT',
+        `pool(options): unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; known: ${OPTION_KEYS.join(', ')}`,
+      );
+    }
+    this.backend = backend;
+    this.options = Object.freeze({ ...options });
+    const q: QueryOptions = {};
+    if (options.consistency !== undefined) q.consistency = options.consistency;
+    if (options.maxLagMs !== undefined) q.maxLagMs = options.maxLagMs;
+    if (options.role !== undefined) q.role = options.role;
+    if (options.cache !== undefined) q.cache = options.cache;
+    if (options.cacheTtl !== undefined) q.cacheTtl = options.cacheTtl;
+    if (options.tags !== undefined) q.tags = options.tags;
+    if (options.sessionToken !== undefined) q.sessionToken = options.sessionToken;
+    this.queryOptions = q;
+    this.extra = options.schema !== undefined ? { defaultSchema: options.schema } : {};
+    // Refuse a schema no cluster owns now, not at the first statement (UNKNOWN_SCHEMA names the known ones).
+    if (options.schema !== undefined) backend.plan('SELECT 1', { schema: options.schema });
+    // Idle-connection errors of the nodes are handled by the router; they are passed on as 'error' only
+    // to a pool that listens for them (pg's pool would crash the process on an unhandled one).
+    this.on('newListener', (event: string | symbol) => {
+      if (event !== 'error' || this.idleOff || this.ended) return;
+      this.idleOff = backend.onIdleError((err) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+      });
+    });
+  }
+
+  /** Connections of every node the facade has open (pg: clients of this pool). */
+  get totalCount(): number {
+    return this.backend.poolStats().total;
+  }
+
+  get idleCount(): number {
+    return this.backend.poolStats().idle;
+  }
+
+  get waitingCount(): number {
+    return this.backend.poolStats().waiting;
+  }
+
+  /**
+   * Run one statement, routed as `pgm.query` routes it. The forms of node-postgres:
+   * `query(text, values?)`, `query({ text, values, rowMode, types, name })`, each with an optional
+   * callback (then it returns undefined). Transaction control and session state (`BEGIN`, `SET`,
+   * `LISTEN`, ...) are refused here: each statement may run on another connection; use `connect()`.
+   */
+  query(a: unknown, b?: unknown, c?: unknown): any {
+    let q: ReturnType<typeof parseQueryArgs>;
+    try {
+      q = parseQueryArgs(a, b, c);
+    } catch (err) {
+      return deliverError(err, a, b, c);
+    }
+    return deliver(this.run(q.text, q.values, q.shape), q.callback);
+  }
+
+  private run(text: string, values: unknown[], shape: PoolStatementExtra['shape']): Promise<QueryResult<any>> {
+    try {
+      if (this.ending) throw new PgmError('CLOSED', 'pool.query() after pool.end(); make a new one with pgm.pool()');
+      const a = this.backend.analyze(text);
+      if (a.transactionControl || a.sessionState) {
+        const what = a.statements.find((s) => s.transactionControl || s.sessionState)?.command ?? 'it';
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          `pool.query("${what} ..."): each statement of pool.query() may run on another connection, so ${what} would not apply to the next one; run transactions on a client (const c = await pool.connect(); await c.query('BEGIN') ...; c.release()) or with pgm.withTransaction(), and put settings inside the transaction (SET LOCAL)`,
+        );
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const extra: PoolStatementExtra = shape ? { ...this.extra, shape } : this.extra;
+    return this.backend.query<any>(text, values, this.queryOptions, extra).catch((err: unknown) => {
+      throw toPgError(err);
+    });
+  }
+
+  /**
+   * A client: its statements are routed one by one like `query()`'s until `BEGIN`; from the
+   * transaction's first statement that names a cluster until `COMMIT`/`ROLLBACK` they run on one
+   * session of that cluster's primary. `release(err?)` returns it (an open transaction is rolled back).
+   */
+  connect(): Promise<RoutingPoolClient>;
+  connect(
+    callback: (err: Error | null, client?: RoutingPoolClient, done?: (err?: Error | boolean) => void) => void,
+  ): void;
+  connect(
+    callback?: (err: Error | null, client?: RoutingPoolClient, done?: (err?: Error | boolean) => void) => void,
+  ): Promise<RoutingPoolClient> | undefined {
+    let out: Promise<RoutingPoolClient>;
+    if (this.ending) {
+      out = Promise.reject(new PgmError('CLOSED', 'pool.connect() after pool.end(); make a new one with pgm.pool()'));
+    } else {
+      const token = this.options.sessionToken ?? this.backend.currentSession() ?? this.backend.createSession();
+      const client = new RoutingPoolClient(this.backend, {
+        queryOptions: { ...this.queryOptions, sessionToken: token },
+        extra: this.extra,
+        token,
+        poolId: this.id,
+        onRelease: (cl, err) => {
+          this.clients.delete(cl);
+          this.emit('release', err, cl);
+          this.emit('remove', cl);
+        },
+      });
+      this.clients.add(client);
+      this.emit('connect', client);
+      this.emit('acquire', client);
+      out = Promise.resolve(client);
+    }
+    if (!callback) return out;
+    out.then(
+      (client) => callback(null, client, (err?: Error | boolean) => client.release(err)),
+      (err: Error) => callback(err),
+    );
+    return undefined;
+  }
+
+  /**
+   * Stop taking statements and wait for the clients still checked out to be released. The
+   * facade and its connections stay open (close them with `pgm.close()`).
+   */
+  end(): Promise<void>;
+  end(callback: (err?: Error) => void): void;
+  end(callback?: (err?: Error) => void): Promise<void> | undefined {
+    if (this.ended || this.ending) {
+      const err = new PgmError('CLOSED', 'pool.end() called more than once');
+      if (callback) {
+        callback(err);
+        return undefined;
+      }
+      return Promise.reject(err);
+    }
+    this.ending = true;
+    this.idleOff?.();
+    this.idleOff = undefined;
+    const done = Promise.all([...this.clients].map((c) => c.whenReleased())).then(() => {
+      this.ended = true;
+      this.emit('end');
+    });
+    if (!callback) return done;
+    done.then(
+      () => callback(),
+      (err: Error) => callback(err),
+    );
+    return undefined;
+  }
+}
