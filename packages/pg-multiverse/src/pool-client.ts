@@ -75,6 +75,17 @@ function controlVerb(text: string, st: SqlStatementAnalysis): ControlVerb {
  * the order given, as on a pg client.
  */
 export class RoutingPoolClient extends EventEmitter {
+  /**
+   * pg's connection fields, for type compatibility with `pg.PoolClient`: a routing client has no
+   * one server (`host` is '', `port` 0); `connection` throws (there is no one connection).
+   */
+  readonly host = '';
+  readonly port = 0;
+  readonly ssl = false;
+  readonly pipeline = false;
+  readonly user: string | undefined = undefined;
+  readonly database: string | undefined = undefined;
+  readonly password: string | undefined = undefined;
   private readonly backend: PoolBackend;
   private readonly settings: ClientSettings;
   private tail: Promise<unknown> = Promise.resolve();
@@ -343,6 +354,17 @@ export class RoutingPoolClient extends EventEmitter {
   getTransactionStatus(): 'I' | 'T' | 'E' {
     if (!this.tx) return 'I';
     return this.tx.failed ? 'E' : 'T';
+  }
+
+  /** pg's `connection`: a routing client has none of its own. */
+  get connection(): never {
+    throw unsupported("client.connection (the client's socket)");
+  }
+
+  /** pg's `client.end()` on a pooled client: release it, discarding the transaction's session if one is open. */
+  end(): Promise<void> {
+    if (!this.released) this.release(true);
+    return this.releasedPromise;
   }
 
   /** pg's client.connect(): a pooled client is connected already. */

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import {
   type ConnectionProvider,
   type ConsistencyLevel,
@@ -8,6 +8,7 @@ import {
   type SqlTextAnalysis,
 } from '@pg-multiverse/core';
 import type { QueryPlan, RouteOptions, SessionToken } from '@pg-multiverse/router';
+import pg from 'pg';
 import type { QueryOptions } from './options.js';
 import type { PoolStatementExtra } from './pg-multiverse.js';
 import { RoutingPoolClient } from './pool-client.js';
@@ -81,13 +82,21 @@ let nextPoolId = 0;
  * cache, metrics, events, tracing), and a client from `connect()` lends a primary session only
  * for the length of a transaction. See the package README, "pg.Pool-compatible pool".
  */
-export class RoutingPool extends EventEmitter {
-  /** The options given to `pool()` (pg's `pool.options` holds the pool's configuration too). */
-  readonly options: Readonly<RoutingPoolOptions>;
-  ending = false;
-  ended = false;
-  /** Always 0: connections are the facade's, and they do not expire here. */
-  readonly expiredCount = 0;
+export class RoutingPool extends pg.Pool {
+  /**
+   * The options given to `pool()`, plus the sizing fields of pg's `pool.options` (so the pool is a
+   * `pg.Pool` to TypeScript too). Those say nothing here: connections are the facade's (its
+   * `connectionPool` option), so `max` and `maxUses` are Infinity, `idleTimeoutMillis` 0.
+   */
+  override readonly options: Readonly<RoutingPoolOptions> & {
+    readonly max: number;
+    readonly maxUses: number;
+    readonly allowExitOnIdle: boolean;
+    readonly maxLifetimeSeconds: number;
+    readonly idleTimeoutMillis: number;
+  };
+  override ending = false;
+  override ended = false;
   private readonly backend: PoolBackend;
   private readonly queryOptions: QueryOptions;
   private readonly extra: PoolStatementExtra;
@@ -97,6 +106,7 @@ export class RoutingPool extends EventEmitter {
 
   /** @internal Made by `pgm.pool(options)`. */
   constructor(backend: PoolBackend, options: RoutingPoolOptions = {}) {
+    // A pg.Pool (libraries check `instanceof pg.Pool`, e.g. @prisma/adapter-pg) that never opens a connection.
     super();
     if (options === null || typeof options !== 'object') {
       throw new PgmError('INVALID_ARGUMENT', 'pool(options): options must be an object, e.g. { schema: "users" }');
@@ -109,7 +119,14 @@ export class RoutingPool extends EventEmitter {
       );
     }
     this.backend = backend;
-    this.options = Object.freeze({ ...options });
+    this.options = Object.freeze({
+      ...options,
+      max: Number.POSITIVE_INFINITY,
+      maxUses: Number.POSITIVE_INFINITY,
+      allowExitOnIdle: true,
+      maxLifetimeSeconds: 0,
+      idleTimeoutMillis: 0,
+    });
     const q: QueryOptions = {};
     if (options.consistency !== undefined) q.consistency = options.consistency;
     if (options.maxLagMs !== undefined) q.maxLagMs = options.maxLagMs;
@@ -124,7 +141,7 @@ export class RoutingPool extends EventEmitter {
     if (options.schema !== undefined) backend.plan('SELECT 1', { schema: options.schema });
     // Idle-connection errors of the nodes are handled by the router; they are passed on as 'error' only
     // to a pool that listens for them (pg's pool would crash the process on an unhandled one).
-    this.on('newListener', (event: string | symbol) => {
+    (this as EventEmitter).on('newListener', (event: string | symbol) => {
       if (event !== 'error' || this.idleOff || this.ended) return;
       this.idleOff = backend.onIdleError((err) => {
         if (this.listenerCount('error') > 0) this.emit('error', err);
@@ -132,17 +149,16 @@ export class RoutingPool extends EventEmitter {
     });
   }
 
-  /** Connections of every node the facade has open (pg: clients of this pool). */
-  get totalCount(): number {
-    return this.backend.poolStats().total;
-  }
+  /** Connections of every node the facade has open (pg: clients of this pool); getters (see below). */
+  declare readonly totalCount: number;
+  declare readonly idleCount: number;
+  declare readonly waitingCount: number;
+  /** Always 0: connections are the facade's, and they do not expire here. */
+  declare readonly expiredCount: number;
 
-  get idleCount(): number {
-    return this.backend.poolStats().idle;
-  }
-
-  get waitingCount(): number {
-    return this.backend.poolStats().waiting;
+  /** @internal The facade's pool counters, summed over every node. */
+  stats(): PoolStats {
+    return this.backend.poolStats();
   }
 
   /**
@@ -151,7 +167,7 @@ export class RoutingPool extends EventEmitter {
    * callback (then it returns undefined). Transaction control and session state (`BEGIN`, `SET`,
    * `LISTEN`, ...) are refused here: each statement may run on another connection; use `connect()`.
    */
-  query(a: unknown, b?: unknown, c?: unknown): any {
+  override query(a: unknown, b?: unknown, c?: unknown): any {
     let q: ReturnType<typeof parseQueryArgs>;
     try {
       q = parseQueryArgs(a, b, c);
@@ -186,11 +202,11 @@ export class RoutingPool extends EventEmitter {
    * transaction's first statement that names a cluster until `COMMIT`/`ROLLBACK` they run on one
    * session of that cluster's primary. `release(err?)` returns it (an open transaction is rolled back).
    */
-  connect(): Promise<RoutingPoolClient>;
-  connect(
+  override connect(): Promise<RoutingPoolClient>;
+  override connect(
     callback: (err: Error | null, client?: RoutingPoolClient, done?: (err?: Error | boolean) => void) => void,
   ): void;
-  connect(
+  override connect(
     callback?: (err: Error | null, client?: RoutingPoolClient, done?: (err?: Error | boolean) => void) => void,
   ): Promise<RoutingPoolClient> | undefined {
     let out: Promise<RoutingPoolClient>;
@@ -226,9 +242,9 @@ export class RoutingPool extends EventEmitter {
    * Stop taking statements and wait for the clients still checked out to be released. The
    * facade and its connections stay open (close them with `pgm.close()`).
    */
-  end(): Promise<void>;
-  end(callback: (err?: Error) => void): void;
-  end(callback?: (err?: Error) => void): Promise<void> | undefined {
+  override end(): Promise<void>;
+  override end(callback: (err?: Error) => void): void;
+  override end(callback?: (err?: Error) => void): Promise<void> | undefined {
     if (this.ended || this.ending) {
       const err = new PgmError('CLOSED', 'pool.end() called more than once');
       if (callback) {
@@ -251,4 +267,19 @@ export class RoutingPool extends EventEmitter {
     );
     return undefined;
   }
+}
+
+// pg.Pool declares its counters as properties; here they are the facade's, read when asked.
+for (const [key, read] of [
+  ['totalCount', (p: RoutingPool) => p.stats().total],
+  ['idleCount', (p: RoutingPool) => p.stats().idle],
+  ['waitingCount', (p: RoutingPool) => p.stats().waiting],
+  ['expiredCount', () => 0],
+] as const) {
+  Object.defineProperty(RoutingPool.prototype, key, {
+    get(this: RoutingPool) {
+      return read(this);
+    },
+    configurable: true,
+  });
 }

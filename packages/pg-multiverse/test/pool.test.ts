@@ -127,6 +127,20 @@ describe("pool.query takes node-postgres' forms", () => {
     expect((dup as { pgmError: { code: string } }).pgmError.code).toBe('QUERY_FAILED');
   });
 
+  it('is a pg.Pool (instanceof, and to TypeScript), and its clients pg.PoolClients', async () => {
+    const pool: pg.Pool = pgm.pool({ schema: US });
+    // At run time too: libraries check `instanceof pg.Pool` (@prisma/adapter-pg) or the class name (Drizzle).
+    expect(pool).toBeInstanceOf(pg.Pool);
+    expect(pool.constructor.name).toContain('Pool');
+    expect(pool.totalCount).toBeGreaterThan(0);
+    expect(pool.idleCount).toBeLessThanOrEqual(pool.totalCount);
+    expect(pool.waitingCount).toBe(0);
+    const client: pg.PoolClient = await pool.connect();
+    expect((await client.query('SELECT 1 AS one', [])).rows).toEqual([{ one: 1 }]);
+    expect(() => client.connection).toThrow(/no one connection|socket/);
+    client.release();
+  });
+
   it('refuses what it cannot honour: transaction control and session state on pool.query, unknown options, unknown schemas', async () => {
     const pool = pgm.pool();
     await expect(pool.query('BEGIN')).rejects.toThrow(/pool\.connect\(\)|withTransaction/);
