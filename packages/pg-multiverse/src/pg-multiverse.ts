@@ -629,6 +629,9 @@ export class PgMultiverse extends EventEmitter {
       primary: (clusterId) => router.primary(clusterId),
       createSession: () => router.createSession(),
       currentSession: () => router.currentSession(),
+      sessionLevelInUse: () =>
+        Object.values(router.config.clusters).some((c) => c.consistencyLevel === 'session') ||
+        Object.keys(router.schemas()).some((s) => router.schemaOptions(s)?.consistencyLevel === 'session'),
       committed: (clusterId, writes, token) =>
         this.afterCommit(
           router,

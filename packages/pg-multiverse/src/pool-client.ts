@@ -19,7 +19,8 @@ import { deliver, deliverError, localResult, parseQueryArgs, toPgError } from '.
 export interface ClientSettings {
   queryOptions: QueryOptions;
   extra: PoolStatementExtra;
-  token: SessionToken;
+  /** Read-your-writes token of the client's statements, if any (see `RoutingPool.connect`). */
+  token: SessionToken | undefined;
   poolId: number;
   onRelease(client: RoutingPoolClient, err: Error | undefined): void;
 }
@@ -104,8 +105,8 @@ export class RoutingPoolClient extends EventEmitter {
     this.settings = settings;
   }
 
-  /** The read-your-writes token of this client's statements. */
-  get sessionToken(): SessionToken {
+  /** The read-your-writes token of this client's statements, if it has one. */
+  get sessionToken(): SessionToken | undefined {
     return this.settings.token;
   }
 

@@ -61,11 +61,13 @@ export interface PoolBackend {
   primary(clusterId: string): ConnectionProvider;
   createSession(): SessionToken;
   currentSession(): SessionToken | undefined;
+  /** True when some cluster or registered schema reads at `consistency: 'session'` by default. */
+  sessionLevelInUse(): boolean;
   /** A transaction of a pool client committed on `clusterId`: invalidate the cache, note the session's position. */
   committed(
     clusterId: string,
     writes: readonly { sql: string; schema: string | undefined }[],
-    token: SessionToken,
+    token: SessionToken | undefined,
   ): Promise<void>;
   poolStats(): PoolStats;
   /** Subscribe to idle-connection errors of the nodes (the facade's `poolError`); returns the unsubscribe. */
@@ -213,9 +215,17 @@ export class RoutingPool extends pg.Pool {
     if (this.ending) {
       out = Promise.reject(new PgmError('CLOSED', 'pool.connect() after pool.end(); make a new one with pgm.pool()'));
     } else {
-      const token = this.options.sessionToken ?? this.backend.currentSession() ?? this.backend.createSession();
+      // A client reads its own writes: its own token, unless one is given or in scope. Only where some read
+      // may ask for it (`session` consistency): a token costs each write a position read.
+      const wantsOwn =
+        this.options.consistency === 'session' ||
+        (this.options.consistency === undefined && this.backend.sessionLevelInUse());
+      const token =
+        this.options.sessionToken ??
+        this.backend.currentSession() ??
+        (wantsOwn ? this.backend.createSession() : undefined);
       const client = new RoutingPoolClient(this.backend, {
-        queryOptions: { ...this.queryOptions, sessionToken: token },
+        queryOptions: token ? { ...this.queryOptions, sessionToken: token } : this.queryOptions,
         extra: this.extra,
         token,
         poolId: this.id,

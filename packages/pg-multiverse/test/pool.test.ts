@@ -1,7 +1,7 @@
 // pgm.pool(): the pg.Pool-compatible routing pool (issue 17, item 1), against the shared topology.
 import { uniqueName, waitForReplicas, withSchemas } from '@pg-multiverse/testkit';
 import pg from 'pg';
-import { type ClusterConfiguration, PgMultiverse, type PgMultiverseEvents } from 'pg-multiverse';
+import { type ClusterConfiguration, PgMultiverse, type PgMultiverseEvents, type QueryTracer } from 'pg-multiverse';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 const { config: shared } = inject('pgmTopology');
@@ -254,5 +254,45 @@ describe('cache and metrics apply as for pgm.query', () => {
     expect(after.cached - before.cached).toBe(1);
     expect(after.reads - before.reads).toBeGreaterThanOrEqual(4);
     expect(after.writes - before.writes).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('tracing applies as for pgm.query', () => {
+  it('one span per pool statement, and one per statement of a client transaction', async () => {
+    const spans: { name: string; attrs: Record<string, unknown>; ended: boolean }[] = [];
+    const tracer: QueryTracer = {
+      startSpan(name, options) {
+        const s = { name, attrs: { ...(options?.attributes ?? {}) } as Record<string, unknown>, ended: false };
+        spans.push(s);
+        return {
+          setAttribute: (k: string, v: unknown) => {
+            s.attrs[k] = v;
+          },
+          end: () => {
+            s.ended = true;
+          },
+        };
+      },
+    };
+    const traced = new PgMultiverse({ tracer });
+    await traced.initialize(config);
+    try {
+      const pool = traced.pool();
+      await pool.query(`SELECT * FROM ${US}.items WHERE id = 1`);
+      await pool.query({ text: `SELECT * FROM ${US}.items WHERE id = $1`, values: [1], rowMode: 'array' });
+      const client = await pool.connect();
+      await client.query('BEGIN');
+      await client.query(`UPDATE ${US}.items SET name = name WHERE id = 1`);
+      await client.query('COMMIT');
+      client.release();
+      // 2 statements + BEGIN, UPDATE, COMMIT; every span ended, each naming its cluster.
+      expect(spans).toHaveLength(5);
+      for (const s of spans) {
+        expect(s.ended).toBe(true);
+        expect(Object.values(s.attrs)).toContain('users_cluster');
+      }
+    } finally {
+      await traced.close();
+    }
   });
 });
