@@ -76,6 +76,32 @@ export interface PoolBackend {
 }
 
 let nextPoolId = 0;
+const LEVELS: readonly ConsistencyLevel[] = ['strong', 'session', 'bounded', 'eventual'];
+
+/** What is wrong with a known option's value, if anything. */
+function invalidOption(o: RoutingPoolOptions): string | undefined {
+  if (o.schema !== undefined && (typeof o.schema !== 'string' || o.schema === '')) {
+    return `schema must be a non-empty string, got ${JSON.stringify(o.schema)}`;
+  }
+  if (o.consistency !== undefined && !LEVELS.includes(o.consistency)) {
+    return `consistency must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(o.consistency)}`;
+  }
+  if (o.role !== undefined && o.role !== 'primary' && o.role !== 'replica') {
+    return `role must be 'primary' or 'replica', got ${JSON.stringify(o.role)}`;
+  }
+  for (const k of ['maxLagMs', 'cacheTtl'] as const) {
+    const v = o[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+      return `${k} must be a number of ms >= 0, got ${JSON.stringify(v)}`;
+    }
+  }
+  if (o.cache !== undefined && typeof o.cache !== 'boolean')
+    return `cache must be true or false, got ${JSON.stringify(o.cache)}`;
+  if (o.tags !== undefined && (!Array.isArray(o.tags) || o.tags.some((t) => typeof t !== 'string'))) {
+    return 'tags must be an array of strings';
+  }
+  return undefined;
+}
 
 /**
  * A `pg.Pool`-compatible view of a `PgMultiverse` (`pgm.pool(options)`): libraries built on
@@ -120,6 +146,8 @@ export class RoutingPool extends pg.Pool {
         `pool(options): unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; known: ${OPTION_KEYS.join(', ')}`,
       );
     }
+    const bad = invalidOption(options);
+    if (bad) throw new PgmError('INVALID_ARGUMENT', `pool(options): ${bad}`);
     this.backend = backend;
     this.options = Object.freeze({
       ...options,

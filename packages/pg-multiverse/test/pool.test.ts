@@ -148,6 +148,8 @@ describe("pool.query takes node-postgres' forms", () => {
     await expect(pool.query('LISTEN x')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(() => pgm.pool({ shema: US } as never)).toThrow(/unknown option "shema"/);
     expect(() => pgm.pool({ schema: 'nope' })).toThrow(/Unknown schema "nope"/);
+    expect(() => pgm.pool({ consistency: 'strongest' as never })).toThrow(/consistency must be one of/);
+    expect(() => pgm.pool({ maxLagMs: -1 })).toThrow(/maxLagMs must be/);
     await expect(pool.query({ text: 'SELECT 1', rowMode: 'object' })).rejects.toThrow(/rowMode/);
   });
 });
