@@ -18,6 +18,7 @@ const ROUND_MS = Number(process.env.ROUND_MS ?? 1000);
 const PAIRS = Number(process.env.PAIRS ?? 16);
 const JOIN_PAIRS = Number(process.env.JOIN_PAIRS ?? 8);
 const CONTROL_PAIRS = Number(process.env.CONTROL_PAIRS ?? 8);
+const WARMUP = Number(process.env.WARMUP ?? 3);
 const POOL_MAX = 16;
 
 const app = pgSchema('app');
@@ -76,7 +77,8 @@ try {
   const [a, b] = await Promise.all([rawJoin(6), pgmJoin(6)]);
   if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`different rows: ${JSON.stringify([a, b])}`);
   const opts = { concurrency: CONCURRENCY, roundMs: ROUND_MS };
-  for (const op of [rawOp, pgmOp, rawJoin, pgmJoin]) await measureLoad(op, opts); // warm-up
+  // Warm-up: both sides' code paths optimized before the first timed round (WARMUP rounds each, alternated).
+  for (let w = 0; w < WARMUP; w++) for (const op of [rawOp, pgmOp, rawJoin, pgmJoin]) await measureLoad(op, opts);
 
   const q = await paired(rawOp, pgmOp, { ...opts, pairs: PAIRS });
   const j = await paired(rawJoin, pgmJoin, { ...opts, pairs: JOIN_PAIRS });
