@@ -34,6 +34,7 @@ export type {
   SessionPosition,
   SessionRequirements,
   SessionRun,
+  StatementShape,
 } from './contracts/connection-provider.js';
 export {
   ANY_FRESHNESS,
@@ -98,6 +99,7 @@ export {
   tokenizeSql,
 } from './sql/tokenize.js';
 export { DEFAULT_WRITE_FUNCTIONS } from './sql/write-functions.js';
+export { hasShape, pgQueryOf } from './statement-shape.js';
 export {
   isNormalizedConfiguration,
   NODE_KEYS,

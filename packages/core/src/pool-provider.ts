@@ -6,6 +6,7 @@ import type {
   RunSettled,
   SessionRequirements,
   SessionRun,
+  StatementShape,
 } from './contracts/connection-provider.js';
 import { isClientTimeout, isConnectionError, markConnectFailure } from './pg-errors.js';
 import { canPipeline, pipelineQuery } from './pipeline-query.js';
@@ -20,6 +21,7 @@ import {
   wantsPosition,
 } from './session.js';
 import { analyzeSql } from './sql/analyze-sql.js';
+import { pgQueryOf } from './statement-shape.js';
 
 /** The part of `pg.Pool` that `poolProvider` uses (structural, so core needs no `pg`). */
 export interface PoolLike {
@@ -33,7 +35,8 @@ export interface PoolLike {
 }
 
 export interface PoolClientLike {
-  query(text: string, values?: unknown[]): Promise<unknown>;
+  /** A text, or (for statements with a `StatementShape`) a pg `QueryConfig` with `text`, `values`, `rowMode`, `types`, `name`. */
+  query(text: string | ReturnType<typeof pgQueryOf>, values?: unknown[]): Promise<unknown>;
   release(destroy?: boolean | Error): void;
   on?(event: 'error', listener: (err: Error) => void): unknown;
   off?(event: 'error', listener: (err: Error) => void): unknown;
@@ -53,9 +56,12 @@ export interface PoolProviderOptions {
   callbacks?: boolean;
 }
 
+/** A statement for pg: its text, or a `QueryConfig` when a shape is asked for (see `pgQueryOf`). */
+type PgQuery = ReturnType<typeof pgQueryOf>;
+
 interface TrackedClient extends PoolClientLike {
-  query(text: string, values?: unknown[]): Promise<unknown>;
-  query(text: string, values: unknown[] | undefined, cb: (err: Error | null, res: unknown) => void): void;
+  query(text: PgQuery, values?: unknown[]): Promise<unknown>;
+  query(text: PgQuery, values: unknown[] | undefined, cb: (err: Error | null, res: unknown) => void): void;
   [SEARCH_PATH]?: string;
   [GUARDED]?: true;
 }
@@ -166,8 +172,9 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
     values: readonly unknown[] | undefined,
     s: SessionRequirements = NO_SESSION,
     done: RunSettled = NOOP,
+    shape?: StatementShape,
   ): Promise<SessionRun<R>> {
-    if (!cbPool || s.captureLsn || wantsPosition(s)) return slowRun(text, values, s, undefined, done);
+    if (!cbPool || s.captureLsn || wantsPosition(s)) return slowRun(text, values, s, undefined, done, shape);
     return new Promise((resolve, reject) => {
       cbPool.connect((err, c) => {
         if (err || !c) {
@@ -176,22 +183,27 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
         }
         const client = guard(c);
         if (client[SEARCH_PATH] !== s.searchPath)
-          return slowRun<R>(text, values, s, client, done).then(resolve, reject);
-        client.query(text, values as unknown[] | undefined, (qerr: Error | null, res: unknown) => {
-          if (qerr) {
-            client[SEARCH_PATH] = DIRTY;
-            client.release(isConnectionError(qerr) || isClientTimeout(qerr) ? qerr : undefined);
-            done(false);
-            return reject(qerr);
-          }
-          let destroy: boolean | undefined;
-          if (Array.isArray(res) || !STEADY_COMMANDS.has((res as QueryResult<R>).command)) {
-            destroy = markCommands(client, res);
-          }
-          client.release(destroy);
-          done(true);
-          resolve({ result: lastResult<R>(res) });
-        });
+          return slowRun<R>(text, values, s, client, done, shape).then(resolve, reject);
+        const q = pgQueryOf(text, values, shape);
+        client.query(
+          q,
+          q === text ? (values as unknown[] | undefined) : undefined,
+          (qerr: Error | null, res: unknown) => {
+            if (qerr) {
+              client[SEARCH_PATH] = DIRTY;
+              client.release(isConnectionError(qerr) || isClientTimeout(qerr) ? qerr : undefined);
+              done(false);
+              return reject(qerr);
+            }
+            let destroy: boolean | undefined;
+            if (Array.isArray(res) || !STEADY_COMMANDS.has((res as QueryResult<R>).command)) {
+              destroy = markCommands(client, res);
+            }
+            client.release(destroy);
+            done(true);
+            resolve({ result: lastResult<R>(res) });
+          },
+        );
       });
     });
   }
@@ -202,6 +214,7 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
     s: SessionRequirements,
     acquired: TrackedClient | undefined,
     done: RunSettled,
+    shape?: StatementShape,
   ): Promise<SessionRun<R>> {
     let client: TrackedClient;
     try {
@@ -225,7 +238,8 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
         ok = true;
         return skipped<R>(position);
       }
-      const res = await client.query(text, values as unknown[] | undefined);
+      const q = pgQueryOf(text, values, shape);
+      const res = await client.query(q, q === text ? (values as unknown[] | undefined) : undefined);
       if (markCommands(client, res)) destroy = true;
       ok = true;
       const out: SessionRun<R> = { result: lastResult<R>(res) };
@@ -277,7 +291,7 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
         let reset: Promise<unknown> | undefined;
         client[SEARCH_PATH] = DIRTY;
         const conn: Connection = {
-          query: async <R>(text: string, values?: readonly unknown[]) => {
+          query: async <R>(text: string, values?: readonly unknown[], shape?: StatementShape) => {
             if (pre !== undefined) {
               const sql = pre;
               pre = undefined;
@@ -289,7 +303,10 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
             }
             // Statements issued meanwhile wait for the reset too, and keep their order.
             if (reset !== undefined) await reset;
-            return client.query(text, values as unknown[] | undefined) as Promise<QueryResult<R>>;
+            const q = pgQueryOf(text, values, shape);
+            return client.query(q, q === text ? (values as unknown[] | undefined) : undefined) as Promise<
+              QueryResult<R>
+            >;
           },
         };
         if (canPipeline(client)) {

@@ -5,8 +5,11 @@ import type {
   SessionPosition,
   SessionRequirements,
   SessionRun,
+  StatementShape,
 } from './contracts/connection-provider.js';
 import { lsnToBigInt } from './contracts/freshness.js';
+import { PgmError } from './errors.js';
+import { hasShape } from './statement-shape.js';
 
 /**
  * The statements behind `SessionRequirements`, shared by `poolProvider.run`
@@ -77,7 +80,10 @@ export function skipped<R>(position: SessionPosition): SessionRun<R> {
  *   run on a standby that is behind). Implement `run` (or delegate it to
  *   `poolProvider`) for one round trip per statement.
  *
- * `settled` (if given) is called once before the promise settles.
+ * `settled` (if given) is called once before the promise settles. `shape` (rowMode,
+ * types, name) needs a provider with `run`: the fallback cannot pass it through
+ * `query(text, values)`, so it refuses the statement (`INVALID_ARGUMENT`) rather
+ * than return rows of another shape.
  */
 export function runStatement<R = Record<string, unknown>>(
   provider: ConnectionProvider,
@@ -85,8 +91,18 @@ export function runStatement<R = Record<string, unknown>>(
   values: readonly unknown[] | undefined,
   session: SessionRequirements = NO_SESSION,
   settled?: RunSettled,
+  shape?: StatementShape,
 ): Promise<SessionRun<R>> {
-  if (provider.run) return provider.run<R>(text, values, session, settled);
+  if (provider.run) return provider.run<R>(text, values, session, settled, shape);
+  if (hasShape(shape)) {
+    settled?.(false);
+    return Promise.reject(
+      new PgmError(
+        'INVALID_ARGUMENT',
+        `the connection provider ${provider.id} has no run(), so it cannot honour rowMode, types or a statement name; implement run() (or wrap a pg.Pool with poolProvider) to use them`,
+      ),
+    );
+  }
   const out = viaConnection<R>(provider, text, values, session);
   if (!settled) return out;
   return out.then(

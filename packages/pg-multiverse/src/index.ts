@@ -28,5 +28,7 @@ export {
   type TransactionCallback,
   type TransactionContext,
 } from './pg-multiverse.js';
+export { RoutingPool, type RoutingPoolOptions } from './pool.js';
+export type { RoutingPoolClient } from './pool-client.js';
 export { PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
 export { type QueryTracer, type SpanAttributeValue, type SpanLike, TRACER_NAME } from './tracing.js';

@@ -15,6 +15,7 @@ import {
   redactError,
   redactSecrets,
   type SchemaOptions,
+  type StatementShape,
   toPgPoolConfig,
   validateConfiguration,
   validatePgMultiverseOptions,
@@ -57,6 +58,7 @@ import {
 import { type CacheMetrics, MetricsCollector, type SystemMetrics } from './metrics.js';
 import { type NodeAddress, nodeAddresses } from './node-addresses.js';
 import type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
+import { type PoolBackend, RoutingPool, type RoutingPoolOptions } from './pool.js';
 import { prometheusHandler, renderPrometheus } from './prometheus.js';
 import { isPrepareTransaction, loadOpenTelemetryApi, type Span, TRACER_NAME, Tracing } from './tracing.js';
 
@@ -397,6 +399,19 @@ export class PgMultiverse extends EventEmitter {
     params: unknown[] = [],
     options: QueryOptions = {},
   ): Promise<QueryResult<T>> {
+    return this.runQuery<T>(sql, params, options, undefined);
+  }
+
+  /**
+   * `query()`, plus what a `pool()` statement brings: its result shape (rowMode, types, name)
+   * and the pool's `schema` as the fallback for statements that name no schema. The one query path.
+   */
+  private runQuery<T>(
+    sql: string,
+    params: unknown[],
+    options: QueryOptions,
+    extra: PoolStatementExtra | undefined,
+  ): Promise<QueryResult<T>> {
     // The router plans (classification, cluster, shard, consistency) synchronously; the facade
     // only wraps that plan with the cache, metrics and tracing. Planning errors reject the promise.
     let router: Router;
@@ -408,7 +423,9 @@ export class PgMultiverse extends EventEmitter {
         throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
       }
       if (!Array.isArray(params)) throw new PgmError('INVALID_ARGUMENT', 'query(sql, params): params must be an array');
-      plan = router.plan(sql, routeOptions(options));
+      const ro = routeOptions(options);
+      if (extra?.defaultSchema !== undefined) ro.defaultSchema = extra.defaultSchema;
+      plan = router.plan(sql, ro);
       cached =
         this.cache !== undefined &&
         plan.kind === 'read' &&
@@ -419,12 +436,13 @@ export class PgMultiverse extends EventEmitter {
     const tracing = this.tracing;
     // The span starts before the statement runs, in the caller's context (its parent).
     const span = tracing?.startQuery(plan);
-    if (cached) return this.queryCached<T>(router, plan, params, options, span);
+    if (cached) return this.queryCached<T>(router, plan, params, options, span, extra?.shape);
+    const eo = extra?.shape ? { shape: extra.shape } : undefined;
     // Plain path (no cache): a promise chain rather than an async function,
     // whose suspended frame was the largest allocation of a query (measured).
     const metrics = this.metrics;
     const t0 = metrics ? performance.now() : 0;
-    return router.execute<T>(plan, params).then(
+    return router.execute<T>(plan, params, eo).then(
       (result) => {
         if (plan.kind === 'write' && this.cache) return this.afterWrite(result, plan, t0, span);
         metrics?.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, true, false);
@@ -478,6 +496,7 @@ export class PgMultiverse extends EventEmitter {
     params: unknown[],
     options: QueryOptions,
     span: Span | undefined,
+    shape: StatementShape | undefined,
   ): Promise<QueryResult<T>> {
     const t0 = performance.now();
     let hit = false;
@@ -489,7 +508,8 @@ export class PgMultiverse extends EventEmitter {
         clusterId: plan.clusterId,
         schema: plan.schema,
         searchPath: plan.schema,
-        sql: plan.sql,
+        // A result of another shape (rows as arrays, other type parsers) is another entry.
+        sql: shape ? `${plan.sql}\u0000${shapeKey(shape)}` : plan.sql,
         params,
         cacheKey: options.cacheKey,
         ...(plan.shardId !== undefined ? { shard: plan.group } : {}),
@@ -500,7 +520,7 @@ export class PgMultiverse extends EventEmitter {
         key,
         { ttlMs, tags, schema: plan.schema, freshness: plan.freshness, originOf: originOfResult },
         // A fill records where its result came from (see "Cached reads and consistency").
-        () => router.execute<T>(plan, params, { readOrigin: true }),
+        () => router.execute<T>(plan, params, shape ? { readOrigin: true, shape } : { readOrigin: true }),
       );
       hit = r.hit;
       const result = r.value as QueryResult<T>;
@@ -615,7 +635,13 @@ export class PgMultiverse extends EventEmitter {
   }
 
   /** Follow-up of a committed transaction: never throws (the commit stands whatever happens here). */
-  private async afterCommit(router: Router, txId: string | undefined, statements: StatementRecord[]): Promise<void> {
+  private async afterCommit(
+    router: Router,
+    txId: string | undefined,
+    statements: StatementRecord[],
+    session: SessionToken | undefined = router.currentSession(),
+    written?: string,
+  ): Promise<void> {
     if (this.cache && statements.length > 0) {
       try {
         await this.cache.invalidateWrites(
@@ -625,9 +651,8 @@ export class PgMultiverse extends EventEmitter {
         this.reportAfterCommit(txId, 'invalidate the cache', err);
       }
     }
-    const session = router.currentSession();
     if (!session) return;
-    for (const clusterId of new Set(statements.map((s) => s.clusterId))) {
+    for (const clusterId of written !== undefined ? [written] : new Set(statements.map((s) => s.clusterId))) {
       try {
         // Marks the position unknown (reads there ask the primary first) when the primary cannot answer.
         await router.noteWrite(clusterId, undefined, session);
@@ -646,6 +671,51 @@ export class PgMultiverse extends EventEmitter {
         ...(txId ? { details: { id: txId } } : {}),
       }),
     );
+  }
+
+  /**
+   * A `pg.Pool`-compatible pool over this instance, for libraries built on node-postgres
+   * (`drizzle({ client: pgm.pool() })`, `new PostgresDialect({ pool: pgm.pool() })`). Every
+   * statement goes through `query()`'s path (routing, cache, metrics, events, tracing); a client
+   * from `connect()` keeps a transaction on one primary session. See the README.
+   */
+  pool(options: RoutingPoolOptions = {}): RoutingPool {
+    const router = this.need();
+    const backend: PoolBackend = {
+      query: (sql, params, options, extra) => this.runQuery(sql, params, options, extra),
+      analyze: (sql) => router.analyze(sql),
+      plan: (sql, o) => router.plan(sql, o),
+      primary: (clusterId) => router.primary(clusterId),
+      createSession: () => router.createSession(),
+      currentSession: () => router.currentSession(),
+      sessionLevelInUse: () =>
+        Object.values(router.config.clusters).some((c) => c.consistencyLevel === 'session') ||
+        Object.keys(router.schemas()).some((s) => router.schemaOptions(s)?.consistencyLevel === 'session'),
+      committed: (clusterId, writes, token) =>
+        this.afterCommit(
+          router,
+          undefined,
+          writes.map((w) => ({ clusterId, schema: w.schema as string, sql: w.sql })),
+          token,
+          clusterId,
+        ),
+      poolStats: () => {
+        const total = { total: 0, idle: 0, waiting: 0 };
+        for (const s of Object.values(router.poolStats())) {
+          total.total += s.total;
+          total.idle += s.idle;
+          total.waiting += s.waiting;
+        }
+        return total;
+      },
+      onIdleError: (listener) => {
+        const l = (e: PgMultiverseEvents['poolError']) => listener(e.error);
+        this.on('poolError', l);
+        return () => this.off('poolError', l);
+      },
+      redact: (err) => redactError(err, this.secrets),
+    };
+    return new RoutingPool(backend, options);
   }
 
   /** Create a read-your-writes session token (see `QueryOptions.sessionToken`). */
@@ -815,6 +885,26 @@ function errorCodeOf(err: Error): string {
   const e = err as { sqlState?: unknown; code?: unknown };
   if (typeof e.sqlState === 'string') return e.sqlState;
   return typeof e.code === 'string' && e.code !== '' ? e.code : 'UNKNOWN';
+}
+
+/** What a pool statement adds to `query()` (see `pool.ts`). */
+export interface PoolStatementExtra {
+  shape?: StatementShape;
+  defaultSchema?: string;
+}
+
+const typesIds = new WeakMap<object, number>();
+let nextTypesId = 0;
+
+/** The part of a cache key that tells result shapes apart (custom type parsers by identity). */
+function shapeKey(shape: StatementShape): string {
+  let types = '';
+  if (shape.types !== undefined) {
+    let id = typesIds.get(shape.types);
+    if (id === undefined) typesIds.set(shape.types, (id = ++nextTypesId));
+    types = `t${id}`;
+  }
+  return `${shape.rowMode ?? ''}/${types}`;
 }
 
 function originOfResult(value: unknown): ResultOrigin | undefined {

@@ -60,6 +60,11 @@ export interface Router {
     params?: readonly unknown[],
     options?: RouteOptions,
   ): Promise<RoutedResult<R>>;
+  /**
+   * Core's analysis of a SQL text (kind, tables, statements, transaction control, session state),
+   * memoized: the same one `plan()` uses. For layers that must know what a text is before routing it.
+   */
+  analyze(sql: string): SqlTextAnalysis;
   /** Decide, without running it, how a statement is routed (see `QueryPlan`). Throws on bad options. */
   plan(sql: string, options?: RouteOptions): QueryPlan;
   /**
@@ -308,7 +313,7 @@ export function createRouter(
       } catch (err) {
         return Promise.reject(err);
       }
-      return executor.execute<R>(eo?.readOrigin ? plan.withOrigin() : plan, params);
+      return executor.execute<R>(eo?.readOrigin ? plan.withOrigin() : plan, params, eo?.shape);
     },
     resolveCluster: (schema, shardKey) => registry.resolve(schema, shardKey),
     primary(clusterId, shardKey) {

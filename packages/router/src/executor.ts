@@ -9,6 +9,7 @@ import {
   type SessionPosition,
   type SessionRequirements,
   type SessionRun,
+  type StatementShape,
 } from '@pg-multiverse/core';
 import type { HealthMonitor } from './health-monitor.js';
 import { formatLsn, parseLsn } from './lsn.js';
@@ -31,7 +32,7 @@ export interface ExecutorContext {
 
 export interface Executor {
   /** Run a plan: writes on the primary; reads on the chosen node, retried once elsewhere on a retryable failure. */
-  execute<R>(plan: Plan, params: readonly unknown[] | undefined): Promise<RoutedResult<R>>;
+  execute<R>(plan: Plan, params: readonly unknown[] | undefined, shape?: StatementShape): Promise<RoutedResult<R>>;
   /** A statement on a lent primary session settled (see statement-context.ts). */
   observeSession(g: GroupRuntime, node: NodeRuntime, sql: string, t0: number, err: unknown): void;
   /** Record a committed write's position in `token` (the primary's current one when `lsn` is not given). */
@@ -54,6 +55,7 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     sql: string,
     params: readonly unknown[] | undefined,
     ro: SessionRequirements,
+    shape: StatementShape | undefined,
   ): Promise<SessionRun<R>> {
     const st = node.state;
     st.inFlight++;
@@ -68,7 +70,7 @@ export function createExecutor(ctx: ExecutorContext): Executor {
       if (!ok) node.errors++;
       c.balancer.observe?.(st, ms, ok);
     };
-    return runStatement<R>(node.provider, sql, params, ro, done);
+    return runStatement<R>(node.provider, sql, params, ro, done, shape);
   }
 
   function noteFailure(g: GroupRuntime, node: NodeRuntime, err: unknown): void {
@@ -157,11 +159,17 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     return origin;
   }
 
-  async function runWrite<R>(p: Plan, params: readonly unknown[] | undefined, t0: number): Promise<RoutedResult<R>> {
+  async function runWrite<R>(
+    p: Plan,
+    params: readonly unknown[] | undefined,
+    t0: number,
+    shape: StatementShape | undefined,
+  ): Promise<RoutedResult<R>> {
     const g = p.g;
     const node = writablePrimary(g);
     try {
-      const out = await run<R>(p.cluster, node, p.sql, params, p.token ? { ...p.run, captureLsn: true } : p.run);
+      const ro = p.token ? { ...p.run, captureLsn: true } : p.run;
+      const out = await run<R>(p.cluster, node, p.sql, params, ro, shape);
       if (p.token && out.lsn !== undefined) advanceToken(p.token, g.key, out.lsn);
       else if (p.token && out.lsnError !== undefined) {
         // Committed, position unknown: the session's next read here asks the primary first.
@@ -183,6 +191,7 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     t0: number,
     choice: ReadChoice | undefined,
     retried: boolean,
+    shape: StatementShape | undefined,
   ): Promise<RoutedResult<R>> {
     const c = p.cluster;
     const g = p.g;
@@ -202,9 +211,9 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     const node = choice.node;
     const requireLsn = choice.requireLsn;
     const ro = requireLsn !== undefined ? { ...p.run, requireReplayLsn: requireLsn } : p.run;
-    return run<R>(c, node, p.sql, params, ro).then(
+    return run<R>(c, node, p.sql, params, ro, shape).then(
       (out) => {
-        if (out.result === undefined) return readOnPrimary<R>(p, node, out.lsn, params, t0, retried);
+        if (out.result === undefined) return readOnPrimary<R>(p, node, out.lsn, params, t0, retried, shape);
         if (requireLsn !== undefined && (node.lsn === undefined || node.lsn < requireLsn)) node.lsn = requireLsn;
         const route = routeOf(g, node, retried ? 'retry' : choice.reason, 'read', t0, retried);
         if (out.position) route.origin = originOf(node, out.position);
@@ -223,7 +232,7 @@ export function createExecutor(ctx: ExecutorContext): Executor {
               toNode: next.node.id,
               ...(errorCode ? { errorCode } : {}),
             });
-            return runRead<R>(p, again, params, t0, next, true);
+            return runRead<R>(p, again, params, t0, next, true, shape);
           }
         }
         throw failed(node, err, routeOf(g, node, choice.reason, 'read', t0, retried), p);
@@ -239,12 +248,13 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     params: readonly unknown[] | undefined,
     t0: number,
     retried: boolean,
+    shape: StatementShape | undefined,
   ): Promise<RoutedResult<R>> {
     if (seenLsn !== undefined && (replica.lsn === undefined || seenLsn > replica.lsn)) replica.lsn = seenLsn;
     const g = p.g;
     const served = g.primary;
     try {
-      const out = await run<R>(p.cluster, served, p.sql, params, p.run);
+      const out = await run<R>(p.cluster, served, p.sql, params, p.run, shape);
       const route = routeOf(g, served, 'session-primary', 'read', t0, retried);
       if (out.position) route.origin = originOf(served, out.position);
       return finish(out.result!, route, p);
@@ -297,18 +307,22 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     return run;
   }
 
-  function execute<R>(p: Plan, params: readonly unknown[] | undefined): Promise<RoutedResult<R>> {
-    if (p.g.holds !== undefined) return settleHolds(p.g).then(() => execute<R>(p, params));
+  function execute<R>(
+    p: Plan,
+    params: readonly unknown[] | undefined,
+    shape?: StatementShape,
+  ): Promise<RoutedResult<R>> {
+    if (p.g.holds !== undefined) return settleHolds(p.g).then(() => execute<R>(p, params, shape));
     const t0 = performance.now();
-    if (p.kind === 'write') return runWrite<R>(p, params, t0);
+    if (p.kind === 'write') return runWrite<R>(p, params, t0, shape);
     if (p.sessionLsn === UNKNOWN_POSITION) {
       // A write of this session committed without a known position: learn a conservative one, then read.
       return learnPosition(p.g, p.token!).then(() => {
         const again = withRequest(p, { sessionLsn: p.token!.positions.get(p.g.key) });
-        return runRead<R>(p, again, params, t0, chooseRead(p.cluster, p.g, again), false);
+        return runRead<R>(p, again, params, t0, chooseRead(p.cluster, p.g, again), false, shape);
       });
     }
-    return runRead<R>(p, p, params, t0, chooseRead(p.cluster, p.g, p), false);
+    return runRead<R>(p, p, params, t0, chooseRead(p.cluster, p.g, p), false, shape);
   }
 
   return {

@@ -13,6 +13,7 @@ import type { SchemaRegistry } from './schema-registry.js';
 import { primaryOnly, type ReadRequest } from './select-node.js';
 import { currentSession, type SessionToken } from './session-token.js';
 import { chooseShard } from './shard.js';
+import { clusterOfTables } from './table-route.js';
 import type { ClusterRuntime, GroupRuntime, NodeRuntime } from './topology.js';
 import type { QueryPlan, RouteOptions } from './types.js';
 
@@ -196,10 +197,23 @@ export function createPlanner(
       }
       const analysis = analyzer.analyze(sql);
       const kind = o.kind ?? analysis.kind;
-      const c = clusterFor(o);
+      let schema = o.schema;
+      let c: ClusterRuntime;
+      if (schema !== undefined || o.clusterId !== undefined) c = clusterFor(o);
+      else {
+        // No schema given: the schema-qualified tables decide, else `defaultSchema`, else the default cluster.
+        const owner = clusterOfTables(analysis, registry);
+        if (owner === undefined) {
+          schema = o.defaultSchema;
+          c = registry.cluster(registry.resolve(schema, o.shardKey));
+        } else {
+          c = registry.cluster(owner);
+          if (o.defaultSchema !== undefined && registry.resolve(o.defaultSchema) === owner) schema = o.defaultSchema;
+        }
+      }
       const g = c.cfg.sharding ? chooseShard(c, o.shardKey).group : c.groups[0]!;
       const token = o.sessionToken ?? currentSession();
-      const entry = o.schema !== undefined ? registry.entry(o.schema) : undefined;
+      const entry = schema !== undefined ? registry.entry(schema) : undefined;
       const consistency = o.consistency ?? entry?.consistencyLevel ?? c.cfg.consistencyLevel;
       if (kind === 'read' && o.role === 'replica' && o.consistency === 'strong') {
         throw new PgmError(
@@ -207,7 +221,7 @@ export function createPlanner(
           "{ role: 'replica' } contradicts { consistency: 'strong' } (primary only)",
         );
       }
-      const base = runOptionsFor(o.schema);
+      const base = runOptionsFor(schema);
       const run = o.readOrigin && kind === 'read' ? { ...base, readPosition: true } : base;
       return new Plan(
         sql,
@@ -215,7 +229,7 @@ export function createPlanner(
         kind,
         c,
         g,
-        o.schema,
+        schema,
         token,
         run,
         o,

@@ -200,7 +200,7 @@ function delegatingPrimary(
       // Every statement on the lent session is observed, like a routed one (reason `session`).
       return node.provider.withConnection((c) => {
         const lent: Connection = {
-          query: (text, values) => observed(observe, group, node, text, () => c.query(text, values)),
+          query: (text, values, shape) => observed(observe, group, node, text, () => c.query(text, values, shape)),
         };
         // A pipeline (prelude + statement, one round trip) is observed as its statement.
         if (c.queryAfter) {

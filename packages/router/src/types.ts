@@ -12,6 +12,7 @@ import type {
   ResultOrigin,
   SchemaOptions,
   SqlTextAnalysis,
+  StatementShape,
 } from '@pg-multiverse/core';
 import type { SessionToken } from './session-token.js';
 
@@ -46,8 +47,19 @@ export interface RouterOptions {
 
 /** Per-query routing options. */
 export interface RouteOptions {
-  /** Schema whose cluster runs the query; also put first on the search_path. */
+  /**
+   * Schema whose cluster runs the query; also put first on the search_path. Without it (and
+   * without `clusterId`) the cluster is the one owning the schemas of the statement's
+   * schema-qualified tables (`users.accounts`), else `defaultSchema`'s, else the default cluster.
+   */
   schema?: string;
+  /**
+   * Schema for statements that name no schema themselves: when neither `schema` nor `clusterId`
+   * is given and the statement's schema-qualified tables name no registered schema, it routes
+   * like `schema` (its cluster, first on the search_path); when they name schemas of its own
+   * cluster it is still put first on the search_path. The facade's `pool({ schema })` uses it.
+   */
+  defaultSchema?: string;
   /** Target a cluster directly (no search_path change unless `schema` is given too). */
   clusterId?: string;
   /** Force the node role: `primary` always goes to the primary; `replica` prefers replicas even for the `strong` default. */
@@ -109,6 +121,8 @@ export interface QueryPlan {
 export interface ExecuteOptions {
   /** Reads: record `route.origin` (as the `readOrigin` route option), decided after planning (e.g. on a cache miss). */
   readOrigin?: boolean;
+  /** rowMode, custom types, statement name, passed to the node's session (see `StatementShape` in core). */
+  shape?: StatementShape;
 }
 
 /** Why a node was chosen. */

@@ -27,4 +27,5 @@ export type {
 } from './types.js';
 export { uniqueName } from './unique-name.js';
 export type { PgmTopologyContext } from './vitest-context.js';
+export { waitForReplicas } from './wait-for-replicas.js';
 export { withSchemas } from './with-schemas.js';

@@ -14,9 +14,29 @@ export interface QueryResult<R = Record<string, unknown>> {
   [key: string]: unknown;
 }
 
+/**
+ * How a statement's result is shaped: the fields of pg's `QueryConfig` besides
+ * `text` and `values` that the router passes through to the node's session
+ * (the `pg.Pool`-compatible pool of the facade sends what libraries ask for).
+ * A provider that cannot honour one must refuse the statement, never ignore it.
+ */
+export interface StatementShape {
+  /** `'array'`: rows as arrays of column values (pg's `rowMode`), needed when columns share a name. */
+  readonly rowMode?: 'array';
+  /** Custom type parsers for this statement (pg's `CustomTypesConfig`: `{ getTypeParser(oid, format) }`). */
+  readonly types?: { getTypeParser(oid: number, format?: string): unknown };
+  /** Prepared-statement name (pg's named statements: parsed once per connection, then reused). */
+  readonly name?: string;
+}
+
 /** One dedicated session (a checked-out pooled connection). */
 export interface Connection {
-  query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** `shape` (optional): see `StatementShape`; a connection that cannot honour it throws. */
+  query<R = Record<string, unknown>>(
+    text: string,
+    values?: readonly unknown[],
+    shape?: StatementShape,
+  ): Promise<QueryResult<R>>;
   /**
    * Optional capability: run the `prelude` statements (no parameters, one statement each, e.g.
    * `BEGIN`, `SELECT set_config(...)`) and then `text` with `values`, in one round trip, as one
@@ -129,13 +149,15 @@ export interface ConnectionProvider {
    * when a session already has it: one round trip per statement in steady state.
    * If `settled` is given it must be called exactly once, before the returned
    * promise settles: `true` when the statement ran (or was skipped by
-   * `requireReplayLsn`), `false` when it failed.
+   * `requireReplayLsn`), `false` when it failed. `shape` (optional): rowMode, custom
+   * types, statement name for the statement itself (see `StatementShape`).
    */
   run?<R = Record<string, unknown>>(
     text: string,
     values: readonly unknown[] | undefined,
     session: SessionRequirements,
     settled?: RunSettled,
+    shape?: StatementShape,
   ): Promise<SessionRun<R>>;
   /** Pool counters. */
   stats(): PoolStats;
