@@ -62,16 +62,12 @@ export interface Router {
   ): Promise<RoutedResult<R>>;
   /**
    * Core's analysis of a SQL text (kind, tables, statements, transaction control, session state),
-   * memoized: the same one `plan()` uses. For layers that must know what a text is before routing it.
+   * memoized, with this router's `writeFunctions`: the same one `plan()` uses. For layers that must
+   * know what a text is before routing it, or that observe statements the router did not plan (lent sessions).
    */
   analyze(sql: string): SqlTextAnalysis;
   /** Decide, without running it, how a statement is routed (see `QueryPlan`). Throws on bad options. */
   plan(sql: string, options?: RouteOptions): QueryPlan;
-  /**
-   * Core's analysis of `sql` with this router's `writeFunctions` (the one the planner uses,
-   * memoized): for layers that observe statements the router did not plan (lent sessions).
-   */
-  analyze(sql: string): SqlTextAnalysis;
   /** Run a plan made by this router's `plan()` (run it soon: it holds the session position of when it was made). */
   execute<R = Record<string, unknown>>(
     plan: QueryPlan,
