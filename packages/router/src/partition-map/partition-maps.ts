@@ -489,7 +489,18 @@ export function createPartitionMaps(ctx: {
     );
   }
 
+  /** The server computes PostgreSQL's hash partition; a custom shard function it cannot. */
+  function refuseCustomFunction(st: MapState, what: string): void {
+    if (st.c.cfg.sharding?.shardFunction === undefined) return;
+    throw new PgmError(
+      'INVALID_ARGUMENT',
+      `${what}: cluster "${st.c.id}" uses a custom shardFunction, which the shards cannot compute, so they cannot refuse writes for partitions they do not own; partitions of such a cluster cannot be moved online`,
+      { clusterId: st.c.id },
+    );
+  }
+
   async function installAll(st: MapState): Promise<Record<string, string[]>> {
+    refuseCustomFunction(st, 'installPartitionGuards');
     const s = st.c.cfg.sharding!;
     const out: Record<string, string[]> = {};
     for (const g of st.c.groups) {
@@ -566,6 +577,7 @@ export function createPartitionMaps(ctx: {
     async hold(o) {
       if (closed) throw new PgmError('CLOSED', 'The router is closed');
       const st = stateOf(o.clusterId);
+      refuseCustomFunction(st, 'holdPartitions');
       const parts = [...new Set(o.partitions)].sort((a, b) => a - b);
       const bad = parts.filter((p) => !Number.isInteger(p) || p < 0 || p >= st.map.partitions);
       if (parts.length === 0 || bad.length > 0) {
