@@ -351,6 +351,33 @@ describe('partition map: stored, versioned, followed', () => {
     expect((await insert(b, keysOf(2, 1, 20_000)[0]!)).rows[0]!.port).toBe(portOf('s1'));
   });
 
+  it('a fence left in place fails other writes loudly after rerouteTimeoutMs; release() and syncPartitionOwnership recover', async () => {
+    // Map in force: version 5: p0 -> shard-0, p1 -> shard-2, p2 -> shard-1, p3 -> shard-2.
+    const cfg = config(cid, [[0, 1], [2, 3], []], { partitionMap: { rerouteTimeoutMs: 300 } });
+    const b = router(cfg);
+    await b.start();
+    const k = keysOf(2, 1, 25_000)[0]!;
+    const hold = await a.holdPartitions({ clusterId: cid, partitions: [2], timeoutMs: 60_000 });
+    await hold.fence();
+    const err = await insert(b, k).catch((e) => e);
+    expect(isPgmError(err, 'PARTITION_NOT_OWNED')).toBe(true);
+    expect(err.message).toMatch(/Shard shard-1 of cluster .* refused a write to partition 2: it does not own it/);
+    expect(err.details).toMatchObject({ partition: 2, shardId: 'shard-1', version: 5 });
+    await hold.release();
+    expect(hold.state).toBe('released');
+    expect((await insert(b, k)).rows[0]!.port).toBe(portOf('s1'));
+    // A mover that died after its fence: the stored map decides, syncPartitionOwnership applies it.
+    const h2 = await b.holdPartitions({ clusterId: cid, partitions: [2], timeoutMs: 60_000 });
+    await h2.fence();
+    const refused = await server('s1')
+      .query(`INSERT INTO ${schema}.items VALUES (${k}, -3)`)
+      .catch((e) => e);
+    expect(refused.code).toBe(NOT_OWNER_SQLSTATE);
+    expect(await a.syncPartitionOwnership(cid)).toEqual({ 'shard-0': [0], 'shard-1': [2], 'shard-2': [1, 3] });
+    await server('s1').query(`INSERT INTO ${schema}.items VALUES (${k}, -3)`);
+    await h2.release();
+  });
+
   it("session reads stay read-your-writes across a cutover (the new owner's replica lags)", async () => {
     // Map in force: version 5: p0 -> shard-0, p1 -> shard-2, p2 -> shard-1, p3 -> shard-2. Move p0 to shard-1.
     const k = keysOf(0, 1, 30_000)[0]!;

@@ -97,6 +97,8 @@ export async function installGuards(
     keyType: ShardKeyType | undefined;
     modulus: number;
     schemas: readonly string[];
+    /** Only tables that have no guard yet (what a fence needs: one catalog query when all have it). */
+    onlyMissing?: boolean;
   },
 ): Promise<string[]> {
   const r = await q.query<{ nsp: string; rel: string; typ: string }>(
@@ -107,8 +109,10 @@ export async function installGuards(
       WHERE a.attname = $1 AND NOT a.attisdropped AND a.attnum > 0
         AND c.relkind IN ('r', 'p') AND NOT c.relispartition
         AND n.nspname = ANY($2::text[])
+        AND NOT ($3::boolean AND EXISTS (
+          SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = '${GUARD_TRIGGER}'))
       ORDER BY 1, 2`,
-    [opts.key, opts.schemas],
+    [opts.key, opts.schemas, opts.onlyMissing === true],
   );
   const out: string[] = [];
   const made = new Set<string>();

@@ -80,6 +80,8 @@ export function createPartitionMaps(ctx: {
 }): PartitionMaps {
   const states = new Map<string, MapState>();
   const listeners = new Map<string, MapListener>();
+  /** Shard primaries (group keys) whose control objects this router created or found. */
+  const ensured = new Set<string>();
   let closed = false;
 
   for (const c of ctx.clusters.values()) {
@@ -106,6 +108,13 @@ export function createPartitionMaps(ctx: {
       drained: [],
       changed: signal(),
     });
+  }
+
+  async function ensureShard(st: MapState, g: GroupRuntime): Promise<void> {
+    const key = `${g.key}:${st.cfg.schema}`;
+    if (ensured.has(key)) return;
+    await st.store.ensureShard(g.primaryProvider);
+    ensured.add(key);
   }
 
   function stateOf(clusterId: string): MapState {
@@ -214,7 +223,7 @@ export function createPartitionMaps(ctx: {
         if (again) return again;
         // Ownership first, then the map: a map is never stored whose shards would refuse its writes.
         for (const g of st.c.groups) {
-          await st.store.ensureShard(g.primaryProvider);
+          await ensureShard(st, g);
           await g.primaryProvider.withConnection((c) =>
             st.store.setOwned(c, st.c.id, partitionsOf(st.configMap, g.shardId!), 1),
           );
@@ -362,7 +371,7 @@ export function createPartitionMaps(ctx: {
   function engineFor(st: MapState): HoldEngine {
     return {
       async fence(partitions) {
-        await installAll(st);
+        await installAll(st, true);
         const bySource = new Map<GroupRuntime, number[]>();
         for (const p of partitions) {
           const g = st.c.owners![p]!;
@@ -371,7 +380,7 @@ export function createPartitionMaps(ctx: {
         const positions: Record<string, string> = {};
         await Promise.all(
           [...bySource].map(async ([g, ps]) => {
-            positions[g.shardId!] = await g.primaryProvider.withConnection((c) => st.store.revoke(c, st.c.id, ps));
+            positions[g.shardId!] = await st.store.revoke(g.primaryProvider, st.c.id, ps);
           }),
         );
         return positions;
@@ -424,11 +433,13 @@ export function createPartitionMaps(ctx: {
         // owners stay fenced, so at no moment do two servers accept writes that are routed to them.
         const revokeTargets = () =>
           Promise.allSettled(
-            [...targets].map(([g, ps]) => g.primaryProvider.withConnection((c) => st.store.revoke(c, st.c.id, ps))),
+            [...targets].map(([g, ps]) =>
+              ensureShard(st, g).then(() => st.store.revoke(g.primaryProvider, st.c.id, ps)),
+            ),
           );
         try {
           for (const [g, ps] of targets) {
-            await st.store.ensureShard(g.primaryProvider);
+            await ensureShard(st, g);
             await st.store.grant(g.primaryProvider, st.c.id, ps, candidate.version);
           }
         } catch (err) {
@@ -499,21 +510,24 @@ export function createPartitionMaps(ctx: {
     );
   }
 
-  async function installAll(st: MapState): Promise<Record<string, string[]>> {
+  async function installAll(st: MapState, onlyMissing = false): Promise<Record<string, string[]>> {
     refuseCustomFunction(st, 'installPartitionGuards');
     const s = st.c.cfg.sharding!;
     const out: Record<string, string[]> = {};
-    for (const g of st.c.groups) {
-      await st.store.ensureShard(g.primaryProvider);
-      out[g.shardId!] = await installGuards(g.primaryProvider, {
-        schema: st.cfg.schema,
-        clusterId: st.c.id,
-        key: s.key,
-        keyType: s.keyType,
-        modulus: s.partitions,
-        schemas: ctx.schemasOf(st.c.id),
-      });
-    }
+    await Promise.all(
+      st.c.groups.map(async (g) => {
+        await ensureShard(st, g);
+        out[g.shardId!] = await installGuards(g.primaryProvider, {
+          schema: st.cfg.schema,
+          clusterId: st.c.id,
+          key: s.key,
+          keyType: s.keyType,
+          modulus: s.partitions,
+          schemas: ctx.schemasOf(st.c.id),
+          onlyMissing,
+        });
+      }),
+    );
     return out;
   }
 
@@ -555,6 +569,9 @@ export function createPartitionMaps(ctx: {
     },
     async close() {
       closed = true;
+      // Holds end with the router: fences lifted, held statements released (they fail with CLOSED).
+      const holds = new Set([...states.values()].flatMap((st) => [...st.holds.values()]));
+      await Promise.allSettled([...holds].map((h) => h.release()));
       await Promise.all([...listeners.values()].map((l) => l.close()));
       listeners.clear();
     },
@@ -615,7 +632,7 @@ export function createPartitionMaps(ctx: {
       const map = await reload(st, 'reload');
       const out: Record<string, number[]> = {};
       for (const g of st.c.groups) {
-        await st.store.ensureShard(g.primaryProvider);
+        await ensureShard(st, g);
         const ps = partitionsOf(map, g.shardId!);
         await g.primaryProvider.withConnection((c) => st.store.setOwned(c, st.c.id, ps, map.version));
         out[g.shardId!] = ps;
