@@ -286,6 +286,29 @@ describe('partition map: stored, versioned, followed', () => {
     expect(c.partitionMap(cid).version).toBe(3);
   });
 
+  it('an instance that heard no announcement learns the map from a shard refusing its write', async () => {
+    // Map in force: version 3 (p1 on shard-2). This router is not started: no LISTEN, the configuration's
+    // map (p1 on shard-0) in force.
+    const d = router(config(cid, [[0, 1], [2, 3], []]));
+    const seenD: PartitionMapChangedEvent[] = [];
+    d.on('partitionMapChanged', (e) => seenD.push(e));
+    const refused: string[] = [];
+    d.on('queryExecuted', (e) => {
+      if (e.errorCode) refused.push(`${e.shardId}:${e.errorCode}`);
+    });
+    expect(d.partitionMap(cid)).toMatchObject({
+      fromConfig: true,
+      owners: ['shard-0', 'shard-0', 'shard-1', 'shard-1'],
+    });
+    const w = await insert(d, keysOf(1, 1, 60_000)[0]!);
+    expect(refused).toEqual([`shard-0:${NOT_OWNER_SQLSTATE}`]);
+    expect(w.rows[0]!.port).toBe(portOf('s2'));
+    expect(w.route.shardId).toBe('shard-2');
+    expect(seenD).toEqual([
+      { clusterId: cid, version: 3, previousVersion: undefined, moved: [1], source: 'not-owner' },
+    ]);
+  });
+
   it('a read visiting every shard can filter out rows a shard holds without owning them', async () => {
     // Map in force: version 3. Mark p1's rows left on shard-0 as strays again.
     await a.updatePartitionStrays(cid, 'shard-0', { add: [1] });
@@ -443,6 +466,8 @@ describe('partition map: stored, versioned, followed', () => {
       expect(lines.filter((l) => l.error)).toEqual([]);
       // Every write the child made after the map version that moved p0 went to shard-2.
       const wrote = lines.filter((l) => l.wrote) as Array<{ port: number; version: number }>;
+      // It learnt the version that moved p0 (by NOTIFY, or from shard-1 refusing a write).
+      expect(lines.some((l) => l.changed === 7 && (l.source === 'notify' || l.source === 'not-owner'))).toBe(true);
       expect(wrote.filter((l) => l.version >= 7).every((l) => l.port === portOf('s2'))).toBe(true);
       expect(wrote.some((l) => l.version >= 7)).toBe(true);
       // And shard-1 took no p0 write after the fence: its p0 rows are exactly those copied to shard-2 before.
