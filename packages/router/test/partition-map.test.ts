@@ -15,6 +15,7 @@ import {
   type PartitionsReleasedEvent,
   type Router,
   type RouterWarning,
+  runWithStatementContext,
 } from '../src/index.js';
 
 const PARTITIONS = 4;
@@ -307,6 +308,31 @@ describe('partition map: stored, versioned, followed', () => {
     expect(seenD).toEqual([
       { clusterId: cid, version: 3, previousVersion: undefined, moved: [1], source: 'not-owner' },
     ]);
+    // A transaction (a lent session, not routed statement by statement) is refused and rolled back, and
+    // the refusal makes the router read the map, so the application's retry goes to the new owner.
+    const e = router(config(cid, [[0, 1], [2, 3], []]));
+    const key = keysOf(1, 1, 61_000)[0]!;
+    const tx = (r: Router) =>
+      runWithStatementContext({}, () =>
+        r.primary(cid, key).withConnection(async (c) => {
+          await c.query('BEGIN');
+          try {
+            const out = await c.query<{ port: number }>(
+              `INSERT INTO ${schema}.items VALUES ($1, -4) RETURNING inet_server_port() AS port`,
+              [key],
+            );
+            await c.query('COMMIT');
+            return out.rows[0]!.port;
+          } catch (err) {
+            await c.query('ROLLBACK');
+            throw err;
+          }
+        }),
+      );
+    const refusedTx = await tx(e).catch((err) => err);
+    expect(refusedTx.code).toBe(NOT_OWNER_SQLSTATE);
+    await waitFor(() => e.partitionMap(cid).version === 3, 'the refusal to make the router read the map');
+    expect(await tx(e)).toBe(portOf('s2'));
   });
 
   it('a read visiting every shard can filter out rows a shard holds without owning them', async () => {

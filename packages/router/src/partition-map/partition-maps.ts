@@ -63,6 +63,8 @@ export interface PartitionMaps {
     change: { add?: number[]; remove?: number[] },
   ): Promise<PartitionMap>;
   filter(clusterId: string, shardId: string, column?: string): { partitions: number[]; sql: string } | undefined;
+  /** A statement on a lent session (a transaction) failed: a not-owner refusal makes the map be read again. */
+  noteSessionError(clusterId: string, err: unknown): void;
 }
 
 /**
@@ -260,7 +262,8 @@ export function createPartitionMaps(ctx: {
   // ---- routing ----
 
   function isNotOwner(err: unknown): boolean {
-    return (err as PgmError | undefined)?.sqlState === NOT_OWNER_SQLSTATE;
+    const e = err as { sqlState?: string; code?: string } | undefined;
+    return e?.sqlState === NOT_OWNER_SQLSTATE || e?.code === NOT_OWNER_SQLSTATE;
   }
 
   /** `p` aimed at the owner of `part` in the map in force, with the session position that read-your-writes needs there. */
@@ -657,6 +660,10 @@ export function createPartitionMaps(ctx: {
         }
         if (attempt >= 5) throw conflict(st, map.version, (await reload(st, 'reload')).version);
       }
+    },
+    noteSessionError(clusterId, err) {
+      const st = states.get(clusterId);
+      if (st && isNotOwner(err)) reload(st, 'not-owner').catch(() => undefined);
     },
     filter(clusterId, shardId, column) {
       const st = stateOf(clusterId);
