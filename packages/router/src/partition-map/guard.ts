@@ -1,7 +1,15 @@
+import { createHash } from 'node:crypto';
 import { type Connection, quoteIdent, quoteQualified, type ShardKeyType } from '@pg-multiverse/core';
 import { GUARD_SETTING, HASH_PARTITION_SEED } from './store.js';
 
 type Queryable = Pick<Connection, 'query'>;
+
+/** The guard function's name for a cluster (PostgreSQL cuts names at 63 bytes: long ids are hashed). */
+export function guardFunctionName(clusterId: string, keyType: ShardKeyType): string {
+  const name = `guard_${clusterId}_${keyType}`;
+  if (Buffer.byteLength(name) <= 63) return name;
+  return `guard_${createHash('sha1').update(clusterId).digest('hex').slice(0, 24)}_${keyType}`;
+}
 
 /** Name of the trigger the guard installs on each sharded table. */
 export const GUARD_TRIGGER = 'pgm_partition_guard';
@@ -118,7 +126,7 @@ export async function installGuards(
   const made = new Set<string>();
   for (const row of r.rows) {
     const kt = opts.keyType ?? inferKeyType(row.typ);
-    const fn = quoteQualified(opts.schema, `guard_${opts.clusterId}_${kt}`);
+    const fn = quoteQualified(opts.schema, guardFunctionName(opts.clusterId, kt));
     if (!made.has(fn)) {
       await q.query(
         guardFunctionSql(opts.schema, fn, opts.clusterId, opts.key, (v) => columnHashSql(v, kt), opts.modulus),

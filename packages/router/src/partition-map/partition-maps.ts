@@ -37,6 +37,8 @@ interface MapState {
   /** Resolved (and replaced) at every switch. */
   changed: { promise: Promise<void>; resolve: () => void };
   reloading?: Promise<PartitionMap> | undefined;
+  /** A second read, asked for while `reloading` ran. */
+  reloadAgain?: Promise<PartitionMap> | undefined;
 }
 
 function signal(): { promise: Promise<void>; resolve: () => void } {
@@ -201,8 +203,21 @@ export function createPartitionMaps(ctx: {
     return stored;
   }
 
+  /**
+   * Read the stored map and switch if it is newer. A read asked for while one runs is done once more
+   * after it (that one may have read before the change announced), shared by every caller meanwhile.
+   */
   function reload(st: MapState, source: 'notify' | 'not-owner' | 'reload'): Promise<PartitionMap> {
-    st.reloading ??= load(st)
+    if (st.reloading) {
+      st.reloadAgain ??= st.reloading
+        .catch(() => undefined)
+        .then(() => {
+          st.reloadAgain = undefined;
+          return reload(st, source);
+        });
+      return st.reloadAgain;
+    }
+    st.reloading = load(st)
       .then((m) => {
         apply(st, m, source);
         return st.map;
