@@ -224,6 +224,12 @@ describe('partition map: stored, versioned, followed', () => {
     const err = await c.start().catch((e) => e);
     expect(isPgmError(err, 'PARTITION_MAP_INVALID')).toBe(true);
     expect(err.message).toMatch(/shard "shard-1" \(partitions 2, 3\) is not listed in the configuration/);
+    const other = config(cid);
+    other[cid]!.sharding!.partitions = 8;
+    const d = router(other);
+    const err8 = await d.start().catch((e) => e);
+    expect(isPgmError(err8, 'PARTITION_MAP_INVALID')).toBe(true);
+    expect(err8.message).toMatch(/it has 4 partitions and the configuration 8/);
   });
 
   it('cutover: writes wait, the fence refuses other instances, commit moves the partition and releases them', async () => {

@@ -161,7 +161,7 @@ export function createPartitionMaps(ctx: {
     if (!st.map.fromConfig && map.version <= st.map.version) return;
     const shardIds = st.c.groups.map((g) => g.shardId!);
     try {
-      checkMap(map, shardIds, 'The stored partition map');
+      checkMap(map, shardIds, 'The stored partition map', st.configMap.partitions);
     } catch (err) {
       if (source === 'start') throw err;
       ctx.emit('warning', {
@@ -569,6 +569,7 @@ export function createPartitionMaps(ctx: {
             stored,
             st.c.groups.map((g) => g.shardId!),
             'The stored partition map',
+            st.configMap.partitions,
           );
           if (!sameOwners(stored, st.configMap)) {
             const differ = stored.owners.flatMap((o, p) => (st.configMap.owners[p] === o ? [] : [p]));
