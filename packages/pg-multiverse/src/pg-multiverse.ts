@@ -178,6 +178,7 @@ export class PgMultiverse extends EventEmitter {
       const tracer = (o.tracer ?? otel.trace.getTracer(TRACER_NAME)) as import('@opentelemetry/api').Tracer;
       this.tracing = new Tracing(otel, tracer, this.nodes, (sql) => router.analyze(sql), this.secrets);
     }
+    router.on('warning', (w) => this.emit('warning', w));
     // The router only builds queryExecuted payloads when someone listens: attach our listener
     // when metrics or tracing are on or once the application subscribes, so disabled metrics cost nothing.
     const metrics = this.metrics;

@@ -46,6 +46,8 @@ export class Plan implements QueryPlan, ReadRequest {
   readonly sessionLsn: bigint | undefined;
   readonly exclude: NodeRuntime | undefined = undefined;
   readonly fallbackToPrimary: boolean;
+  /** Set by the planner on sharded clusters; the partition map routes by it (partition-map/). */
+  partition: number | undefined = undefined;
   private fresh: Freshness | undefined;
 
   constructor(
@@ -211,7 +213,8 @@ export function createPlanner(
           if (o.defaultSchema !== undefined && registry.resolve(o.defaultSchema) === owner) schema = o.defaultSchema;
         }
       }
-      const g = c.cfg.sharding ? chooseShard(c, o.shardKey).group : c.groups[0]!;
+      const shard = c.cfg.sharding ? chooseShard(c, o.shardKey) : undefined;
+      const g = shard ? shard.group : c.groups[0]!;
       const token = o.sessionToken ?? currentSession();
       const entry = schema !== undefined ? registry.entry(schema) : undefined;
       const consistency = o.consistency ?? entry?.consistencyLevel ?? c.cfg.consistencyLevel;
@@ -223,7 +226,7 @@ export function createPlanner(
       }
       const base = runOptionsFor(schema);
       const run = o.readOrigin && kind === 'read' ? { ...base, readPosition: true } : base;
-      return new Plan(
+      const plan = new Plan(
         sql,
         analysis,
         kind,
@@ -241,6 +244,8 @@ export function createPlanner(
         settings.fallbackToPrimary,
         entry?.cacheStrategy,
       );
+      if (shard) plan.partition = shard.partition;
+      return plan;
     },
   };
 }
