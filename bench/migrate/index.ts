@@ -8,7 +8,10 @@
 // parallel/raw4 (median and min-max). Before the timed rounds, one counting pass (COUNT_MIGRATIONS
 // migrations, not timed) counts the client round trips (pg `Client#query` calls: node-postgres sends
 // one query at a time) and the statements they carry, per step and per run, of raw and of the manager.
+// Each timed run also records the CPU time it cost, this process plus both PostgreSQL servers (every
+// process of theirs, from /proc): on a shared machine CPU time moves less with the load than wall time.
 //   node --import tsx bench/migrate/index.ts
+import { readdirSync, readFileSync } from 'node:fs';
 import { MigrationManager, splitSql } from '@pg-multiverse/migrate';
 import { startTopology } from '@pg-multiverse/testkit';
 import pg from 'pg';
@@ -46,10 +49,51 @@ const freshConfig = () => {
 const targetsOf = (cfg: ReturnType<typeof freshConfig>) =>
   (['c1', 'c2'] as const).flatMap((c) => cfg[c].schemas.map((schema) => ({ cluster: c, schema })));
 
-async function raw(concurrency: number, migrations = MIGRATIONS): Promise<number> {
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+/** utime + stime (+ children's, reaped) of a process, in ms; its ppid. */
+function statOf(pid: number): { ms: number; reaped: number; ppid: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+    return {
+      ppid: Number(f[1]),
+      ms: (Number(f[11]) + Number(f[12])) * TICK_MS,
+      reaped: (Number(f[13]) + Number(f[14])) * TICK_MS,
+    };
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+/** CPU ms so far of this process and of the servers (postmasters, their live and reaped children). */
+function cpuNow(): number {
+  const c = process.cpuUsage();
+  let ms = (c.user + c.system) / 1000;
+  const masters = new Set(
+    (['c1', 'c2'] as const).map((id) => topo.cluster(id).primary.pid).filter((x): x is number => !!x),
+  );
+  for (const pid of masters) {
+    const s = statOf(pid);
+    if (s) ms += s.ms + s.reaped;
+  }
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const s = statOf(Number(d));
+    if (s && masters.has(s.ppid)) ms += s.ms;
+  }
+  return ms;
+}
+
+interface Run {
+  ms: number;
+  /** CPU ms from the start of the timed part until its connections are closed. */
+  cpu: number;
+}
+
+async function raw(concurrency: number, migrations = MIGRATIONS): Promise<Run> {
   const cfg = freshConfig();
   const pools = { c1: new pg.Pool({ ...node('c1'), max: 8 }), c2: new pg.Pool({ ...node('c2'), max: 8 }) };
   const targets = targetsOf(cfg);
+  const c0 = cpuNow();
   const t0 = performance.now();
   let next = 0;
   const worker = async () => {
@@ -72,10 +116,10 @@ async function raw(concurrency: number, migrations = MIGRATIONS): Promise<number
   await Promise.all(Array.from({ length: concurrency }, worker));
   const ms = performance.now() - t0;
   await Promise.all([pools.c1.end(), pools.c2.end()]);
-  return ms;
+  return { ms, cpu: cpuNow() - c0 };
 }
 
-async function managed(parallel: boolean, migrations = MIGRATIONS): Promise<number> {
+async function managed(parallel: boolean, migrations = MIGRATIONS): Promise<Run> {
   const cfg = freshConfig();
   const mm = new MigrationManager({
     clusters: cfg,
@@ -87,12 +131,13 @@ async function managed(parallel: boolean, migrations = MIGRATIONS): Promise<numb
     mm.addMigration({ version: version(i), up: (ctx) => ctx.query(sql).then(() => {}) });
   }
   await mm.initialize();
+  const c0 = cpuNow();
   const t0 = performance.now();
   const res = await mm.migrate(parallel ? { parallel: true, maxParallel: 4 } : {});
   const ms = performance.now() - t0;
   if (res.applied !== migrations * targetsOf(cfg).length) throw new Error(`applied ${res.applied}`);
   await mm.close();
-  return ms;
+  return { ms, cpu: cpuNow() - c0 };
 }
 
 /** Round trips (pg `Client#query` calls) and the statements they carry while `fn` runs. */
@@ -147,7 +192,8 @@ try {
   }
 
   const r: Record<string, number[]> = { raw: [], raw4: [], sequential: [], parallel: [] };
-  const variants: Record<string, () => Promise<number>> = {
+  const cpu: Record<string, number[]> = { raw: [], raw4: [], sequential: [], parallel: [] };
+  const variants: Record<string, () => Promise<Run>> = {
     raw: () => raw(1),
     sequential: () => managed(false),
     raw4: () => raw(4),
@@ -157,10 +203,14 @@ try {
     // Pairs side by side, the order swapped every round, so a drift of the shared machine hits both alike.
     const order =
       round % 2 === 0 ? ['raw', 'sequential', 'raw4', 'parallel'] : ['parallel', 'raw4', 'sequential', 'raw'];
-    for (const v of order) r[v]!.push(await variants[v]!());
+    for (const v of order) {
+      const run = await variants[v]!();
+      r[v]!.push(run.ms);
+      cpu[v]!.push(run.cpu);
+    }
     console.log(
       `round ${round + 1}: ${Object.entries(r)
-        .map(([k, v]) => `${k} ${Math.round(v[round]!)} ms`)
+        .map(([k, v]) => `${k} ${Math.round(v[round]!)} ms (cpu ${Math.round(cpu[k]![round]!)} ms)`)
         .join(', ')}`,
     );
   }
@@ -168,6 +218,9 @@ try {
   const m = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(median(v))]));
   const seqRatios = r.sequential!.map((x, i) => x / r.raw![i]!);
   const parRatios = r.parallel!.map((x, i) => x / r.raw4![i]!);
+  const seqCpuRatios = cpu.sequential!.map((x, i) => x / cpu.raw![i]!);
+  const parCpuRatios = cpu.parallel!.map((x, i) => x / cpu.raw4![i]!);
+  const cpuMedian = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Math.round(median(v))]));
   console.log(
     JSON.stringify({
       bench: 'migrate',
@@ -189,6 +242,11 @@ try {
       sequential_vs_raw_spread: spread(seqRatios, r2),
       parallel_vs_raw4: r2(median(parRatios)),
       parallel_vs_raw4_spread: spread(parRatios, r2),
+      cpu_ms: cpuMedian,
+      sequential_cpu_vs_raw: r2(median(seqCpuRatios)),
+      sequential_cpu_vs_raw_spread: spread(seqCpuRatios, r2),
+      parallel_cpu_vs_raw4: r2(median(parCpuRatios)),
+      parallel_cpu_vs_raw4_spread: spread(parCpuRatios, r2),
       counts,
       ratio: r2(median(seqRatios)),
     }),
