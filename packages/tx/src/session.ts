@@ -1,4 +1,4 @@
-import type { Connection, ConnectionProvider, QueryResult } from '@pg-multiverse/core';
+import { analyzeSql, type Connection, type ConnectionProvider, type QueryResult } from '@pg-multiverse/core';
 
 /**
  * One participant's dedicated connection, held across the callback. The
@@ -113,17 +113,9 @@ export async function openSession(provider: ConnectionProvider, clusterId: strin
     },
     async runFirst<R>(c: Connection, sql: string, params: readonly unknown[] | undefined) {
       const p = takePrelude();
-      if (p && (params === undefined || params.length === 0)) {
-        // No parameters: the simple protocol, as pg sends such a statement anyway (several statements
-        // in its text stay allowed); one message, one result per statement, the prelude's first.
-        const res: unknown = await c.query(`${p.join('; ')}; ${sql}`);
-        const all = (Array.isArray(res) ? res : [res]) as QueryResult<R>[];
-        const pid = (all[1]?.rows[0] as { pid?: unknown } | undefined)?.pid;
-        if (pid !== undefined) session.pid = Number(pid);
-        const own = all.slice(p.length);
-        return (own.length === 1 ? own[0] : own.length === 0 ? all.at(-1) : own) as QueryResult<R>;
-      }
-      if (p && c.queryAfter) {
+      // One pipeline (extended protocol) when the connection can: a text of one statement, with or
+      // without parameters. Several statements in one text need the simple protocol: prelude first.
+      if (p && c.queryAfter && !analyzeSql(sql).multiStatement) {
         const out = await c.queryAfter<R>(p, sql, params);
         const pid = out.prelude[1]?.[0];
         if (pid !== undefined && pid !== null) session.pid = Number(pid);
