@@ -158,7 +158,7 @@ async function decideWithin(ctx: ProtocolContext, state: TxState, holder: Sessio
         err,
       );
     }
-    if ((err as { code?: unknown }).code === '23505') throw ABORTED_BY_RECOVERY(state);
+    if (ctx.log.isDecidedBefore(err)) throw ABORTED_BY_RECOVERY(state);
     throw failure(`tx: COMMIT failed on "${holder.clusterId}": ${(err as Error).message}`, holder.clusterId, err);
   }
   const last = (Array.isArray(res) ? res.at(-1) : res) as { command?: string } | undefined;

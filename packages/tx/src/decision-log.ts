@@ -33,6 +33,8 @@ export interface DecisionLog {
    * before (recovery's `abort`) fails it with a unique violation (23505), and nothing commits.
    */
   commitStatement(txid: string, ownerId: string, participants: readonly string[]): string;
+  /** `err` is the unique violation of `commitStatement` on this table: a decision was recorded before. */
+  isDecidedBefore(err: unknown): boolean;
   lookup(q: Queryable, txids: readonly string[]): Promise<Map<string, Decision>>;
   /** Delete this owner's rows older than `olderThanMs` whose txid is not in `keep`. Returns how many. */
   prune(q: Queryable, ownerId: string, olderThanMs: number, keep: readonly string[]): Promise<number>;
@@ -90,6 +92,10 @@ export function createDecisionLog(schema: string, table: string): DecisionLog {
       return `INSERT INTO ${qualified} (txid, owner_id, decision, participants)
          SELECT ${quoteLiteral(txid)}, ${quoteLiteral(ownerId)}, 'commit', ARRAY[${list}]::text[]
          FROM (SELECT set_config('synchronous_commit', 'on', true)) AS durable`;
+    },
+    isDecidedBefore(err) {
+      const e = err as { code?: unknown; schema?: unknown; table?: unknown } | undefined;
+      return e?.code === '23505' && e.schema === schema && e.table === table;
     },
     async lookup(q, txids) {
       const out = new Map<string, Decision>();

@@ -1,4 +1,4 @@
-import type { Connection, ConnectionProvider, QueryResult } from '@pg-multiverse/core';
+import { analyzeSql, type Connection, type ConnectionProvider, type QueryResult } from '@pg-multiverse/core';
 
 /**
  * One participant's dedicated connection, held across the callback. The
@@ -113,7 +113,9 @@ export async function openSession(provider: ConnectionProvider, clusterId: strin
     },
     async runFirst<R>(c: Connection, sql: string, params: readonly unknown[] | undefined) {
       const p = takePrelude();
-      if (p && c.queryAfter) {
+      // One pipeline (extended protocol) when the connection can: a text of one statement, with or
+      // without parameters. Several statements in one text need the simple protocol: prelude first.
+      if (p && c.queryAfter && !analyzeSql(sql).multiStatement) {
         const out = await c.queryAfter<R>(p, sql, params);
         const pid = out.prelude[1]?.[0];
         if (pid !== undefined && pid !== null) session.pid = Number(pid);

@@ -140,7 +140,30 @@ describe('atomicity under random interleavings (property)', () => {
             ).toBe(true);
         }
       }),
-      { numRuns: Number(process.env.PGM_PROPERTY_RUNS ?? 12), endOnFailure: true },
+      {
+        numRuns: Number(process.env.PGM_PROPERTY_RUNS ?? 12),
+        endOnFailure: true,
+        // Always tried first: each crash point on both roads (the coordinator cluster c1 taking part
+        // and holding the decision in its own transaction; c2 + c3 with the decision apart).
+        examples: (['afterPrepare', 'afterDecision'] as const).flatMap((point) =>
+          [['c1', 'c2', 'c3'] as const, ['c2', 'c3'] as const].map(
+            (participants): [typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never] => [
+              {
+                txs: [
+                  {
+                    participants: [...participants],
+                    modes: ['insert', 'fnwrite', 'insert'],
+                    fault: 'none',
+                    faultAt: 0,
+                    delayMs: 0,
+                  },
+                ],
+                crash: { tx: 0, point },
+              },
+            ],
+          ),
+        ),
+      },
     );
   }, 600_000);
 });

@@ -108,6 +108,41 @@ describe('cross-cluster transactions on two clusters', () => {
     expect(rolledBack.at(-1)!.reason).toBe('prepare_failed');
   });
 
+  it("rolls back every participant when the coordinator cluster's own COMMIT fails (deferred constraint)", async () => {
+    // users_cluster is the coordinator cluster: its transaction is not prepared, its COMMIT is the decision.
+    const err = await h.tm
+      .withTransaction([U, O], async (tx) => {
+        await tx.query('INSERT INTO uniq VALUES (8), (8)', [], { schema: U }); // checked only at COMMIT
+        await tx.query('INSERT INTO items VALUES (8, $1)', ['o'], { schema: O });
+      })
+      .catch((e: unknown) => e);
+    expect(isPgmError(err, 'TRANSACTION_FAILED')).toBe(true);
+    expect((err as PgmError).sqlState).toBe('23505');
+    expect((err as PgmError).clusterId).toBe('users_cluster');
+    expect(rolledBack.at(-1)!.reason).toBe('prepare_failed');
+    expect(await has('commerce_cluster', O, 8)).toBe(false);
+    expect(await count('users_cluster', U, 'uniq')).toBe(0);
+    expect(await h.prepared('commerce_cluster')).toEqual([]);
+  });
+
+  it('sends a first statement without parameters as it is: several statements in one text work', async () => {
+    const res = await h.tm.withTransaction([U, O], async (tx) => {
+      const many = (await tx.query("INSERT INTO items VALUES (9, 'a'); SELECT 9 AS n", [], {
+        schema: U,
+      })) as unknown as { command: string }[];
+      const one = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM items WHERE id = $1', [9], {
+        schema: U,
+      });
+      await tx.query("INSERT INTO items VALUES (9, 'b')", undefined, { schema: O });
+      return { commands: many.map((r) => r.command), n: one.rows[0]!.n };
+    });
+    expect(res).toEqual({ commands: ['INSERT', 'SELECT'], n: 1 });
+    expect(await has('users_cluster', U, 9)).toBe(true);
+    expect(await has('commerce_cluster', O, 9)).toBe(true);
+    await h.pools.users_cluster!.query(`DELETE FROM "${U}".items WHERE id = 9`);
+    await h.pools.commerce_cluster!.query(`DELETE FROM "${O}".items WHERE id = 9`);
+  });
+
   it('uses a plain BEGIN/COMMIT when one cluster takes part, and skips PREPARE for read-only participants', async () => {
     const before = prepares;
     await h.tm.withTransaction([U], async (tx) => {
