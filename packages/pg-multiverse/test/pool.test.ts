@@ -168,6 +168,8 @@ describe('clients from pool.connect()', () => {
     // Its own uncommitted write: the same session.
     expect((await client.query(`SELECT name FROM ${US}.items WHERE id = 20`)).rows).toEqual([{ name: 'twenty' }]);
     await client.query('SAVEPOINT s1');
+    // Unqualified tables with no pool schema and no default cluster: the transaction's own session.
+    expect((await client.query('SELECT count(*)::int > 0 AS ok FROM pg_class')).rows).toEqual([{ ok: true }]);
     await client.query('COMMIT');
     client.release();
     const s = since(from);
@@ -176,6 +178,7 @@ describe('clients from pool.connect()', () => {
       `INSERT INTO ${US}.items VALUES (20, 'twenty')`,
       `SELECT name FROM ${US}.items WHERE id = 20`,
       'SAVEPOINT s1',
+      'SELECT count(*)::int > 0 AS ok FROM pg_class',
       'COMMIT',
     ]);
     for (const e of s) expect(e).toMatchObject({ cluster: 'users_cluster', node: 'primary' });
