@@ -356,6 +356,8 @@ export class RoutingPoolClient extends EventEmitter {
       return pinned.finish();
     });
     this.releasing.then(this.signalReleased, this.signalReleased);
+    // pg's client says 'end' when its connection closes; this one has none of its own: once released.
+    this.releasedPromise.then(() => this.emit('end'));
     this.settings.onRelease(this, err instanceof Error ? err : undefined);
   }
 

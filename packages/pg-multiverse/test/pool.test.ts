@@ -171,7 +171,9 @@ describe('clients from pool.connect()', () => {
     // Unqualified tables with no pool schema and no default cluster: the transaction's own session.
     expect((await client.query('SELECT count(*)::int > 0 AS ok FROM pg_class')).rows).toEqual([{ ok: true }]);
     await client.query('COMMIT');
+    const ended = new Promise<void>((resolve) => client.once('end', resolve));
     client.release();
+    await ended;
     const s = since(from);
     expect(s.map((e) => e.sql)).toEqual([
       'BEGIN',
