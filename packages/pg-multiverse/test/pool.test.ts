@@ -191,6 +191,26 @@ describe('clients from pool.connect()', () => {
     expect((await admin.query(`SELECT name FROM ${US}.items WHERE id = 20`)).rows).toEqual([{ name: 'twenty' }]);
   });
 
+  it("with pool({ schema }), a transaction of unqualified statements runs on that schema's cluster with it on the search_path", async () => {
+    const client = await pgm.pool({ schema: US }).connect();
+    const from = ran.length;
+    await client.query('BEGIN');
+    await client.query("INSERT INTO items VALUES (40, 'forty')");
+    expect((await client.query('SELECT name FROM items WHERE id = 40')).rows).toEqual([{ name: 'forty' }]);
+    await client.query('COMMIT');
+    client.release();
+    const s = since(from);
+    expect(s.map((e) => e.sql)).toEqual([
+      'BEGIN',
+      `SET LOCAL search_path TO "${US}", public`,
+      "INSERT INTO items VALUES (40, 'forty')",
+      'SELECT name FROM items WHERE id = 40',
+      'COMMIT',
+    ]);
+    for (const e of s) expect(e).toMatchObject({ cluster: 'users_cluster', node: 'primary' });
+    expect((await admin.query(`SELECT name FROM ${US}.items WHERE id = 40`)).rows).toEqual([{ name: 'forty' }]);
+  });
+
   it('a statement of another cluster inside the transaction is refused naming both clusters; the transaction goes on and rolls back whole', async () => {
     const pool = pgm.pool();
     const client = await pool.connect();
