@@ -138,6 +138,10 @@ describe("pool.query takes node-postgres' forms", () => {
     const client: pg.PoolClient = await pool.connect();
     expect((await client.query('SELECT 1 AS one', [])).rows).toEqual([{ one: 1 }]);
     expect(() => client.connection).toThrow(/no one connection|socket/);
+    // pg's escaping, checked by the server itself
+    const lit = client.escapeLiteral("it's a \\ test");
+    const ident = client.escapeIdentifier('we"ird');
+    expect((await client.query(`SELECT ${lit} AS ${ident}`)).rows).toEqual([{ 'we"ird': "it's a \\ test" }]);
     client.release();
   });
 
@@ -234,8 +238,11 @@ describe('clients from pool.connect()', () => {
     expect(since(from)[0]).toMatchObject({ cluster: 'users_cluster', role: 'replica' });
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     await client.query(`UPDATE ${CS}.ledger SET amount = 99 WHERE id = 1`);
+    const poolEnded = new Promise<void>((resolve) => pool.once('end' as never, resolve));
     client.release();
     await pool.end();
+    await poolEnded;
+    expect(pool.ended).toBe(true);
     expect((await adminC.query(`SELECT amount FROM ${CS}.ledger WHERE id = 1`)).rows[0].amount).toBe(5);
     await expect(pool.query('SELECT 1')).rejects.toMatchObject({ code: 'CLOSED' });
     expect(() => client.release()).toThrow(/already been released/);
