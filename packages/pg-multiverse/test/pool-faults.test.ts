@@ -55,4 +55,19 @@ describe('a client whose transaction session dies', () => {
     expect(committed).toBe(true);
     expect((await pool.query('SELECT id FROM t')).rows).toEqual([{ id: 3 }]);
   });
+
+  it("passes idle-connection errors of the nodes on as 'error' to a pool that listens", async () => {
+    const pool = pgm.pool({ schema: 'app' });
+    await pool.query('SELECT 1');
+    const seen = new Promise<Error>((resolve) => pool.on('error', resolve));
+    // Every idle connection of the facade's pools, cut by the server.
+    await topo
+      .cluster('main')
+      .primary.query(
+        "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE state = 'idle' AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+      );
+    const err = await seen;
+    expect(err).toBeInstanceOf(Error);
+    await pool.end();
+  });
 });
