@@ -117,27 +117,17 @@ export async function crossCluster(db: Db, users: string, commerce: string, acco
   });
 }
 
-// Standalone: start a topology, run every step, print where each statement ran.
+// Standalone: a local topology, every step, where each statement ran.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { startTopology } = await import('@pg-multiverse/testkit');
-  const { PgMultiverse } = await import('pg-multiverse');
-  const topo = await startTopology({
-    clusters: { users_cluster: { replicas: 2, schemas: ['users'] }, commerce_cluster: { schemas: ['orders'] } },
-  });
-  const pgm = new PgMultiverse();
-  try {
-    await pgm.initialize(topo.config);
-    pgm.on('queryExecuted', (e) => console.log(`${e.clusterId}/${e.nodeId}`.padEnd(28), e.sql.slice(0, 90)));
+  const { standalone } = await import('./standalone.js');
+  await standalone(async (pgm, caughtUp) => {
     const db = connect(pgm);
     await createTables(db, 'users', 'orders');
     const ids = await write(db, 'users', 'orders');
-    await Promise.all(topo.cluster('users_cluster').replicas.map((r) => r.waitForCatchUp()));
+    await caughtUp();
     console.log(await read(db, 'users', 'orders'));
     console.log(await transfer(db, 'users', ids.ada, ids.bob));
     console.log(await crossCluster(db, 'users', 'orders', ids.ada).catch((e: Error) => `refused: ${e.message}`));
     await db.destroy();
-  } finally {
-    await pgm.close();
-    await topo.stop();
-  }
+  });
 }

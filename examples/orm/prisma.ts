@@ -64,28 +64,18 @@ export function ddl(usersSchema: string): string {
     CREATE TABLE IF NOT EXISTS "${usersSchema}".posts (id serial PRIMARY KEY, account_id int NOT NULL REFERENCES "${usersSchema}".accounts (id), title text NOT NULL)`;
 }
 
-// Standalone: start a topology, run every step, print where each statement ran.
+// Standalone: a local topology, every step, where each statement ran.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { startTopology } = await import('@pg-multiverse/testkit');
-  const { PgMultiverse } = await import('pg-multiverse');
-  const topo = await startTopology({
-    clusters: { users_cluster: { replicas: 2, schemas: ['users'] }, commerce_cluster: { schemas: ['orders'] } },
-  });
-  const pgm = new PgMultiverse();
-  try {
-    await pgm.initialize(topo.config);
+  const { standalone } = await import('./standalone.js');
+  await standalone(async (pgm, caughtUp) => {
     await pgm.query(ddl('users'));
     await pgm.query('CREATE TABLE orders.orders (id serial PRIMARY KEY, account_id int NOT NULL, total int NOT NULL)');
-    pgm.on('queryExecuted', (e) => console.log(`${e.clusterId}/${e.nodeId}`.padEnd(28), e.sql.slice(0, 90)));
     const db = connect(pgm, 'users');
     const ids = await write(db);
-    await Promise.all(topo.cluster('users_cluster').replicas.map((r) => r.waitForCatchUp()));
+    await caughtUp();
     console.log(await read(db));
     console.log(await transfer(db, ids.ada, ids.bob));
     console.log(await crossCluster(db, 'orders', ids.ada).catch((e: Error) => `refused: ${e.message}`));
     await db.$disconnect();
-  } finally {
-    await pgm.close();
-    await topo.stop();
-  }
+  });
 }

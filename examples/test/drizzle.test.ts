@@ -1,52 +1,20 @@
 // Drizzle ORM over pgm.pool() against the shared topology (issue 17, item 2): every statement's
 // node is checked through queryExecuted.
-import { uniqueName, waitForReplicas, withSchemas } from '@pg-multiverse/testkit';
-import pg from 'pg';
-import { PgMultiverse, type PgMultiverseEvents } from 'pg-multiverse';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { waitForReplicas } from '@pg-multiverse/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as example from '../orm/drizzle.js';
+import { ormHarness } from './orm-harness.js';
 
-const { config: shared } = inject('pgmTopology');
-const US = uniqueName('dz_u');
-const CS = uniqueName('dz_c');
-const config = withSchemas(shared, { users_cluster: [US], commerce_cluster: [CS] });
-let pgm: PgMultiverse;
-let admin: pg.Pool;
-const ran: PgMultiverseEvents['queryExecuted'][] = [];
+const h = ormHarness('dz');
+const { shared, users: US, commerce: CS } = h;
+const recorded = h.recorded;
 const t = example.tables(US, CS);
 let db: example.Db;
 let ids: { ada: number; bob: number; cteInserted: number };
 
-/** Run `fn`, return what it returned and the statements it ran (cluster, node, role, sql, transaction). */
-async function recorded<T>(fn: () => Promise<T>) {
-  const from = ran.length;
-  let value: T | undefined;
-  let error: unknown;
-  try {
-    value = await fn();
-  } catch (err) {
-    error = err;
-  }
-  const statements = ran.slice(from).map((e) => ({
-    cluster: e.clusterId,
-    node: e.nodeId,
-    role: e.role,
-    sql: e.sql,
-    tx: e.transactionId,
-  }));
-  return { value, error, statements };
-}
-
 beforeAll(async () => {
-  admin = new pg.Pool(shared.users_cluster!.primary as pg.PoolConfig);
-  await admin.query(`CREATE SCHEMA ${US}`);
-  const commerce = new pg.Pool(shared.commerce_cluster!.primary as pg.PoolConfig);
-  await commerce.query(`CREATE SCHEMA ${CS}`);
-  await commerce.end();
-  pgm = new PgMultiverse();
-  await pgm.initialize(config);
-  pgm.on('queryExecuted', (e) => ran.push(e));
-  db = example.connect(pgm, t);
+  await h.start();
+  db = example.connect(h.pgm, t);
   const ddl = await recorded(() => example.createTables(db, US, CS));
   expect(ddl.error).toBeUndefined();
   expect(ddl.statements.map((s) => `${s.cluster}/${s.node}`)).toEqual([
@@ -56,8 +24,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await pgm?.close();
-  await admin?.end();
+  await h.stop();
 });
 
 describe('Drizzle ORM over pgm.pool()', () => {
@@ -118,7 +85,7 @@ describe('Drizzle ORM over pgm.pool()', () => {
   });
 
   it('a transaction touching a second cluster is refused naming both clusters and rolled back whole', async () => {
-    const before = (await admin.query(`SELECT count(*)::int AS n FROM ${US}.posts`)).rows[0].n;
+    const before = (await h.admin.query(`SELECT count(*)::int AS n FROM ${US}.posts`)).rows[0].n;
     const r = await recorded(() => example.crossCluster(db, t, ids.ada));
     const cause = (r.error as { cause?: { code?: string; message: string } }).cause ?? (r.error as never);
     expect(cause.code).toBe('CROSS_CLUSTER_STATEMENT');
@@ -128,6 +95,6 @@ describe('Drizzle ORM over pgm.pool()', () => {
       'users_cluster/primary insert',
       'users_cluster/primary rollback',
     ]);
-    expect((await admin.query(`SELECT count(*)::int AS n FROM ${US}.posts`)).rows[0].n).toBe(before);
+    expect((await h.admin.query(`SELECT count(*)::int AS n FROM ${US}.posts`)).rows[0].n).toBe(before);
   });
 });

@@ -5,18 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { uniqueName, waitForReplicas, withSchemas } from '@pg-multiverse/testkit';
-import pg from 'pg';
-import { PgMultiverse, type PgMultiverseEvents } from 'pg-multiverse';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { waitForReplicas } from '@pg-multiverse/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ormHarness } from './orm-harness.js';
 
-const { config: shared } = inject('pgmTopology');
-const US = uniqueName('pr_u');
-const CS = uniqueName('pr_c');
-const config = withSchemas(shared, { users_cluster: [US], commerce_cluster: [CS] });
-let pgm: PgMultiverse;
-let admin: pg.Pool;
-const ran: PgMultiverseEvents['queryExecuted'][] = [];
+const h = ormHarness('pr');
+const { shared, users: US, commerce: CS } = h;
+const recorded = h.recorded;
 let example: typeof import('../orm/prisma.js');
 let db: import('../orm/prisma.js').Db;
 let ids: { ada: number; bob: number };
@@ -33,48 +28,18 @@ function generate() {
   });
 }
 
-/** Run `fn`, return what it returned and the statements it ran (cluster, node, role, sql, transaction). */
-async function recorded<T>(fn: () => Promise<T>) {
-  const from = ran.length;
-  let value: T | undefined;
-  let error: unknown;
-  try {
-    value = await fn();
-  } catch (err) {
-    error = err;
-  }
-  const statements = ran.slice(from).map((e) => ({
-    cluster: e.clusterId,
-    node: e.nodeId,
-    role: e.role,
-    sql: e.sql,
-    tx: e.transactionId,
-  }));
-  return { value, error, statements };
-}
-
 beforeAll(async () => {
   generate();
   example = await import('../orm/prisma.js');
-  admin = new pg.Pool(shared.users_cluster!.primary as pg.PoolConfig);
-  await admin.query(`CREATE SCHEMA ${US}`);
-  const commerce = new pg.Pool(shared.commerce_cluster!.primary as pg.PoolConfig);
-  await commerce.query(
-    `CREATE SCHEMA ${CS}; CREATE TABLE ${CS}.orders (id serial PRIMARY KEY, account_id int NOT NULL, total int NOT NULL)`,
-  );
-  await commerce.end();
-  pgm = new PgMultiverse();
-  await pgm.initialize(config);
-  pgm.on('queryExecuted', (e) => ran.push(e));
-  await admin.query(example.ddl(US));
+  await h.start(`CREATE TABLE ${CS}.orders (id serial PRIMARY KEY, account_id int NOT NULL, total int NOT NULL)`);
+  await h.admin.query(example.ddl(US));
   await waitForReplicas(shared.users_cluster!);
-  db = example.connect(pgm, US);
+  db = example.connect(h.pgm, US);
 });
 
 afterAll(async () => {
   await db?.$disconnect();
-  await pgm?.close();
-  await admin?.end();
+  await h.stop();
 });
 
 describe('Prisma ORM over pgm.pool() (@prisma/adapter-pg)', () => {
@@ -120,13 +85,13 @@ describe('Prisma ORM over pgm.pool() (@prisma/adapter-pg)', () => {
   });
 
   it('a transaction touching a second cluster is refused naming both clusters and rolled back whole', async () => {
-    const before = (await admin.query(`SELECT count(*)::int AS n FROM ${US}.posts`)).rows[0].n;
+    const before = (await h.admin.query(`SELECT count(*)::int AS n FROM ${US}.posts`)).rows[0].n;
     const r = await recorded(() => example.crossCluster(db, CS, ids.ada));
     expect(String((r.error as Error).message)).toMatch(/"users_cluster".*"commerce_cluster".*withTransaction/s);
     const lines = r.statements.map((s) => `${s.cluster}/${s.node} ${s.sql.split(' ')[0]!.toUpperCase()}`);
     expect(lines[0]).toBe('users_cluster/primary BEGIN');
     expect(lines.at(-1)).toBe('users_cluster/primary ROLLBACK');
     expect(lines.every((l) => l.startsWith('users_cluster/primary'))).toBe(true);
-    expect((await admin.query(`SELECT count(*)::int AS n FROM ${US}.posts`)).rows[0].n).toBe(before);
+    expect((await h.admin.query(`SELECT count(*)::int AS n FROM ${US}.posts`)).rows[0].n).toBe(before);
   });
 });

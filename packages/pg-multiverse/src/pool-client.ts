@@ -235,8 +235,8 @@ export class RoutingPoolClient extends EventEmitter {
       const plan = this.backend.plan(text, this.routeOptions());
       await this.pin(t, plan.clusterId, plan.schema);
     } else if (names) {
-      const plan = this.backend.plan(text, this.routeOptions());
-      if (plan.clusterId !== t.pinned.clusterId) {
+      const plan = this.planInTransaction(text);
+      if (plan !== undefined && plan.clusterId !== t.pinned.clusterId) {
         throw new PgmError(
           'CROSS_CLUSTER_STATEMENT',
           `This transaction runs on cluster "${t.pinned.clusterId}", and this statement belongs to cluster "${plan.clusterId}"; a transaction on a pool client stays on one cluster. Use pgm.withTransaction([...schemas], fn) for an atomic change across clusters (two-phase commit). The transaction is still open: roll it back or go on.`,
@@ -247,6 +247,19 @@ export class RoutingPoolClient extends EventEmitter {
     const res = await this.send(t, text, values, shape);
     if (a.kind === 'write') t.writes.push({ sql: text, schema: t.schema });
     return res;
+  }
+
+  /**
+   * Where a statement of a pinned transaction belongs; undefined when routing implies no cluster
+   * (only unqualified tables, no pool `schema`, no default cluster): it runs on the pinned session.
+   */
+  private planInTransaction(text: string): { clusterId: string } | undefined {
+    try {
+      return this.backend.plan(text, this.routeOptions());
+    } catch (err) {
+      if (err instanceof PgmError && err.code === 'UNKNOWN_SCHEMA') return undefined;
+      throw err;
+    }
   }
 
   private routeOptions(): RouteOptions {
@@ -343,6 +356,8 @@ export class RoutingPoolClient extends EventEmitter {
       return pinned.finish();
     });
     this.releasing.then(this.signalReleased, this.signalReleased);
+    // pg's client says 'end' when its connection closes; this one has none of its own: once released.
+    this.releasedPromise.then(() => this.emit('end'));
     this.settings.onRelease(this, err instanceof Error ? err : undefined);
   }
 

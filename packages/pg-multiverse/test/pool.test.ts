@@ -138,6 +138,10 @@ describe("pool.query takes node-postgres' forms", () => {
     const client: pg.PoolClient = await pool.connect();
     expect((await client.query('SELECT 1 AS one', [])).rows).toEqual([{ one: 1 }]);
     expect(() => client.connection).toThrow(/no one connection|socket/);
+    // pg's escaping, checked by the server itself
+    const lit = client.escapeLiteral("it's a \\ test");
+    const ident = client.escapeIdentifier('we"ird');
+    expect((await client.query(`SELECT ${lit} AS ${ident}`)).rows).toEqual([{ 'we"ird': "it's a \\ test" }]);
     client.release();
   });
 
@@ -168,14 +172,19 @@ describe('clients from pool.connect()', () => {
     // Its own uncommitted write: the same session.
     expect((await client.query(`SELECT name FROM ${US}.items WHERE id = 20`)).rows).toEqual([{ name: 'twenty' }]);
     await client.query('SAVEPOINT s1');
+    // Unqualified tables with no pool schema and no default cluster: the transaction's own session.
+    expect((await client.query('SELECT count(*)::int > 0 AS ok FROM pg_class')).rows).toEqual([{ ok: true }]);
     await client.query('COMMIT');
+    const ended = new Promise<void>((resolve) => client.once('end', resolve));
     client.release();
+    await ended;
     const s = since(from);
     expect(s.map((e) => e.sql)).toEqual([
       'BEGIN',
       `INSERT INTO ${US}.items VALUES (20, 'twenty')`,
       `SELECT name FROM ${US}.items WHERE id = 20`,
       'SAVEPOINT s1',
+      'SELECT count(*)::int > 0 AS ok FROM pg_class',
       'COMMIT',
     ]);
     for (const e of s) expect(e).toMatchObject({ cluster: 'users_cluster', node: 'primary' });
@@ -184,6 +193,26 @@ describe('clients from pool.connect()', () => {
     expect([...txIds][0]).toEqual(expect.any(String));
     expect(events).toEqual(['connect', 'acquire', 'release', 'remove']);
     expect((await admin.query(`SELECT name FROM ${US}.items WHERE id = 20`)).rows).toEqual([{ name: 'twenty' }]);
+  });
+
+  it("with pool({ schema }), a transaction of unqualified statements runs on that schema's cluster with it on the search_path", async () => {
+    const client = await pgm.pool({ schema: US }).connect();
+    const from = ran.length;
+    await client.query('BEGIN');
+    await client.query("INSERT INTO items VALUES (40, 'forty')");
+    expect((await client.query('SELECT name FROM items WHERE id = 40')).rows).toEqual([{ name: 'forty' }]);
+    await client.query('COMMIT');
+    client.release();
+    const s = since(from);
+    expect(s.map((e) => e.sql)).toEqual([
+      'BEGIN',
+      `SET LOCAL search_path TO "${US}", public`,
+      "INSERT INTO items VALUES (40, 'forty')",
+      'SELECT name FROM items WHERE id = 40',
+      'COMMIT',
+    ]);
+    for (const e of s) expect(e).toMatchObject({ cluster: 'users_cluster', node: 'primary' });
+    expect((await admin.query(`SELECT name FROM ${US}.items WHERE id = 40`)).rows).toEqual([{ name: 'forty' }]);
   });
 
   it('a statement of another cluster inside the transaction is refused naming both clusters; the transaction goes on and rolls back whole', async () => {
@@ -209,8 +238,11 @@ describe('clients from pool.connect()', () => {
     expect(since(from)[0]).toMatchObject({ cluster: 'users_cluster', role: 'replica' });
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     await client.query(`UPDATE ${CS}.ledger SET amount = 99 WHERE id = 1`);
+    const poolEnded = new Promise<void>((resolve) => pool.once('end' as never, resolve));
     client.release();
     await pool.end();
+    await poolEnded;
+    expect(pool.ended).toBe(true);
     expect((await adminC.query(`SELECT amount FROM ${CS}.ledger WHERE id = 1`)).rows[0].amount).toBe(5);
     await expect(pool.query('SELECT 1')).rejects.toMatchObject({ code: 'CLOSED' });
     expect(() => client.release()).toThrow(/already been released/);
