@@ -346,7 +346,7 @@ export class PgMultiverse extends EventEmitter {
         throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
       }
       if (!Array.isArray(params)) throw new PgmError('INVALID_ARGUMENT', 'query(sql, params): params must be an array');
-      plan = router.plan(sql, routeOptions(options));
+      plan = router.plan(sql, routeOptions(options), params);
       cached =
         this.cache !== undefined &&
         plan.kind === 'read' &&
@@ -738,6 +738,7 @@ function routeOptions(o: QueryOptions): RouteOptions {
   if (o.consistency !== undefined) r.consistency = o.consistency;
   if (o.maxLagMs !== undefined) r.maxLagMs = o.maxLagMs;
   if (o.shardKey !== undefined) r.shardKey = o.shardKey;
+  if (o.allowPartial !== undefined) r.allowPartial = o.allowPartial;
   if (o.sessionToken !== undefined) r.sessionToken = o.sessionToken;
   return r;
 }

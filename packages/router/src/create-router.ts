@@ -59,8 +59,12 @@ export interface Router {
     params?: readonly unknown[],
     options?: RouteOptions,
   ): Promise<RoutedResult<R>>;
-  /** Decide, without running it, how a statement is routed (see `QueryPlan`). Throws on bad options. */
-  plan(sql: string, options?: RouteOptions): QueryPlan;
+  /**
+   * Decide, without running it, how a statement is routed (see `QueryPlan`). Throws on bad options.
+   * On a sharded cluster pass the `params` you will execute it with: a `$n` compared with the shard
+   * key picks the shard (without them such a statement plans as cross-shard).
+   */
+  plan(sql: string, options?: RouteOptions, params?: readonly unknown[]): QueryPlan;
   /** Run a plan made by this router's `plan()` (run it soon: it holds the session position of when it was made). */
   execute<R = Record<string, unknown>>(
     plan: QueryPlan,
@@ -181,7 +185,7 @@ export function createRouter(
     let plan: Plan;
     try {
       open();
-      plan = planner.plan(sql, o);
+      plan = planner.plan(sql, o, params);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -288,9 +292,9 @@ export function createRouter(
       await monitor.start();
     },
     query,
-    plan(sql, o = {}) {
+    plan(sql, o = {}, params) {
       open();
-      return planner.plan(sql, o);
+      return planner.plan(sql, o, params);
     },
     execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {
       try {
