@@ -10,6 +10,7 @@ import {
   type SessionRequirements,
   type SessionRun,
 } from '@pg-multiverse/core';
+import { createCrossShardReader } from './cross-shard/read.js';
 import { crossShardRefusal } from './cross-shard/refusal.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { formatLsn, parseLsn } from './lsn.js';
@@ -127,6 +128,11 @@ export function createExecutor(ctx: ExecutorContext): Executor {
       sql,
     };
     if (route.shardId) e.shardId = route.shardId;
+    if (route.shardIds) {
+      e.shardIds = route.shardIds;
+      if (route.nodeIds) e.nodeIds = route.nodeIds;
+      if (route.partial) e.partial = true;
+    }
     if (schema !== undefined) e.schema = schema;
     if (code) e.errorCode = code;
     return e;
@@ -301,7 +307,8 @@ export function createExecutor(ctx: ExecutorContext): Executor {
   function execute<R>(p: Plan, params: readonly unknown[] | undefined): Promise<RoutedResult<R>> {
     if (p.groups.length > 1) {
       // Cross-shard: the statement concerns several shards (see cross-shard/).
-      return Promise.reject(crossShardRefusal(p, p.kind === 'read' ? 'a read' : 'a write', 'not implemented yet'));
+      if (p.kind === 'read') return crossShardRead<R>(p, params);
+      return Promise.reject(crossShardRefusal(p, 'a write', 'cross-shard writes are not supported yet'));
     }
     if (p.g.holds !== undefined) return settleHolds(p.g).then(() => execute<R>(p, params));
     const t0 = performance.now();
@@ -315,6 +322,8 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     }
     return runRead<R>(p, p, params, t0, chooseRead(p.cluster, p.g, p), false);
   }
+
+  const crossShardRead = createCrossShardReader({ execute, emitExecuted });
 
   return {
     execute,
