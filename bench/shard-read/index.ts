@@ -4,15 +4,15 @@
 //     servers (4 partitions, one per server; each shard runs LIMIT 100, the router merges) vs the
 //     same query with raw pg.Pool on one server holding all rows;
 //  2. key-routed point reads `SELECT v FROM items WHERE id = $1` (key found in the SQL) through the
-//     router on the sharded cluster vs the router on an unsharded cluster (one server, all rows);
-//     target >= 0.95; both also against raw pg.Pool on the all-rows server.
+//     router on a sharded cluster vs the router on an unsharded cluster, the same table on the same
+//     server (only routing differs); target >= 0.95; client CPU per read too; raw pg.Pool for reference.
 // Nodes are reached directly (no testkit proxy).
 //   node --import tsx bench/shard-read/index.ts
 import { toPgPoolConfig, validateConfiguration } from '@pg-multiverse/core';
 import { createRouter, hashShard, type Router } from '@pg-multiverse/router';
 import { startTopology } from '@pg-multiverse/testkit';
 import pg from 'pg';
-import { type Figures, measure, median, round2, summarize } from '../lib/load.js';
+import { type Figures, measure, median, paired, round2, summarize } from '../lib/load.js';
 
 const ROUND_MS = Number(process.env.ROUND_MS ?? 1500);
 const ROUNDS = Number(process.env.ROUNDS ?? 8);
@@ -159,27 +159,52 @@ try {
   const fanFigures = { raw_fanout_by_hand: summarize(fan.a), router: summarize(fan.b), ...ratios(fan.a, fan.b) };
   console.log(JSON.stringify({ part: 'cross_shard_router_vs_raw_fanout', concurrency: 8, ...fanFigures }));
 
-  // 2. key-routed point reads: sharded vs unsharded (both through the router), and raw pg
+  // 2. key-routed point reads: the routing cost of a sharded cluster. Both routers read the same
+  // table on the same server, so only routing differs: the sharded cluster lists that server 4
+  // times as 4 shards (pool max 2 each) and finds the key in the SQL; the unsharded one has one
+  // pool of max 8. Throughput and client CPU per read, paired rounds; raw pg.Pool for reference.
+  const shardedPoint = createRouter(
+    {
+      sharded: {
+        schemas: ['allrows'],
+        primary: direct(servers[0]!),
+        sharding: {
+          strategy: 'hash',
+          key: 'id',
+          keyType: 'int8',
+          partitions: 4,
+          shards: SHARDS.map((id) => ({ id, primary: direct(servers[0]!) })),
+        },
+      },
+    },
+    { connectionPool: { max: POOL_MAX / 4 } },
+  );
+  routers.push(shardedPoint);
+  await shardedPoint.start();
   const POINT = 'SELECT v FROM items WHERE id = $1';
   const key = (i: number) => (i % ROWS) + 1;
-  const point = await pairs(
-    ROUNDS,
-    32,
+  const probe = await shardedPoint.query(POINT, [7], { schema: 'allrows' });
+  if (probe.route.shardId !== `s${hashShard(7, 4, 'int8')}`) throw new Error('point read not routed by its key');
+  const point = await paired(
     (i) => unsharded.query(POINT, [key(i)], { schema: 'allrows' }),
-    (i) => sharded.query(POINT, [key(i)], { schema: 'app' }),
+    (i) => shardedPoint.query(POINT, [key(i)], { schema: 'allrows' }),
+    { concurrency: 32, roundMs: ROUND_MS, pairs: ROUNDS },
   );
-  const rawPoint = await pairs(
-    Math.max(2, ROUNDS / 2),
-    32,
+  const rawPoint = await paired(
     (i) => raw.query('SELECT v FROM allrows.items WHERE id = $1', [key(i)]),
     (i) => unsharded.query(POINT, [key(i)], { schema: 'allrows' }),
+    { concurrency: 32, roundMs: ROUND_MS, pairs: Math.max(2, ROUNDS / 2) },
   );
+  const cpu = (xs: Array<{ cpuUsPerOp: number }>) => round2(median(xs.map((x) => x.cpuUsPerOp)));
   const pointFigures = {
-    unsharded_router: summarize(point.a),
-    sharded_router: summarize(point.b),
-    ...ratios(point.a, point.b),
-    unsharded_router_vs_raw: ratios(rawPoint.a, rawPoint.b).ratio,
-    raw: summarize(rawPoint.a),
+    unsharded_router: { ...summarize(point.a), cpu_us_per_read: cpu(point.a) },
+    sharded_router: { ...summarize(point.b), cpu_us_per_read: cpu(point.b) },
+    ratio: round2(median(point.ratios)),
+    ratio_min: round2(Math.min(...point.ratios)),
+    ratio_max: round2(Math.max(...point.ratios)),
+    cpu_ratio: round2(median(point.cpuRatios)),
+    unsharded_router_vs_raw: round2(median(rawPoint.ratios)),
+    raw: { ...summarize(rawPoint.a), cpu_us_per_read: cpu(rawPoint.a) },
   };
   console.log(JSON.stringify({ part: 'point_read_sharded_vs_unsharded', concurrency: 32, ...pointFigures }));
 
@@ -199,6 +224,7 @@ try {
       point_unsharded_qps: pointFigures.unsharded_router.qps,
       point_ratio_min: pointFigures.ratio_min,
       point_ratio_max: pointFigures.ratio_max,
+      point_cpu_ratio: pointFigures.cpu_ratio,
       ratio: pointFigures.ratio,
     }),
   );
