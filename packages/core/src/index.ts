@@ -90,6 +90,13 @@ export {
   type SqlStatementAnalysis,
   type SqlTextAnalysis,
 } from './sql/analyze-sql.js';
+export {
+  analyzeShardKey,
+  type InsertRowKey,
+  type InsertValues,
+  type ShardKeyAnalysis,
+  type ShardKeyValue,
+} from './sql/shard-key.js';
 export { type SqlStatement, splitStatements } from './sql/split-statements.js';
 export {
   iterateSqlTokens,

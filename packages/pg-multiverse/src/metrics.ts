@@ -14,6 +14,8 @@ export interface ClusterMetrics {
     errors: number;
     /** Served from the cache. */
     cached: number;
+    /** Cross-shard statements run (one per statement, however many shards it ran on; cache hits not counted). */
+    crossShard: number;
     /** Mean ms of `query()` calls (cache hits included). */
     avgResponseTime: number;
   };
@@ -63,6 +65,7 @@ interface Acc {
   writes: number;
   errors: number;
   cached: number;
+  crossShard: number;
   timeMs: number;
   nodes: Map<string, { queries: number; errors: number; timeMs: number }>;
 }
@@ -192,19 +195,20 @@ export class MetricsCollector {
   }
 
   /** Per cluster: queries by kind and whether the cache answered (reads only), since initialize. */
-  queryCounts(): { clusterId: string; reads: number; cachedReads: number; writes: number }[] {
+  queryCounts(): { clusterId: string; reads: number; cachedReads: number; writes: number; crossShard: number }[] {
     return [...this.clusters].map(([clusterId, a]) => ({
       clusterId,
       reads: a.reads,
       cachedReads: a.cached,
       writes: a.writes,
+      crossShard: a.crossShard,
     }));
   }
 
   private acc(clusterId: string): Acc {
     let a = this.clusters.get(clusterId);
     if (!a) {
-      a = { total: 0, reads: 0, writes: 0, errors: 0, cached: 0, timeMs: 0, nodes: new Map() };
+      a = { total: 0, reads: 0, writes: 0, errors: 0, cached: 0, crossShard: 0, timeMs: 0, nodes: new Map() };
       this.clusters.set(clusterId, a);
     }
     return a;
@@ -219,6 +223,11 @@ export class MetricsCollector {
     if (!ok) a.errors++;
     if (cached) a.cached++;
     a.timeMs += durationMs;
+  }
+
+  /** One cross-shard statement (router `queryExecuted` with reason `cross-shard`). */
+  recordCrossShard(clusterId: string): void {
+    this.acc(clusterId).crossShard++;
   }
 
   /** One statement executed on a node (router `queryExecuted`). */
@@ -278,6 +287,7 @@ export class MetricsCollector {
           writes: a.writes,
           errors: a.errors,
           cached: a.cached,
+          crossShard: a.crossShard,
           avgResponseTime: a.total ? a.timeMs / a.total : 0,
         },
         connections: conn,

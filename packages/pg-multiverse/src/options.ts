@@ -87,8 +87,18 @@ export interface QueryOptions {
   maxLagMs?: number;
   /** Force the primary or a replica. */
   role?: 'primary' | 'replica';
-  /** Shard key for hash-sharded clusters. */
+  /**
+   * Shard key for hash-sharded clusters: picks the shard and wins over the key found in the SQL.
+   * Without it the key is looked for in the SQL (`WHERE user_id = $1`, ...); a statement whose key
+   * cannot be determined runs on every shard (cross-shard; see the router README).
+   */
   shardKey?: unknown;
+  /**
+   * Cross-shard reads: when a shard cannot answer, return the other shards' rows with
+   * `result.route.partial: true` and `route.failedShards` instead of failing. Default false.
+   * Such results are never cached.
+   */
+  allowPartial?: boolean;
   /** Read-your-writes token (see `createSession()`). */
   sessionToken?: SessionToken;
 }

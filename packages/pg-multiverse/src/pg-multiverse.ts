@@ -188,8 +188,17 @@ export class PgMultiverse extends EventEmitter {
       attached = true;
       router.on('queryExecuted', (e) => {
         if (metrics) {
-          metrics.recordNode(e.clusterId, e.nodeId, e.durationMs, e.ok);
-          metrics.observeDuration(e.clusterId, e.nodeId, e.role, e.kind, e.durationMs);
+          if (e.nodeIds) {
+            // A cross-shard statement ran on one node per shard: each node counts it.
+            for (const n of e.nodeIds) {
+              metrics.recordNode(e.clusterId, n, e.durationMs, e.ok);
+              metrics.observeDuration(e.clusterId, n, e.role, e.kind, e.durationMs);
+            }
+          } else {
+            metrics.recordNode(e.clusterId, e.nodeId, e.durationMs, e.ok);
+            metrics.observeDuration(e.clusterId, e.nodeId, e.role, e.kind, e.durationMs);
+          }
+          if (e.reason === 'cross-shard') metrics.recordCrossShard(e.clusterId);
         }
         // Statements on lent sessions (transactions, migrations) never pass through query():
         // they are counted and traced here, from the router's observation.
@@ -426,11 +435,13 @@ export class PgMultiverse extends EventEmitter {
       if (!Array.isArray(params)) throw new PgmError('INVALID_ARGUMENT', 'query(sql, params): params must be an array');
       const ro = routeOptions(options);
       if (extra?.defaultSchema !== undefined) ro.defaultSchema = extra.defaultSchema;
-      plan = router.plan(sql, ro);
+      plan = router.plan(sql, ro, params);
       cached =
         this.cache !== undefined &&
         plan.kind === 'read' &&
-        (options.cache === true || (options.cache !== false && plan.cacheStrategy === 'aggressive'));
+        (options.cache === true || (options.cache !== false && plan.cacheStrategy === 'aggressive')) &&
+        // a partial cross-shard result is never stored
+        !(options.allowPartial === true && plan.crossShard);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -513,7 +524,10 @@ export class PgMultiverse extends EventEmitter {
         sql: shape ? `${plan.sql}\u0000${shapeKey(shape)}` : plan.sql,
         params,
         cacheKey: options.cacheKey,
-        ...(plan.shardId !== undefined ? { shard: plan.group } : {}),
+        // A cross-shard read is one entry over the shards it read.
+        ...(plan.shardIds !== undefined
+          ? { shard: plan.crossShard ? `${plan.clusterId}#${plan.shardIds.join('+')}` : plan.group }
+          : {}),
       });
       const tags = cache.tagsFor({ schema: plan.schema, sql: plan.sql, tags: options.tags });
       const ttlMs = options.cacheTtl ?? this.options.cache?.ttl ?? 300_000;
@@ -919,6 +933,7 @@ function routeOptions(o: QueryOptions): RouteOptions {
   if (o.consistency !== undefined) r.consistency = o.consistency;
   if (o.maxLagMs !== undefined) r.maxLagMs = o.maxLagMs;
   if (o.shardKey !== undefined) r.shardKey = o.shardKey;
+  if (o.allowPartial !== undefined) r.allowPartial = o.allowPartial;
   if (o.sessionToken !== undefined) r.sessionToken = o.sessionToken;
   return r;
 }

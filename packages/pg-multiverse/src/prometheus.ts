@@ -76,6 +76,13 @@ export function renderPrometheus(m: MetricsCollector, state: ScrapeState, prefix
   }
 
   family(
+    'queries_cross_shard_total',
+    'counter',
+    'Statements run across several shards (fan-out and merge), by cluster.',
+  );
+  for (const c of m.queryCounts()) sample('queries_cross_shard_total', { cluster: c.clusterId }, c.crossShard);
+
+  family(
     'query_errors_total',
     'counter',
     'Failed queries and statements, by cluster and code (SQLSTATE, else the error code).',

@@ -121,7 +121,11 @@ export class Tracing {
     if (recording(span)) {
       span.setAttribute('pgm.cached', cached);
       const route = (result as { route?: RouteInfo } | undefined)?.route;
-      if (!cached && route) this.setNode(span, route.clusterId, route.nodeId, route.role);
+      if (!cached && route) {
+        this.setNode(span, route.clusterId, route.nodeId, route.role);
+        // A cross-shard statement: every shard it ran on.
+        if (route.shardIds && route.shardIds.length > 1) span.setAttribute('pgm.shards', route.shardIds.join(','));
+      }
     }
     span.end();
   }

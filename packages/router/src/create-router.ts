@@ -69,8 +69,12 @@ export interface Router {
    * know what a text is before routing it, or that observe statements the router did not plan (lent sessions).
    */
   analyze(sql: string): SqlTextAnalysis;
-  /** Decide, without running it, how a statement is routed (see `QueryPlan`). Throws on bad options. */
-  plan(sql: string, options?: RouteOptions): QueryPlan;
+  /**
+   * Decide, without running it, how a statement is routed (see `QueryPlan`). Throws on bad options.
+   * On a sharded cluster pass the `params` you will execute it with: a `$n` compared with the shard
+   * key picks the shard (without them such a statement plans as cross-shard).
+   */
+  plan(sql: string, options?: RouteOptions, params?: readonly unknown[]): QueryPlan;
   /** Run a plan made by this router's `plan()` (run it soon: it holds the session position of when it was made). */
   execute<R = Record<string, unknown>>(
     plan: QueryPlan,
@@ -232,7 +236,7 @@ export function createRouter(
     let plan: Plan;
     try {
       open();
-      plan = planner.plan(sql, o);
+      plan = planner.plan(sql, o, params);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -341,9 +345,9 @@ export function createRouter(
       await monitor.start();
     },
     query,
-    plan(sql, o = {}) {
+    plan(sql, o = {}, params) {
       open();
-      return planner.plan(sql, o);
+      return planner.plan(sql, o, params);
     },
     analyze: (sql) => analyzer.analyze(sql),
     execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {

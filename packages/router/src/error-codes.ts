@@ -8,6 +8,7 @@ declare module '@pg-multiverse/core' {
     PARTITION_MAP_CONFLICT: 'the partition map changed since it was read: the compare-and-set commit was refused';
     PARTITION_MAP_INVALID: 'a stored or proposed partition map does not fit the configured shards';
     MOVE_ABORTED: 'a partition hold gave up (timeout or queue bound): the move is aborted, the held statements run';
+    CROSS_SHARD_UNSUPPORTED: 'a statement without one shard key uses a construct that cannot be run across shards correctly (the message names it); pass { shardKey }';
   }
 }
 
@@ -16,6 +17,7 @@ export const ROUTER_ERROR_CODES = Object.freeze([
   'SPLIT_BRAIN',
   'QUERY_TIMEOUT',
   'CROSS_CLUSTER_STATEMENT',
+  'CROSS_SHARD_UNSUPPORTED',
   'PARTITION_NOT_OWNED',
   'PARTITION_MAP_CONFLICT',
   'PARTITION_MAP_INVALID',

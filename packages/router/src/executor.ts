@@ -11,6 +11,8 @@ import {
   type SessionRun,
   type StatementShape,
 } from '@pg-multiverse/core';
+import { createCrossShardReader } from './cross-shard/read.js';
+import { crossShardRefusal } from './cross-shard/refusal.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import { isConnectionError, isRetryableRead, sqlStateOf, wrapQueryError } from './pg-errors.js';
@@ -128,6 +130,11 @@ export function createExecutor(ctx: ExecutorContext): Executor {
       sql,
     };
     if (route.shardId) e.shardId = route.shardId;
+    if (route.shardIds) {
+      e.shardIds = route.shardIds;
+      if (route.nodeIds) e.nodeIds = route.nodeIds;
+      if (route.partial) e.partial = true;
+    }
     if (schema !== undefined) e.schema = schema;
     if (code) e.errorCode = code;
     return e;
@@ -139,14 +146,14 @@ export function createExecutor(ctx: ExecutorContext): Executor {
   }
 
   function finish<R>(res: QueryResult<R>, route: RouteInfo, p: Plan): RoutedResult<R> {
-    emitExecuted(route, p.sql, p.schema, true);
+    if (!p.quiet) emitExecuted(route, p.sql, p.schema, true);
     return new RoutedQueryResult(res, route) as unknown as RoutedResult<R>;
   }
 
   /** A statement failed for good on `node`: report it and return the error to throw. */
   function failed(node: NodeRuntime, err: unknown, route: RouteInfo, p: Plan): PgmError {
     const wrapped = wrapQueryError(err, p.g.clusterId, node.id, secrets);
-    emitExecuted(route, p.sql, p.schema, false, wrapped);
+    if (!p.quiet) emitExecuted(route, p.sql, p.schema, false, wrapped);
     return wrapped;
   }
 
@@ -312,6 +319,20 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     params: readonly unknown[] | undefined,
     shape?: StatementShape,
   ): Promise<RoutedResult<R>> {
+    if (p.groups.length > 1) {
+      // Cross-shard: the statement concerns several shards (see cross-shard/).
+      if (shape !== undefined) {
+        return Promise.reject(
+          crossShardRefusal(
+            p,
+            'a result shape (rowMode, types, name)',
+            'the merge builds rows as objects with the default type parsers',
+          ),
+        );
+      }
+      if (p.kind === 'read') return crossShardRead<R>(p, params);
+      return Promise.reject(crossShardRefusal(p, 'a write', 'cross-shard writes are not supported yet'));
+    }
     if (p.g.holds !== undefined) return settleHolds(p.g).then(() => execute<R>(p, params, shape));
     const t0 = performance.now();
     if (p.kind === 'write') return runWrite<R>(p, params, t0, shape);
@@ -324,6 +345,8 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     }
     return runRead<R>(p, p, params, t0, chooseRead(p.cluster, p.g, p), false, shape);
   }
+
+  const crossShardRead = createCrossShardReader({ execute, emitExecuted });
 
   return {
     execute,

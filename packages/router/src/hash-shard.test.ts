@@ -1,4 +1,5 @@
 import { isPgmError } from '@pg-multiverse/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { columnHash, hashCombine64, hashShard, partitionRowHash } from './hash-shard.js';
 
@@ -113,5 +114,26 @@ describe('row hash', () => {
     const v = hashCombine64(max, max);
     expect(v >= 0n && v <= max).toBe(true);
     expect(hashCombine64(0n, 0n)).toBe(0x49a0f4dd15e5a8e3n);
+  });
+});
+
+describe('hashShard integer fast path', () => {
+  it('equals the BigInt computation for every safe integer and partition count', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.integer(),
+          fc.maxSafeInteger(),
+          fc.maxSafeNat().map((n) => -n),
+        ),
+        fc.integer({ min: 1, max: 1 << 20 }),
+        (key, m) => {
+          const slow = Number(hashCombine64(0n, columnHash(BigInt(key), 'int8')) % BigInt(m));
+          expect(hashShard(key, m, 'int8')).toBe(slow);
+          if (key >= -2147483648 && key <= 2147483647) expect(hashShard(key, m, 'int4')).toBe(slow);
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -1,4 +1,4 @@
-import type { SqlAnalyzer, SqlTextAnalysis } from '@pg-multiverse/core';
+import type { ShardKeyAnalysis, SqlAnalyzer, SqlTextAnalysis } from '@pg-multiverse/core';
 import {
   ANY_FRESHNESS,
   type ConsistencyLevel,
@@ -12,7 +12,7 @@ import {
 import type { SchemaRegistry } from './schema-registry.js';
 import { primaryOnly, type ReadRequest } from './select-node.js';
 import { currentSession, type SessionToken } from './session-token.js';
-import { chooseShard } from './shard.js';
+import { shardTargets } from './shard.js';
 import { clusterOfTables } from './table-route.js';
 import type { ClusterRuntime, GroupRuntime, NodeRuntime } from './topology.js';
 import type { QueryPlan, RouteOptions } from './types.js';
@@ -31,7 +31,18 @@ export class Plan implements QueryPlan, ReadRequest {
   /** Core's analysis of the text (memoized there): kind and tables. */
   readonly analysis: SqlTextAnalysis;
   readonly cluster: ClusterRuntime;
+  /** The group the statement runs on (the first of `groups` for a cross-shard statement). */
   readonly g: GroupRuntime;
+  /** Every group the statement concerns: one, or several for a cross-shard statement (see shard.ts). */
+  readonly groups: readonly GroupRuntime[];
+  /** Sharded clusters: the partitions the statement is confined to (undefined: every partition, or not sharded). */
+  readonly partitions: readonly number[] | undefined;
+  /** Sharded clusters: how the shards were found (`shardKey option`, `user_id in ($1)`, ...). */
+  readonly shardReason: string | undefined;
+  /** Sharded clusters over several servers: core's analysis of where the key is (undefined when `shardKey` decided). */
+  readonly shardAnalysis: ShardKeyAnalysis | undefined;
+  /** Cross-shard reads: return what the shards that answered returned, marked partial (the `allowPartial` option). */
+  readonly allowPartial: boolean;
   readonly schema: string | undefined;
   readonly token: SessionToken | undefined;
   /** search_path (and, for cache fills, the position read) for the statement. */
@@ -63,8 +74,19 @@ export class Plan implements QueryPlan, ReadRequest {
     read: { consistency: ConsistencyLevel; readPreference: ReadPreference; maxLagMs: number },
     fallbackToPrimary: boolean,
     cacheStrategy: 'none' | 'default' | 'aggressive' | undefined,
+    targets?: {
+      groups: readonly GroupRuntime[];
+      partitions: readonly number[] | undefined;
+      reason: string;
+      analysis: ShardKeyAnalysis | undefined;
+    },
   ) {
     this.sql = sql;
+    this.groups = targets?.groups ?? cluster.groups;
+    this.partitions = targets?.partitions;
+    this.shardReason = targets?.reason;
+    this.shardAnalysis = targets?.analysis;
+    this.allowPartial = o.allowPartial === true;
     this.analysis = analysis;
     this.kind = kind;
     this.cluster = cluster;
@@ -90,6 +112,35 @@ export class Plan implements QueryPlan, ReadRequest {
       readOrigin: { value: true },
       run: { value: { ...this.run, readPosition: true } },
     }) as Plan;
+  }
+
+  /**
+   * This plan for one group of a cross-shard statement, with the SQL that
+   * group runs (the executor's per-shard step; it reports no event of its own).
+   */
+  forGroup(g: GroupRuntime, sql: string): Plan {
+    return Object.create(this, {
+      g: { value: g },
+      groups: { value: [g] },
+      sql: { value: sql },
+      quiet: { value: true },
+      sessionLsn: {
+        value: this.kind === 'read' && this.consistency === 'session' ? this.token?.positions.get(g.key) : undefined,
+      },
+    }) as Plan;
+  }
+
+  /** Per-shard steps of a cross-shard statement report nothing themselves (the whole statement does). */
+  get quiet(): boolean {
+    return false;
+  }
+
+  get crossShard(): boolean {
+    return this.groups.length > 1;
+  }
+
+  get shardIds(): readonly string[] | undefined {
+    return this.g.shardId === undefined ? undefined : this.groups.map((x) => x.shardId!);
   }
 
   get clusterId(): string {
@@ -138,6 +189,10 @@ export function withRequest(r: ReadRequest, patch: Partial<ReadRequest>): ReadRe
 function freshnessOf(p: Plan): Freshness {
   if (p.kind === 'write') return ANY_FRESHNESS;
   if (primaryOnly(p)) return PRIMARY_FRESHNESS;
+  if (p.crossShard && p.consistency === 'session') {
+    // Positions are per shard; one freshness cannot carry several: a position anywhere asks for primaries.
+    return p.groups.some((g) => p.token?.positions.get(g.key) !== undefined) ? PRIMARY_FRESHNESS : ANY_FRESHNESS;
+  }
   if (p.consistency === 'bounded') return { level: 'bounded', maxLagMs: p.maxLagMs };
   if (p.consistency === 'session' && p.sessionLsn !== undefined) {
     return { level: 'session', minLsn: formatLsn(p.sessionLsn) };
@@ -146,8 +201,11 @@ function freshnessOf(p: Plan): Freshness {
 }
 
 export interface Planner {
-  /** Plan one statement: classification, cluster, shard group, node-choice inputs. Throws on bad options. */
-  plan(sql: string, o: RouteOptions): Plan;
+  /**
+   * Plan one statement: classification, cluster, shard groups, node-choice inputs. Throws on bad
+   * options. `params` are the statement's parameters (a `$n` compared with the shard key picks the shard).
+   */
+  plan(sql: string, o: RouteOptions, params?: readonly unknown[]): Plan;
   /** The kind of a SQL text (memoized). */
   kindOf(sql: string): 'read' | 'write';
 }
@@ -193,7 +251,7 @@ export function createPlanner(
 
   return {
     kindOf,
-    plan(sql, o) {
+    plan(sql, o, params) {
       if (typeof sql !== 'string' || sql.length === 0) {
         throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
       }
@@ -213,8 +271,8 @@ export function createPlanner(
           if (o.defaultSchema !== undefined && registry.resolve(o.defaultSchema) === owner) schema = o.defaultSchema;
         }
       }
-      const shard = c.cfg.sharding ? chooseShard(c, o.shardKey) : undefined;
-      const g = shard ? shard.group : c.groups[0]!;
+      const targets = c.cfg.sharding ? shardTargets(c, sql, o.shardKey, params, analysis) : undefined;
+      const g = targets ? targets.groups[0]! : c.groups[0]!;
       const token = o.sessionToken ?? currentSession();
       const entry = schema !== undefined ? registry.entry(schema) : undefined;
       const consistency = o.consistency ?? entry?.consistencyLevel ?? c.cfg.consistencyLevel;
@@ -243,8 +301,10 @@ export function createPlanner(
         },
         settings.fallbackToPrimary,
         entry?.cacheStrategy,
+        targets,
       );
-      if (shard) plan.partition = shard.partition;
+      // One partition on one group: the partition map routes (and holds) it by that partition.
+      if (targets?.partitions?.length === 1 && targets.groups.length === 1) plan.partition = targets.partitions[0];
       return plan;
     },
   };
