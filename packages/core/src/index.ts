@@ -87,6 +87,13 @@ export {
   type SqlStatementAnalysis,
   type SqlTextAnalysis,
 } from './sql/analyze-sql.js';
+export {
+  buildInsertRows,
+  type InsertCell,
+  type InsertValues,
+  type InsertValuesRow,
+  parseInsertValues,
+} from './sql/insert-values.js';
 export { type SqlStatement, splitStatements } from './sql/split-statements.js';
 export {
   iterateSqlTokens,
@@ -96,6 +103,7 @@ export {
   type TokenizeOptions,
   tokenizeSql,
 } from './sql/tokenize.js';
+export { assignedColumns } from './sql/update-targets.js';
 export { DEFAULT_WRITE_FUNCTIONS } from './sql/write-functions.js';
 export {
   isNormalizedConfiguration,
