@@ -268,6 +268,7 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
         const conn: Connection = {
           query: <R>(text: string, values?: readonly unknown[]) =>
             client.query(text, values as unknown[] | undefined) as Promise<QueryResult<R>>,
+          submit: <S extends object>(submittable: S) => (client as unknown as { query(s: S): S }).query(submittable),
         };
         return await fn(conn);
       } catch (err) {

@@ -10,6 +10,7 @@ import {
   locationOf,
   PgmError,
   type QueryResult,
+  quoteIdent,
   type ResultOrigin,
   redactError,
   redactSecrets,
@@ -46,6 +47,7 @@ import {
   type TransactionManager,
   type TransactionOptions,
 } from '@pg-multiverse/tx';
+import { type CopyFromOptions, type CopyFromResult, type CopyInput, copyFrom } from './copy-from.js';
 import {
   CACHE_EVENTS,
   MIGRATION_EVENTS,
@@ -587,6 +589,78 @@ export class PgMultiverse extends EventEmitter {
         ...(txId ? { details: { id: txId } } : {}),
       }),
     );
+  }
+
+  /**
+   * `COPY table (columns) FROM STDIN` from a stream (text or CSV). On a cluster sharded over
+   * listed servers each row goes to the shard its key column names, all shards loading in
+   * parallel, in one transaction (two-phase commit when several shards take rows): a failure
+   * anywhere leaves every shard unchanged. Resolves to the rows loaded per shard.
+   */
+  async copyFrom(
+    table: string,
+    columns: readonly string[],
+    stream: CopyInput,
+    options: CopyFromOptions,
+  ): Promise<CopyFromResult> {
+    const router = this.need();
+    const schema = (options as Partial<CopyFromOptions> | undefined)?.schema;
+    if (typeof schema !== 'string' || schema === '') {
+      throw new PgmError(
+        'INVALID_ARGUMENT',
+        'copyFrom(table, columns, stream, { schema }): name the schema of the table',
+      );
+    }
+    const clusterId = router.resolveCluster(schema);
+    const cluster = router.config.clusters[clusterId]!;
+    const shards = cluster.sharding?.shards ?? [];
+    if (shards.length > 1)
+      this.checkTwoPhase(
+        shards.map((s) => locationOf({ cluster: clusterId, shard: s.id })),
+        'copyFrom on a cluster sharded over several servers',
+      );
+    const tm = this.tm;
+    if (!tm) throw new PgmError('NOT_INITIALIZED', 'transactions are not ready');
+    try {
+      const result = await runWithStatementContext({}, () =>
+        copyFrom(
+          { router, cluster, transaction: (fn) => tm.withTransaction([schema], fn) },
+          table,
+          columns,
+          stream,
+          options,
+        ),
+      );
+      if (this.cache && result.rowCount > 0) {
+        await this.cache
+          .invalidateWrites([{ schema, sql: `COPY ${quoteIdent(table)} FROM STDIN`, clusterId }])
+          .catch((err) => this.reportAfterCommit(undefined, 'invalidate the cache after copyFrom', err));
+      }
+      return result;
+    } catch (err) {
+      throw redactError(err as Error, this.secrets);
+    }
+  }
+
+  /**
+   * A write that needs the two-phase commit over `participants`: refused when transactions are
+   * off (`FEATURE_DISABLED`) or a participant has `max_prepared_transactions = 0`.
+   */
+  private checkTwoPhase(participants: readonly string[], what: string): void {
+    if (this.options.enableTransactions === false) {
+      throw new PgmError(
+        'FEATURE_DISABLED',
+        `${what} commits on ${participants.join(', ')} by two-phase commit, which needs enableTransactions: true; it was turned off, and a non-atomic commit is never done silently`,
+      );
+    }
+    const off = participants.find((p) => this.twoPhaseDisabled.has(p));
+    if (off) {
+      const e = this.twoPhaseDisabled.get(off)!;
+      throw new PgmError('PREPARED_TRANSACTIONS_DISABLED', e.message, {
+        clusterId: this.participantTargets.get(off)?.clusterId ?? off,
+        ...(e.details ? { details: e.details } : {}),
+      });
+    }
   }
 
   /** Create a read-your-writes session token (see `QueryOptions.sessionToken`). */

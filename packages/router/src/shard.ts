@@ -8,17 +8,26 @@ export interface ShardChoice {
 }
 
 /**
- * Partition of `shardKey` on a sharded cluster (PostgreSQL-compatible hash
- * unless a custom `shardFunction` is configured), and the group holding it:
- * partition `p` lives on `shards[p % shards.length]`.
+ * The group (shard servers) holding `partition` of a sharded cluster: partition `p` lives on
+ * `shards[p % shards.length]`. THE one place that maps partitions to groups: every caller
+ * (key-routed statements, split writes, COPY) goes through it.
  */
-export function chooseShard(c: ClusterRuntime, shardKey: unknown): ShardChoice {
-  const s = c.cfg.sharding;
-  if (!s) return { partition: 0, group: c.groups[0]! };
+export function groupOfPartition(c: ClusterRuntime, partition: number): GroupRuntime {
+  return c.groups[partition % c.groups.length]!;
+}
+
+/**
+ * Partition of `shardKey` on a sharded cluster (PostgreSQL-compatible hash
+ * unless a custom `shardFunction` is configured). `what` names the key in the
+ * error when there is none (default: the `shardKey` option).
+ */
+export function partitionOf(c: ClusterRuntime, shardKey: unknown, what?: string): number {
+  const s = c.cfg.sharding!;
   if (shardKey === undefined || shardKey === null) {
     throw new PgmError(
       'SHARD_KEY_REQUIRED',
-      `Cluster "${c.id}" is sharded by "${s.key}" (${s.partitions} partitions): pass { shardKey } to pick the shard; cross-shard queries are not routed automatically`,
+      what ??
+        `Cluster "${c.id}" is sharded by "${s.key}" (${s.partitions} partitions): pass { shardKey } to pick the shard; cross-shard queries are not routed automatically`,
       { clusterId: c.id },
     );
   }
@@ -34,5 +43,12 @@ export function chooseShard(c: ClusterRuntime, shardKey: unknown): ShardChoice {
       { clusterId: c.id },
     );
   }
-  return { partition, group: c.groups[partition % c.groups.length]! };
+  return partition;
+}
+
+/** Partition of `shardKey` on a sharded cluster, and the group holding it (`groupOfPartition`). */
+export function chooseShard(c: ClusterRuntime, shardKey: unknown): ShardChoice {
+  if (!c.cfg.sharding) return { partition: 0, group: c.groups[0]! };
+  const partition = partitionOf(c, shardKey);
+  return { partition, group: groupOfPartition(c, partition) };
 }

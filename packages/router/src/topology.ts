@@ -198,7 +198,10 @@ function delegatingPrimary(
       if (!observe) return node.provider.withConnection(fn);
       // Every statement on the lent session is observed, like a routed one (reason `session`).
       return node.provider.withConnection((c) =>
-        fn({ query: (text, values) => observed(observe, group, node, text, () => c.query(text, values)) }),
+        fn({
+          query: (text, values) => observed(observe, group, node, text, () => c.query(text, values)),
+          ...(c.submit ? { submit: c.submit.bind(c) } : {}),
+        }),
       );
     },
     stats: () => group.primary.provider.stats(),

@@ -17,6 +17,12 @@ export interface QueryResult<R = Record<string, unknown>> {
 /** One dedicated session (a checked-out pooled connection). */
 export interface Connection {
   query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
+  /**
+   * Optional capability: hand a pg `Submittable` (e.g. `from(sql)` of pg-copy-streams for
+   * `COPY ... FROM STDIN`) to the session's pg client and return it, as `client.query(submittable)`
+   * does. `poolProvider` has it; `pgm.copyFrom` needs it (and says so when a provider lacks it).
+   */
+  submit?<S extends object>(submittable: S): S;
 }
 
 /**

@@ -12,10 +12,10 @@ describe('parseInsertValues', () => {
     expect(p.rows.map((r) => r.cells)).toEqual([
       [
         { kind: 'param', index: 1 },
-        { kind: 'literal', value: 'a,b' },
-        { kind: 'literal', value: '3' },
+        { kind: 'literal', value: 'a,b', numeric: false },
+        { kind: 'literal', value: '3', numeric: true },
       ],
-      [{ kind: 'literal', value: '-7' }, { kind: 'null' }, { kind: 'expression' }],
+      [{ kind: 'literal', value: '-7', numeric: true }, { kind: 'null' }, { kind: 'expression' }],
       [{ kind: 'param', index: 2 }, { kind: 'default' }, { kind: 'param', index: 1 }],
     ]);
   });
@@ -39,9 +39,9 @@ describe('parseInsertValues', () => {
     const p = parseInsertValues(`INSERT INTO t (k) VALUES ($1 + 1), ('x'::varchar(10)), ((SELECT 1)), (E'\\n')`)!;
     expect(p.rows.map((r) => r.cells[0])).toEqual([
       { kind: 'expression' },
-      { kind: 'literal', value: 'x' },
+      { kind: 'literal', value: 'x', numeric: false },
       { kind: 'expression' },
-      { kind: 'literal', value: '\n' },
+      { kind: 'literal', value: '\n', numeric: false },
     ]);
     expect(p.columns).toEqual(['k']);
   });
@@ -53,17 +53,17 @@ describe('buildInsertRows', () => {
       'INSERT INTO t (k, v) VALUES ($1, $2), ($3, $4), ($5, $2) ON CONFLICT (k) DO UPDATE SET v = $6 RETURNING k';
     const p = parseInsertValues(sql)!;
     const params = ['a', 'b', 'c', 'd', 'e', 'f'];
-    expect(buildInsertRows(sql, p, [1], params)).toEqual({
+    expect(buildInsertRows(sql, p.rows, [1], params)).toEqual({
       text: 'INSERT INTO t (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = $3 RETURNING k',
       values: ['c', 'd', 'f'],
     });
-    expect(buildInsertRows(sql, p, [2, 0], params)).toEqual({
+    expect(buildInsertRows(sql, p.rows, [2, 0], params)).toEqual({
       text: 'INSERT INTO t (k, v) VALUES ($1, $2), ($3, $2) ON CONFLICT (k) DO UPDATE SET v = $4 RETURNING k',
       values: ['e', 'b', 'a', 'f'],
     });
     // `$1` inside a string is no parameter.
     const lit = "INSERT INTO t VALUES ('$1', $2), ($1, '$2')";
-    expect(buildInsertRows(lit, parseInsertValues(lit)!, [0, 1], [1, 2])).toEqual({
+    expect(buildInsertRows(lit, parseInsertValues(lit)!.rows, [0, 1], [1, 2])).toEqual({
       text: "INSERT INTO t VALUES ('$1', $1), ($2, '$2')",
       values: [2, 1],
     });
@@ -86,7 +86,7 @@ describe('buildInsertRows', () => {
           });
           const seen: Array<[number, string]> = [];
           for (const idx of groups.values()) {
-            const built = buildInsertRows(sql, p, idx, params);
+            const built = buildInsertRows(sql, p.rows, idx, params);
             const again = parseInsertValues(built.text)!;
             expect(again.rows.length).toBe(idx.length);
             expect(built.values.length).toBe(2 * idx.length);

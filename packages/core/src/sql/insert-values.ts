@@ -1,6 +1,6 @@
 import { splitStatements } from './split-statements.js';
 import { isName, isPunct, isWord, skipGroup } from './syntax.js';
-import type { SqlToken } from './tokenize.js';
+import { iterateSqlTokens, type SqlToken } from './tokenize.js';
 
 /**
  * A multi-row `INSERT ... VALUES` split by rows, so a sharded cluster can send
@@ -11,8 +11,11 @@ import type { SqlToken } from './tokenize.js';
 export type InsertCell =
   /** `$n`, optionally cast (`$n::int8`): the value is `params[index - 1]`. */
   | { kind: 'param'; index: number }
-  /** A string or number constant, optionally cast (`'abc'`, `-42`, `'…'::uuid`): `value` is its text. */
-  | { kind: 'literal'; value: string }
+  /**
+   * A string or number constant, optionally cast (`'abc'`, `-42`, `'…'::uuid`): `value` is its
+   * decoded text; `numeric` when it was a number constant.
+   */
+  | { kind: 'literal'; value: string; numeric: boolean }
   /** `NULL` (optionally cast). */
   | { kind: 'null' }
   /** `DEFAULT`. */
@@ -136,42 +139,46 @@ function cellOf(c: readonly SqlToken[]): InsertCell {
     const x = v[0]!;
     if (x.type === 'param') return { kind: 'param', index: Number(x.value.slice(1)) };
     if (x.type === 'string' && x.stringKind !== 'bit' && x.stringKind !== 'hex')
-      return { kind: 'literal', value: x.value };
-    if (x.type === 'number') return { kind: 'literal', value: x.value };
+      return { kind: 'literal', value: x.value, numeric: false };
+    if (x.type === 'number') return { kind: 'literal', value: x.value, numeric: true };
     if (isWord(x, 'null')) return { kind: 'null' };
     if (isWord(x, 'default') && end === c.length) return { kind: 'default' };
   }
   if (v.length === 2 && v[0]!.type === 'operator' && (v[0]!.value === '-' || v[0]!.value === '+')) {
-    if (v[1]!.type === 'number') return { kind: 'literal', value: `${v[0]!.value === '-' ? '-' : ''}${v[1]!.value}` };
+    if (v[1]!.type === 'number') {
+      return { kind: 'literal', value: `${v[0]!.value === '-' ? '-' : ''}${v[1]!.value}`, numeric: true };
+    }
   }
   return { kind: 'expression' };
 }
 
 /**
- * The statement with only `rowIndexes`' rows (in that order), its `$n`
- * parameters renumbered `$1..$k` in order of first appearance, and the values
- * for them taken from `params`. Parameters outside the rows (in `ON CONFLICT`,
- * `RETURNING`) are kept and renumbered too.
+ * The statement with only `pick`'s rows of `rows` (the `( ... )` tuples of its
+ * VALUES list, by offsets in `sql`, in order), its `$n` parameters renumbered
+ * `$1..$k` in order of first appearance, and the values for them taken from
+ * `params`. Parameters outside the rows (in `ON CONFLICT`, `RETURNING`) are
+ * kept and renumbered too.
  */
 export function buildInsertRows(
   sql: string,
-  parsed: InsertValues,
-  rowIndexes: readonly number[],
+  rows: readonly { readonly start: number; readonly end: number }[],
+  pick: readonly number[],
   params: readonly unknown[] = [],
 ): { text: string; values: unknown[] } {
-  if (rowIndexes.length === 0) throw new RangeError('buildInsertRows: no rows');
-  const first = parsed.rows[0]!;
-  const last = parsed.rows[parsed.rows.length - 1]!;
-  const ranges: Array<[number, number]> = [[parsed.start, first.start]];
-  for (const r of rowIndexes) {
-    const row = parsed.rows[r];
+  if (pick.length === 0 || rows.length === 0) throw new RangeError('buildInsertRows: no rows');
+  const first = rows[0]!;
+  const last = rows[rows.length - 1]!;
+  const ranges: Array<[number, number]> = [[0, first.start]];
+  for (const r of pick) {
+    const row = rows[r];
     if (row === undefined) throw new RangeError(`buildInsertRows: no row ${r}`);
     ranges.push([row.start, row.end]);
   }
-  ranges.push([last.end, parsed.end]);
+  ranges.push([last.end, sql.length]);
   const renumber = new Map<number, number>();
   const values: unknown[] = [];
-  const params$ = parsed.tokens.filter((x) => x.type === 'param');
+  const params$: SqlToken[] = [];
+  for (const t of iterateSqlTokens(sql)) if (t.type === 'param') params$.push(t);
   let text = '';
   ranges.forEach(([from, to], k) => {
     if (k > 1 && k < ranges.length - 1) text += ', ';

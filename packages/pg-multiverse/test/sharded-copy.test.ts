@@ -1,0 +1,170 @@
+import { Readable } from 'node:stream';
+import type { ClusterConfiguration } from '@pg-multiverse/core';
+import { hashShard } from '@pg-multiverse/router';
+import { uniqueName } from '@pg-multiverse/testkit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PgMultiverse } from '../src/index.js';
+
+// Sharded COPY FROM STDIN through the facade: a 4-partition cluster over two real servers
+// (partition p on shard-(p % 2)); PostgreSQL itself checks where each row landed.
+const topo = inject('pgmTopology');
+const { id: _a, ...serverA } = topo.config.users_cluster!.primary;
+const { id: _b, ...serverB } = topo.config.commerce_cluster!.primary;
+const schema = uniqueName('fcopy');
+const admin = [new pg.Pool({ ...serverA, max: 2 }), new pg.Pool({ ...serverB, max: 2 })] as const;
+const config: ClusterConfiguration = {
+  orders_cluster: {
+    schemas: [schema],
+    primary: serverA,
+    sharding: {
+      strategy: 'hash',
+      key: 'user_id',
+      keyType: 'int8',
+      partitions: 4,
+      shards: [{ primary: serverA }, { primary: serverB }],
+    },
+  },
+};
+let pgm: PgMultiverse;
+
+/** Rows on shard `s` that PostgreSQL's own hash partitioning would not put on one of its partitions (p % 2 === s). */
+async function misplaced(s: 0 | 1, table: string): Promise<number> {
+  const r = await admin[s].query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ${schema}.${table}
+      WHERE NOT (satisfies_hash_partition('${schema}.pt'::regclass, 4, ${s}, user_id)
+              OR satisfies_hash_partition('${schema}.pt'::regclass, 4, ${s + 2}, user_id))`,
+  );
+  return r.rows[0]!.n;
+}
+
+async function counts(table: string): Promise<[number, number]> {
+  const q = `SELECT count(*)::int AS n FROM ${schema}.${table}`;
+  return [(await admin[0].query(q)).rows[0].n, (await admin[1].query(q)).rows[0].n];
+}
+
+beforeAll(async () => {
+  for (const p of admin) {
+    await p.query(`CREATE SCHEMA ${schema}`);
+    // pt: an empty hash-partitioned table whose partitioning satisfies_hash_partition checks against.
+    await p.query(`CREATE TABLE ${schema}.pt (user_id int8) PARTITION BY HASH (user_id)`);
+    await p.query(
+      `CREATE TABLE ${schema}.events (id int PRIMARY KEY, user_id int8 NOT NULL, note text, amount int CHECK (amount >= 0))`,
+    );
+  }
+  pgm = new PgMultiverse({ enableCache: true });
+  await pgm.initialize(config);
+});
+
+afterAll(async () => {
+  await pgm?.close();
+  for (const p of admin) {
+    await p.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await p.end();
+  }
+});
+
+/** 100,000 rows in `format`, in chunks of ~1000 rows (chunk borders fall mid-row). */
+function* dataOf(n: number, format: 'text' | 'csv', bad?: number): Generator<string> {
+  let chunk = '';
+  for (let i = 1; i <= n; i++) {
+    const userId = (i * 7919) % 50_000;
+    const amount = i === bad ? -1 : i % 100;
+    const note = i % 10 === 0 ? null : `note ${i}, "q"\t\\`;
+    if (format === 'text') {
+      const esc = note === null ? '\\N' : note.replace(/\\/g, '\\\\').replace(/\t/g, '\\t');
+      chunk += `${i}\t${userId}\t${esc}\t${amount}\n`;
+    } else {
+      const q = note === null ? '' : `"${note.replace(/"/g, '""')}"`;
+      chunk += `${i},${userId},${q},${amount}\n`;
+    }
+    if (chunk.length > 40_000) {
+      const cut = 17;
+      yield chunk.slice(0, cut);
+      chunk = chunk.slice(cut);
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+describe('copyFrom on a sharded cluster', () => {
+  it('loads 100,000 text rows, each on the shard hashShard names, counted per shard', async () => {
+    const res = await pgm.copyFrom(
+      'events',
+      ['id', 'user_id', 'note', 'amount'],
+      Readable.from(dataOf(100_000, 'text')),
+      { schema },
+    );
+    const expected = { 'shard-0': 0, 'shard-1': 0 };
+    for (let i = 1; i <= 100_000; i++) {
+      const p = hashShard((i * 7919) % 50_000, 4, 'int8');
+      expected[`shard-${p % 2}` as 'shard-0']++;
+    }
+    expect(res).toEqual({ clusterId: 'orders_cluster', rowCount: 100_000, shards: expected });
+    expect(await counts('events')).toEqual([expected['shard-0'], expected['shard-1']]);
+    expect([await misplaced(0, 'events'), await misplaced(1, 'events')]).toEqual([0, 0]);
+    // nothing duplicated, values intact (escapes, NULLs)
+    const [a, b] = await Promise.all(
+      admin.map((p) =>
+        p.query<{ ids: number; nulls: number; sample: string | null }>(
+          `SELECT count(DISTINCT id)::int AS ids, count(*) FILTER (WHERE note IS NULL)::int AS nulls,
+                  max(note) FILTER (WHERE id = 7) AS sample FROM ${schema}.events`,
+        ),
+      ),
+    );
+    expect(a!.rows[0]!.ids + b!.rows[0]!.ids).toBe(100_000);
+    expect(a!.rows[0]!.nulls + b!.rows[0]!.nulls).toBe(10_000);
+    expect([a!.rows[0]!.sample, b!.rows[0]!.sample]).toContain('note 7, "q"\t\\');
+  });
+
+  it('a row that fails on one shard leaves every shard unchanged (text and csv)', async () => {
+    await Promise.all(admin.map((p) => p.query(`TRUNCATE ${schema}.events`)));
+    for (const format of ['text', 'csv'] as const) {
+      // the bad row comes late: both shards have streamed most of their rows by then
+      const err = await pgm
+        .copyFrom('events', ['id', 'user_id', 'note', 'amount'], Readable.from(dataOf(20_000, format, 19_990)), {
+          schema,
+          format,
+        })
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(String(err.message)).toMatch(/amount_check|violates check constraint/);
+      expect(await counts('events')).toEqual([0, 0]);
+    }
+  });
+
+  it('csv with a header; refuses data without the key, rows with a NULL key, unknown options', async () => {
+    const res = await pgm.copyFrom(
+      'events',
+      ['id', 'user_id', 'note', 'amount'],
+      Readable.from(['id,user_id,note,amount\n1,1,"a,b",1\n2,2,,2\n3,3,"x', 'y",3']),
+      { schema, format: 'csv', header: true },
+    );
+    expect(res.rowCount).toBe(3);
+    const notes = await pgm.query<{ note: string | null }>('SELECT note FROM events WHERE user_id = $1', [3], {
+      schema,
+      shardKey: 3,
+      role: 'primary',
+    });
+    expect(notes.rows).toEqual([{ note: 'xy' }]);
+    await expect(pgm.copyFrom('events', ['id', 'note'], Readable.from(['1\tx\n']), { schema })).rejects.toMatchObject({
+      code: 'SHARD_KEY_REQUIRED',
+      message: expect.stringMatching(/sharded by "user_id".*must include it/),
+    });
+    await expect(
+      pgm.copyFrom('events', ['id', 'user_id'], Readable.from(['10\t5\n11\t\\N\n']), { schema }),
+    ).rejects.toMatchObject({
+      code: 'SHARD_KEY_REQUIRED',
+      message: expect.stringMatching(/line 2 has a NULL "user_id"/),
+    });
+    await expect(
+      pgm.copyFrom('events', ['id', 'user_id'], Readable.from(['']), { schema, delimter: ',' } as never),
+    ).rejects.toThrow(/unknown option "delimter"/);
+    await expect(pgm.copyFrom('events', ['id', 'user_id'], Readable.from(['']), {} as never)).rejects.toThrow(
+      /name the schema/,
+    );
+    expect((await counts('events')).reduce((x, y) => x + y)).toBe(3);
+  });
+});
