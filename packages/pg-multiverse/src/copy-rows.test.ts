@@ -30,6 +30,7 @@ describe('CopyRowSplitter', () => {
       ['d\\\n\t4\n', '4'],
     ]);
     expect(split(TEXT, 0, 'x\\101\\x42\ty')).toEqual([['x\\101\\x42\ty\n', 'xAB']]);
+    expect(split({ ...TEXT, null: 'NULL' }, 1, 'a\tNULL\nb\tNULLx\n').map(([, k]) => k)).toEqual([null, 'NULLx']);
   });
 
   it('csv: quotes, doubled quotes, newlines inside quotes, NULL vs empty string, header', () => {

@@ -24,6 +24,15 @@ export interface CopyFormat {
 }
 
 const NL = 0x0a;
+
+/** Index of the first `a` or `b` in `buf` from `from`, or -1. */
+function nextOf(buf: Buffer, from: number, a: number, b: number): number {
+  for (let i = from; i < buf.length; i++) {
+    const c = buf[i];
+    if (c === a || c === b) return i;
+  }
+  return -1;
+}
 const CR = 0x0d;
 const BACKSLASH = 0x5c;
 
@@ -46,7 +55,6 @@ export class CopyRowSplitter {
   /** Where scanning resumes in `carry + chunk` (state below holds up to there). */
   private scanned = 0;
   private inQuotes = false;
-  private escaped = false;
   private line = 0;
   private headerLeft: boolean;
   private ended = false;
@@ -72,52 +80,78 @@ export class CopyRowSplitter {
   push(chunk: Buffer, onRow: RowHandler): void {
     if (this.ended) return;
     const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    const stop = this.csv ? this.scanCsv(buf, onRow) : this.scanText(buf, onRow);
+    if (stop < 0) {
+      this.finish();
+      return;
+    }
+    this.carry = stop < buf.length ? buf.subarray(stop) : undefined;
+    this.scanned = this.carry ? this.carry.length : 0;
+  }
+
+  /**
+   * Text rows end at a newline not escaped by a backslash: one preceded by an even run of
+   * backslashes (each backslash escapes the next byte). Returns where the unfinished row starts
+   * (-1 at the end-of-data marker).
+   */
+  private scanText(buf: Buffer, onRow: RowHandler): number {
     let rowStart = 0;
-    let i = this.scanned;
+    let from = Math.max(this.scanned, 0);
+    for (;;) {
+      const nl = buf.indexOf(NL, from);
+      if (nl < 0) return rowStart;
+      let k = nl - 1;
+      while (k >= rowStart && buf[k] === BACKSLASH) k--;
+      if ((nl - 1 - k) % 2 === 1) {
+        from = nl + 1; // an escaped newline: data
+        continue;
+      }
+      if (this.row(buf, rowStart, nl + 1, onRow)) return -1;
+      rowStart = nl + 1;
+      from = rowStart;
+    }
+  }
+
+  /** CSV rows end at a newline outside quotes; the quote state is carried across chunks. */
+  private scanCsv(buf: Buffer, onRow: RowHandler): number {
+    let rowStart = 0;
+    let i = Math.max(this.scanned, 0);
     const n = buf.length;
     while (i < n) {
-      const c = buf[i]!;
-      if (this.csv) {
-        if (this.inQuotes) {
-          if (
-            c === this.esc &&
-            this.esc !== this.quote &&
-            i + 1 < n &&
-            (buf[i + 1] === this.quote || buf[i + 1] === this.esc)
-          ) {
-            i += 2;
-            continue;
+      if (this.inQuotes) {
+        const q = this.esc === this.quote ? buf.indexOf(this.quote, i) : nextOf(buf, i, this.quote, this.esc);
+        if (q < 0) {
+          i = n;
+          break;
+        }
+        if (buf[q] === this.esc && this.esc !== this.quote) {
+          if (q + 1 >= n) {
+            i = q; // need the next byte
+            break;
           }
-          if (c === this.esc && this.esc !== this.quote && i + 1 >= n) break; // need the next byte
-          if (c === this.quote) this.inQuotes = false;
-          i++;
+          i = q + 2;
           continue;
         }
-        if (c === this.quote) {
-          this.inQuotes = true;
-          i++;
-          continue;
-        }
-      } else if (this.escaped) {
-        this.escaped = false;
-        i++;
-        continue;
-      } else if (c === BACKSLASH) {
-        this.escaped = true;
-        i++;
+        this.inQuotes = false;
+        i = q + 1;
         continue;
       }
-      if (c === NL) {
-        if (this.row(buf.subarray(rowStart, i + 1), onRow)) {
-          this.finish();
-          return;
-        }
-        rowStart = i + 1;
+      const next = nextOf(buf, i, NL, this.quote);
+      if (next < 0) {
+        i = n;
+        break;
       }
-      i++;
+      if (buf[next] === this.quote) {
+        this.inQuotes = true;
+        i = next + 1;
+        continue;
+      }
+      if (this.row(buf, rowStart, next + 1, onRow)) return -1;
+      rowStart = next + 1;
+      i = rowStart;
     }
-    this.carry = rowStart < n ? buf.subarray(rowStart) : undefined;
     this.scanned = i - rowStart;
+    return rowStart;
   }
 
   /** The input ended: the last row may lack its newline. */
@@ -131,7 +165,10 @@ export class CopyRowSplitter {
         `copyFrom: line ${this.line + 1}: unterminated CSV quoted field at the end of the data`,
       );
     }
-    if (rest && rest.length > 0) this.row(Buffer.concat([rest, Buffer.from('\n')]), onRow);
+    if (rest && rest.length > 0) {
+      const last = Buffer.concat([rest, Buffer.from('\n')]);
+      this.row(last, 0, last.length, onRow);
+    }
   }
 
   private finish(): void {
@@ -139,20 +176,21 @@ export class CopyRowSplitter {
     this.carry = undefined;
   }
 
-  /** One complete row (with its `\n`). True at the end-of-data marker `\.`. */
-  private row(row: Buffer, onRow: RowHandler): boolean {
+  /** One complete row `buf[start, end)` (with its `\n`). True at the end-of-data marker `\.`. */
+  private row(buf: Buffer, start: number, end: number, onRow: RowHandler): boolean {
     this.line++;
-    let end = row.length - 1; // the \n
-    if (end > 0 && row[end - 1] === CR) end--;
-    if (end === 2 && row[0] === BACKSLASH && row[1] === 0x2e) return true; // \.
+    let last = end - 1; // the \n
+    if (last > start && buf[last - 1] === CR) last--;
+    if (last - start === 2 && buf[start] === BACKSLASH && buf[start + 1] === 0x2e) return true; // \.
     if (this.headerLeft) {
       this.headerLeft = false;
       return false;
     }
-    if (end === 0 && !this.csv) {
+    if (last === start && !this.csv) {
       throw new PgmError('INVALID_ARGUMENT', `copyFrom: line ${this.line} is empty (text format has no empty rows)`);
     }
-    onRow(row, this.csv ? this.csvField(row, end) : this.textField(row, end), this.line);
+    const row = buf.subarray(start, end);
+    onRow(row, this.csv ? this.csvField(row, last - start) : this.textField(row, last - start), this.line);
     return false;
   }
 
@@ -164,6 +202,21 @@ export class CopyRowSplitter {
   }
 
   private textField(row: Buffer, end: number): string | null {
+    const bs = row.indexOf(BACKSLASH);
+    if (bs < 0 || bs >= end) {
+      // no escapes: fields are plain delimiter-separated slices
+      let start = 0;
+      for (let f = 0; f < this.keyIndex; f++) {
+        const d = row.indexOf(this.delim, start);
+        if (d < 0 || d >= end) this.missing();
+        start = d + 1;
+      }
+      let stop = row.indexOf(this.delim, start);
+      if (stop < 0 || stop > end) stop = end;
+      const nt = this.nullText;
+      if (stop - start === nt.length && nt.compare(row, start, stop) === 0) return null;
+      return row.toString('utf8', start, stop);
+    }
     let field = 0;
     let start = 0;
     let i = 0;
