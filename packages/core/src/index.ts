@@ -87,13 +87,14 @@ export {
   type SqlStatementAnalysis,
   type SqlTextAnalysis,
 } from './sql/analyze-sql.js';
+export { buildInsertRows } from './sql/insert-values.js';
 export {
-  buildInsertRows,
-  type InsertCell,
+  analyzeShardKey,
+  type InsertRowKey,
   type InsertValues,
-  type InsertValuesRow,
-  parseInsertValues,
-} from './sql/insert-values.js';
+  type ShardKeyAnalysis,
+  type ShardKeyValue,
+} from './sql/shard-key.js';
 export { type SqlStatement, splitStatements } from './sql/split-statements.js';
 export {
   iterateSqlTokens,

@@ -212,16 +212,10 @@ export async function copyFrom(
 
     const full: Target[] = [];
     const splitter = new CopyRowSplitter(fmt, Math.max(keyIndex, 0));
-    const onRow = (row: Buffer, key: string | null, line: number) => {
+    const onRow = (row: Buffer, key: string | null) => {
       let t: Target;
       if (sharded) {
-        if (key === null) {
-          throw new PgmError(
-            'SHARD_KEY_REQUIRED',
-            `copyFrom: line ${line} has a NULL "${c.sharding!.key}"; every row needs its shard key`,
-            { clusterId: c.id },
-          );
-        }
+        // A NULL key is partition 0, as PostgreSQL's hash partitioning places it (router.shardFor).
         t = targets.get(ctx.router.shardFor(c.id, key).shardId!)!;
       } else t = all[0]!;
       t.batch.push(row);

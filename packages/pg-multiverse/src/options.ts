@@ -77,8 +77,25 @@ export interface QueryOptions {
   maxLagMs?: number;
   /** Force the primary or a replica. */
   role?: 'primary' | 'replica';
-  /** Shard key for hash-sharded clusters. */
+  /**
+   * Shard key for hash-sharded clusters: picks the shard and wins over the key found in the SQL.
+   * Without it the key is looked for in the SQL (`WHERE user_id = $1`, ...); a statement whose key
+   * cannot be determined runs on every shard (cross-shard; see the router README).
+   */
   shardKey?: unknown;
+  /**
+   * Cross-shard reads: when a shard cannot answer, return the other shards' rows with
+   * `result.route.partial: true` and `route.failedShards` instead of failing. Default false.
+   * Such results are never cached.
+   */
+  allowPartial?: boolean;
+  /**
+   * Writes on several shards (no single shard key): `true` (the default) commits them together by
+   * two-phase commit, one participant per shard, so a failure on any shard leaves every shard
+   * unchanged; `false` commits each shard's statement in its own transaction (no prepared
+   * transactions; a failure reports which shards committed in `err.details.committedShards`).
+   */
+  atomic?: boolean;
   /** Read-your-writes token (see `createSession()`). */
   sessionToken?: SessionToken;
 }

@@ -38,6 +38,7 @@ import {
   type Router,
   runWithStatementContext,
   type SessionToken,
+  type ShardWrite,
 } from '@pg-multiverse/router';
 import {
   createTransactionManager,
@@ -57,6 +58,7 @@ import {
 } from './events.js';
 import { type CacheMetrics, MetricsCollector, type SystemMetrics, toPrometheus } from './metrics.js';
 import type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
+import { mergeWriteResults, runShardWrites } from './shard-write.js';
 import { SPAN_STATUS_ERROR } from './tracing.js';
 
 /** What `withTransaction`'s callback receives (see `@pg-multiverse/tx`). */
@@ -348,7 +350,7 @@ export class PgMultiverse extends EventEmitter {
         throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
       }
       if (!Array.isArray(params)) throw new PgmError('INVALID_ARGUMENT', 'query(sql, params): params must be an array');
-      plan = router.plan(sql, routeOptions(options));
+      plan = router.plan(sql, routeOptions(options), params);
       cached =
         this.cache !== undefined &&
         plan.kind === 'read' &&
@@ -356,6 +358,7 @@ export class PgMultiverse extends EventEmitter {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (plan.kind === 'write' && plan.crossShard) return this.crossShardWrite<T>(router, plan, params, options);
     if (this.options.tracer || cached) {
       return this.queryTracedOrCached<T>(router, plan, params, options, cached);
     }
@@ -386,6 +389,105 @@ export class PgMultiverse extends EventEmitter {
     }
     this.metrics?.recordQuery(plan.clusterId, 'write', performance.now() - t0, true, false);
     return result;
+  }
+
+  /**
+   * A write on several shards (`plan.crossShard`): the router's per-shard statements (`shardWrites`),
+   * run through the transaction manager with one participant per shard, committed by two-phase commit
+   * unless `atomic: false`; one result (rowCount summed, RETURNING rows merged), one `queryExecuted`
+   * (reason `cross-shard`, `shardIds`), then the cache forgets what it wrote.
+   */
+  private async crossShardWrite<T>(
+    router: Router,
+    plan: QueryPlan,
+    params: unknown[],
+    options: QueryOptions,
+  ): Promise<QueryResult<T>> {
+    const t0 = performance.now();
+    const span = this.options.tracer?.startSpan('pgm.query', {
+      attributes: {
+        'db.system': 'postgresql',
+        'db.statement': plan.sql,
+        'pgm.cluster': plan.clusterId,
+        'pgm.schema': plan.schema ?? '',
+        'pgm.shards': (plan.shardIds ?? []).join(','),
+      },
+    });
+    let writes: ShardWrite[] = [];
+    try {
+      writes = router.shardWrites(plan, params);
+      const schema = plan.schema;
+      if (schema === undefined) {
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          `A write on several shards of cluster "${plan.clusterId}" runs as a transaction on each shard, which needs the table's { schema }`,
+          { clusterId: plan.clusterId },
+        );
+      }
+      const atomic = options.atomic !== false;
+      if (atomic && writes.length > 1) {
+        this.checkTwoPhase(
+          writes.map((w) => locationOf({ cluster: plan.clusterId, shard: w.shardId })),
+          `A write on ${writes.length} shards of cluster "${plan.clusterId}" (pass { atomic: false } to commit shard by shard)`,
+        );
+      }
+      const tm = this.tm;
+      if (!tm) throw new PgmError('NOT_INITIALIZED', 'transactions are not ready');
+      const results = await runShardWrites({ tm, clusterId: plan.clusterId, schema, atomic }, writes);
+      const result = mergeWriteResults<T>(writes, results);
+      if (this.cache) {
+        await this.invalidateWrite(plan).catch((err) =>
+          this.reportAfterCommit(undefined, 'invalidate the cache after a cross-shard write', err),
+        );
+      }
+      this.observeCrossShardWrite(router, plan, writes, t0);
+      span?.end();
+      return result;
+    } catch (err) {
+      const e = redactError(err as Error, this.secrets);
+      this.observeCrossShardWrite(router, plan, writes, t0, e);
+      if (span) {
+        span.recordException?.(e);
+        span.setStatus?.({ code: SPAN_STATUS_ERROR, message: e.message });
+        span.end();
+      }
+      throw e;
+    }
+  }
+
+  /** Metrics and one `queryExecuted` for a whole cross-shard write (its per-shard statements report nothing). */
+  private observeCrossShardWrite(
+    router: Router,
+    plan: QueryPlan,
+    writes: readonly ShardWrite[],
+    t0: number,
+    err?: Error,
+  ): void {
+    const ms = performance.now() - t0;
+    const shardIds = writes.length > 0 ? writes.map((w) => w.shardId) : [...(plan.shardIds ?? [])];
+    // `cluster/shard-0/primary` -> `shard-0/primary`: the current primary of each shard.
+    const nodeIds = shardIds.map((id) => router.shardPrimary(plan.clusterId, id).id.slice(plan.clusterId.length + 1));
+    this.metrics?.recordQuery(plan.clusterId, 'write', ms, err === undefined, false);
+    for (const nodeId of nodeIds) this.metrics?.recordNode(plan.clusterId, nodeId, ms, err === undefined);
+    if (this.listenerCount('queryExecuted') === 0) return;
+    const e: QueryExecutedEvent = {
+      clusterId: plan.clusterId,
+      nodeId: nodeIds[0] ?? '',
+      ...(shardIds[0] !== undefined ? { shardId: shardIds[0] } : {}),
+      shardIds,
+      nodeIds,
+      role: 'primary',
+      reason: 'cross-shard',
+      kind: 'write',
+      ...(plan.schema !== undefined ? { schema: plan.schema } : {}),
+      durationMs: ms,
+      duration: ms,
+      ok: err === undefined,
+      retried: false,
+      sql: plan.sql,
+      ...(err !== undefined ? { errorCode: (err as PgmError).sqlState ?? (err as PgmError).code ?? 'ERROR' } : {}),
+    };
+    this.emit('queryExecuted', e);
   }
 
   /** After a write committed: the cache forgets what it wrote (published on the written cluster's bus). */
@@ -812,6 +914,7 @@ function routeOptions(o: QueryOptions): RouteOptions {
   if (o.consistency !== undefined) r.consistency = o.consistency;
   if (o.maxLagMs !== undefined) r.maxLagMs = o.maxLagMs;
   if (o.shardKey !== undefined) r.shardKey = o.shardKey;
+  if (o.allowPartial !== undefined) r.allowPartial = o.allowPartial;
   if (o.sessionToken !== undefined) r.sessionToken = o.sessionToken;
   return r;
 }

@@ -15,6 +15,7 @@ import {
   validateConfiguration,
   validateRouterOptions,
 } from '@pg-multiverse/core';
+import { type ShardWrite, shardWrites } from './cross-shard/writes.js';
 import { createExecutor, parseLsnStrict } from './executor.js';
 import { createHealthMonitor, monitorSettings } from './health-monitor.js';
 import { clusterHealth, snapshotNode } from './health-report.js';
@@ -23,7 +24,7 @@ import { createPlanner, Plan } from './planner.js';
 import { createSchemaRegistry } from './schema-registry.js';
 import { writablePrimary } from './select-node.js';
 import { createSessionToken, currentSession, runWithSessionToken, type SessionToken } from './session-token.js';
-import { chooseShard } from './shard.js';
+import { chooseShard, groupOfPartition } from './shard.js';
 import { buildCluster, type ClusterRuntime, type GroupRuntime, type NodeRuntime } from './topology.js';
 import type {
   ClusterHealth,
@@ -59,8 +60,20 @@ export interface Router {
     params?: readonly unknown[],
     options?: RouteOptions,
   ): Promise<RoutedResult<R>>;
-  /** Decide, without running it, how a statement is routed (see `QueryPlan`). Throws on bad options. */
-  plan(sql: string, options?: RouteOptions): QueryPlan;
+  /**
+   * Decide, without running it, how a statement is routed (see `QueryPlan`). Throws on bad options.
+   * On a sharded cluster pass the `params` you will execute it with: a `$n` compared with the shard
+   * key picks the shard (without them such a statement plans as cross-shard).
+   */
+  plan(sql: string, options?: RouteOptions, params?: readonly unknown[]): QueryPlan;
+  /**
+   * A cross-shard write (`plan.kind === 'write' && plan.crossShard`): the statement each shard runs,
+   * in the cluster's shard order (a multi-row `INSERT ... VALUES` split by its rows' keys with its `$n`
+   * renumbered per statement; `UPDATE`/`DELETE`/DDL as they are). Nothing runs: the caller commits them
+   * together (the facade: one two-phase commit). Throws `CROSS_SHARD_UNSUPPORTED` for what cannot be
+   * split, `SHARD_KEY_REQUIRED` for rows without the key column.
+   */
+  shardWrites(plan: QueryPlan, params?: readonly unknown[]): ShardWrite[];
   /** Run a plan made by this router's `plan()` (run it soon: it holds the session position of when it was made). */
   execute<R = Record<string, unknown>>(
     plan: QueryPlan,
@@ -83,7 +96,7 @@ export interface Router {
    * `primary()` (which such work uses) do not wait.
    */
   holdUntil(target: { clusterId: string; shardId?: string }, task: () => Promise<unknown>): void;
-  /** Partition and shard id of a shard key on a sharded cluster. */
+  /** Partition and shard id of a shard key on a sharded cluster (`null`: partition 0, as PostgreSQL places a NULL key). */
   shardFor(clusterId: string, shardKey: unknown): { partition: number; shardId?: string };
   registerSchema(schema: string, clusterId: string, options?: SchemaOptions): void;
   /** schema -> cluster id. */
@@ -181,7 +194,7 @@ export function createRouter(
     let plan: Plan;
     try {
       open();
-      plan = planner.plan(sql, o);
+      plan = planner.plan(sql, o, params);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -288,9 +301,22 @@ export function createRouter(
       await monitor.start();
     },
     query,
-    plan(sql, o = {}) {
+    plan(sql, o = {}, params) {
       open();
-      return planner.plan(sql, o);
+      return planner.plan(sql, o, params);
+    },
+    shardWrites(plan, params = []) {
+      open();
+      if (!(plan instanceof Plan) || clusters.get(plan.clusterId) !== plan.cluster) {
+        throw new PgmError('INVALID_ARGUMENT', "shardWrites(plan): pass a plan made by this router's plan()");
+      }
+      if (plan.kind !== 'write' || !plan.crossShard) {
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          'shardWrites(plan): the plan is not a write on several shards (plan.crossShard)',
+        );
+      }
+      return shardWrites(plan, params);
     },
     execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {
       try {
@@ -334,7 +360,13 @@ export function createRouter(
       (g.holds ??= []).push(task);
     },
     shardFor(clusterId, shardKey) {
-      const { partition, group } = chooseShard(registry.cluster(clusterId), shardKey);
+      const c = registry.cluster(clusterId);
+      if (shardKey === null && c.cfg.sharding) {
+        // A NULL key is partition 0, where PostgreSQL's hash partitioning puts it.
+        const group = groupOfPartition(c, 0);
+        return { partition: 0, ...(group.shardId ? { shardId: group.shardId } : {}) };
+      }
+      const { partition, group } = chooseShard(c, shardKey);
       return { partition, ...(group.shardId ? { shardId: group.shardId } : {}) };
     },
     registerSchema(schema, clusterId, opts = {}) {

@@ -3,7 +3,7 @@ declare module '@pg-multiverse/core' {
   interface PgmErrorCodes {
     SPLIT_BRAIN: 'two nodes claim to be primary: writes are refused';
     QUERY_TIMEOUT: 'the statement ran past its timeout';
-    CROSS_SHARD_UNSUPPORTED: 'a statement on a sharded cluster cannot be split across its shards correctly: refused';
+    CROSS_SHARD_UNSUPPORTED: 'a statement without one shard key uses a construct that cannot be run across shards correctly (the message names it); pass { shardKey }';
     SHARD_KEY_UPDATE: 'a statement assigns the shard key (rows would move to another shard): refused';
   }
 }

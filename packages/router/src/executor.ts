@@ -10,6 +10,7 @@ import {
   type SessionRequirements,
   type SessionRun,
 } from '@pg-multiverse/core';
+import { crossShardRefusal, crossShardWriteRefusal } from './cross-shard/refusal.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import { isConnectionError, isRetryableRead, sqlStateOf, wrapQueryError } from './pg-errors.js';
@@ -137,14 +138,14 @@ export function createExecutor(ctx: ExecutorContext): Executor {
   }
 
   function finish<R>(res: QueryResult<R>, route: RouteInfo, p: Plan): RoutedResult<R> {
-    emitExecuted(route, p.sql, p.schema, true);
+    if (!p.quiet) emitExecuted(route, p.sql, p.schema, true);
     return new RoutedQueryResult(res, route) as unknown as RoutedResult<R>;
   }
 
   /** A statement failed for good on `node`: report it and return the error to throw. */
   function failed(node: NodeRuntime, err: unknown, route: RouteInfo, p: Plan): PgmError {
     const wrapped = wrapQueryError(err, p.g.clusterId, node.id, secrets);
-    emitExecuted(route, p.sql, p.schema, false, wrapped);
+    if (!p.quiet) emitExecuted(route, p.sql, p.schema, false, wrapped);
     return wrapped;
   }
 
@@ -298,6 +299,11 @@ export function createExecutor(ctx: ExecutorContext): Executor {
   }
 
   function execute<R>(p: Plan, params: readonly unknown[] | undefined): Promise<RoutedResult<R>> {
+    if (p.groups.length > 1) {
+      // Cross-shard: the statement concerns several shards (see cross-shard/).
+      if (p.kind === 'write') return Promise.reject(crossShardWriteRefusal(p));
+      return Promise.reject(crossShardRefusal(p, 'a read', 'not implemented yet'));
+    }
     if (p.g.holds !== undefined) return settleHolds(p.g).then(() => execute<R>(p, params));
     const t0 = performance.now();
     if (p.kind === 'write') return runWrite<R>(p, params, t0);

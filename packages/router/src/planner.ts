@@ -9,10 +9,11 @@ import {
   type SessionRequirements,
   searchPathFor,
 } from '@pg-multiverse/core';
+import { writeTargets } from './cross-shard/writes.js';
 import type { SchemaRegistry } from './schema-registry.js';
 import { primaryOnly, type ReadRequest } from './select-node.js';
 import { currentSession, type SessionToken } from './session-token.js';
-import { chooseShard } from './shard.js';
+import { shardTargets } from './shard.js';
 import type { ClusterRuntime, GroupRuntime, NodeRuntime } from './topology.js';
 import type { QueryPlan, RouteOptions } from './types.js';
 
@@ -30,7 +31,16 @@ export class Plan implements QueryPlan, ReadRequest {
   /** Core's analysis of the text (memoized there): kind and tables. */
   readonly analysis: SqlTextAnalysis;
   readonly cluster: ClusterRuntime;
+  /** The group the statement runs on (the first of `groups` for a cross-shard statement). */
   readonly g: GroupRuntime;
+  /** Every group the statement concerns: one, or several for a cross-shard statement (see shard.ts). */
+  readonly groups: readonly GroupRuntime[];
+  /** Sharded clusters: the partitions the statement is confined to (undefined: every partition, or not sharded). */
+  readonly partitions: readonly number[] | undefined;
+  /** Sharded clusters: how the shards were found (`shardKey option`, `user_id in ($1)`, ...). */
+  readonly shardReason: string | undefined;
+  /** Cross-shard reads: return what the shards that answered returned, marked partial (the `allowPartial` option). */
+  readonly allowPartial: boolean;
   readonly schema: string | undefined;
   readonly token: SessionToken | undefined;
   /** search_path (and, for cache fills, the position read) for the statement. */
@@ -60,8 +70,13 @@ export class Plan implements QueryPlan, ReadRequest {
     read: { consistency: ConsistencyLevel; readPreference: ReadPreference; maxLagMs: number },
     fallbackToPrimary: boolean,
     cacheStrategy: 'none' | 'default' | 'aggressive' | undefined,
+    targets?: { groups: readonly GroupRuntime[]; partitions: readonly number[] | undefined; reason: string },
   ) {
     this.sql = sql;
+    this.groups = targets?.groups ?? [g];
+    this.partitions = targets?.partitions;
+    this.shardReason = targets?.reason;
+    this.allowPartial = o.allowPartial === true;
     this.analysis = analysis;
     this.kind = kind;
     this.cluster = cluster;
@@ -87,6 +102,35 @@ export class Plan implements QueryPlan, ReadRequest {
       readOrigin: { value: true },
       run: { value: { ...this.run, readPosition: true } },
     }) as Plan;
+  }
+
+  /**
+   * This plan for one group of a cross-shard statement, with the SQL that
+   * group runs (the executor's per-shard step; it reports no event of its own).
+   */
+  forGroup(g: GroupRuntime, sql: string): Plan {
+    return Object.create(this, {
+      g: { value: g },
+      groups: { value: [g] },
+      sql: { value: sql },
+      quiet: { value: true },
+      sessionLsn: {
+        value: this.kind === 'read' && this.consistency === 'session' ? this.token?.positions.get(g.key) : undefined,
+      },
+    }) as Plan;
+  }
+
+  /** Per-shard steps of a cross-shard statement report nothing themselves (the whole statement does). */
+  get quiet(): boolean {
+    return false;
+  }
+
+  get crossShard(): boolean {
+    return this.groups.length > 1;
+  }
+
+  get shardIds(): readonly string[] | undefined {
+    return this.g.shardId === undefined ? undefined : this.groups.map((x) => x.shardId!);
   }
 
   get clusterId(): string {
@@ -135,6 +179,10 @@ export function withRequest(r: ReadRequest, patch: Partial<ReadRequest>): ReadRe
 function freshnessOf(p: Plan): Freshness {
   if (p.kind === 'write') return ANY_FRESHNESS;
   if (primaryOnly(p)) return PRIMARY_FRESHNESS;
+  if (p.crossShard && p.consistency === 'session') {
+    // Positions are per shard; one freshness cannot carry several: a position anywhere asks for primaries.
+    return p.groups.some((g) => p.token?.positions.get(g.key) !== undefined) ? PRIMARY_FRESHNESS : ANY_FRESHNESS;
+  }
   if (p.consistency === 'bounded') return { level: 'bounded', maxLagMs: p.maxLagMs };
   if (p.consistency === 'session' && p.sessionLsn !== undefined) {
     return { level: 'session', minLsn: formatLsn(p.sessionLsn) };
@@ -143,8 +191,11 @@ function freshnessOf(p: Plan): Freshness {
 }
 
 export interface Planner {
-  /** Plan one statement: classification, cluster, shard group, node-choice inputs. Throws on bad options. */
-  plan(sql: string, o: RouteOptions): Plan;
+  /**
+   * Plan one statement: classification, cluster, shard groups, node-choice inputs. Throws on bad
+   * options. `params` are the statement's parameters (a `$n` compared with the shard key picks the shard).
+   */
+  plan(sql: string, o: RouteOptions, params?: readonly unknown[]): Plan;
   /** The kind of a SQL text (memoized). */
   kindOf(sql: string): 'read' | 'write';
 }
@@ -190,14 +241,19 @@ export function createPlanner(
 
   return {
     kindOf,
-    plan(sql, o) {
+    plan(sql, o, params) {
       if (typeof sql !== 'string' || sql.length === 0) {
         throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
       }
       const analysis = analyzer.analyze(sql);
       const kind = o.kind ?? analysis.kind;
       const c = clusterFor(o);
-      const g = c.cfg.sharding ? chooseShard(c, o.shardKey).group : c.groups[0]!;
+      let targets = c.cfg.sharding ? shardTargets(c, sql, o.shardKey, params) : undefined;
+      if (targets && kind === 'write' && c.groups.length > 1) {
+        // Writes on several servers: no change of the key; DDL to every shard (cross-shard/writes.ts).
+        targets = writeTargets(c, sql, analysis, targets, o.shardKey !== undefined && o.shardKey !== null);
+      }
+      const g = targets ? targets.groups[0]! : c.groups[0]!;
       const token = o.sessionToken ?? currentSession();
       const entry = o.schema !== undefined ? registry.entry(o.schema) : undefined;
       const consistency = o.consistency ?? entry?.consistencyLevel ?? c.cfg.consistencyLevel;
@@ -226,6 +282,7 @@ export function createPlanner(
         },
         settings.fallbackToPrimary,
         entry?.cacheStrategy,
+        targets,
       );
     },
   };

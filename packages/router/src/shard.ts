@@ -1,4 +1,4 @@
-import { PgmError } from '@pg-multiverse/core';
+import { analyzeShardKey, PgmError, type ShardKeyAnalysis, type ShardKeyValue } from '@pg-multiverse/core';
 import { hashShard, type ShardKey } from './hash-shard.js';
 import type { ClusterRuntime, GroupRuntime } from './topology.js';
 
@@ -8,29 +8,22 @@ export interface ShardChoice {
 }
 
 /**
- * The group (shard servers) holding `partition` of a sharded cluster: partition `p` lives on
- * `shards[p % shards.length]`. THE one place that maps partitions to groups: every caller
- * (key-routed statements, split writes, COPY) goes through it.
+ * THE rule of which group (listed shard) holds partition `partition` of a
+ * sharded cluster: partition `p` lives on `shards[p % shards.length]`. Every
+ * other place asks this function (never computes it).
  */
 export function groupOfPartition(c: ClusterRuntime, partition: number): GroupRuntime {
   return c.groups[partition % c.groups.length]!;
 }
 
 /**
- * Partition of `shardKey` on a sharded cluster (PostgreSQL-compatible hash
- * unless a custom `shardFunction` is configured). `what` names the key in the
- * error when there is none (default: the `shardKey` option).
+ * Partition of a non-null `shardKey` on a sharded cluster: the configured
+ * `shardFunction`, else PostgreSQL's hash partitioning (`hashShard` with the
+ * configured `keyType`; without one, `int8` for numbers and bigints, `text`
+ * for strings).
  */
-export function partitionOf(c: ClusterRuntime, shardKey: unknown, what?: string): number {
+export function partitionOf(c: ClusterRuntime, shardKey: unknown): number {
   const s = c.cfg.sharding!;
-  if (shardKey === undefined || shardKey === null) {
-    throw new PgmError(
-      'SHARD_KEY_REQUIRED',
-      what ??
-        `Cluster "${c.id}" is sharded by "${s.key}" (${s.partitions} partitions): pass { shardKey } to pick the shard; cross-shard queries are not routed automatically`,
-      { clusterId: c.id },
-    );
-  }
   const partition = s.shardFunction
     ? s.shardFunction(shardKey, s.partitions)
     : s.keyType
@@ -46,9 +39,111 @@ export function partitionOf(c: ClusterRuntime, shardKey: unknown, what?: string)
   return partition;
 }
 
-/** Partition of `shardKey` on a sharded cluster, and the group holding it (`groupOfPartition`). */
+/**
+ * Partition of `shardKey` on a sharded cluster and the group holding it. A
+ * missing key is `SHARD_KEY_REQUIRED` (for calls that must name one shard,
+ * e.g. `router.primary(clusterId, shardKey)`).
+ */
 export function chooseShard(c: ClusterRuntime, shardKey: unknown): ShardChoice {
-  if (!c.cfg.sharding) return { partition: 0, group: c.groups[0]! };
+  const s = c.cfg.sharding;
+  if (!s) return { partition: 0, group: c.groups[0]! };
+  if (shardKey === undefined || shardKey === null) {
+    throw new PgmError(
+      'SHARD_KEY_REQUIRED',
+      `Cluster "${c.id}" is sharded by "${s.key}" (${s.partitions} partitions): pass { shardKey } to pick the shard`,
+      { clusterId: c.id },
+    );
+  }
   const partition = partitionOf(c, shardKey);
   return { partition, group: groupOfPartition(c, partition) };
+}
+
+/** Where a statement on a sharded cluster runs: the partitions it is confined to and the groups holding them. */
+export interface ShardTargets {
+  /** Partitions the statement is confined to, ascending; undefined: every partition. */
+  partitions: readonly number[] | undefined;
+  /** Groups involved, in the cluster's order: one (routed like an unsharded statement), or several (cross-shard). */
+  groups: readonly GroupRuntime[];
+  /** How the targets were found (`shardKey option`, `user_id in ($1)`, `no condition on the key for orders`, ...). */
+  reason: string;
+  /** The SQL analysis behind it (undefined when an explicit `shardKey` decided). */
+  analysis: ShardKeyAnalysis | undefined;
+}
+
+/** A literal of the SQL text, typed for the cluster's key: integers for int keys, the text otherwise. */
+function literalKey(c: ClusterRuntime, v: ShardKeyValue & { literal: string }): unknown {
+  const type = c.cfg.sharding!.keyType;
+  if (type === 'int4' || type === 'int8' || (type === undefined && /^[+-]?\d+$/.test(v.literal))) {
+    if (!/^\s*[+-]?\d+\s*$/.test(v.literal)) return v.literal; // hashShard says what is wrong with it
+    return BigInt(v.literal.trim());
+  }
+  return v.literal;
+}
+
+/**
+ * The partitions of the key values a statement is confined to, typed per the
+ * configured `keyType` (a `$n` takes the parameter's value; `= ANY($n)` each
+ * element). A NULL key is partition 0 (PostgreSQL hashes a NULL partition key
+ * to 0). Undefined when a value is not available (a missing parameter, a
+ * non-array for `ANY`).
+ */
+export function partitionsOfValues(
+  c: ClusterRuntime,
+  values: readonly ShardKeyValue[],
+  params: readonly unknown[] | undefined,
+): number[] | undefined {
+  const out = new Set<number>();
+  const add = (key: unknown) => out.add(key === null || key === undefined ? 0 : partitionOf(c, key));
+  for (const v of values) {
+    if ('param' in v) {
+      if (params === undefined || v.param < 1 || v.param > params.length) return undefined;
+      const value = params[v.param - 1];
+      if (v.array) {
+        if (!Array.isArray(value)) return undefined;
+        for (const x of value) add(x);
+      } else add(value);
+    } else if ('literal' in v) add(literalKey(c, v));
+    else add(null);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/**
+ * The targets of one statement on a cluster: an explicit `shardKey` wins;
+ * otherwise the key is looked for in the SQL (core's `analyzeShardKey`) and
+ * the statement is confined to the groups holding its values, or concerns
+ * every group when the values cannot be determined (never a guess). A
+ * cluster whose own nodes hold every partition has one group: no analysis.
+ */
+export function shardTargets(
+  c: ClusterRuntime,
+  sql: string,
+  shardKey: unknown,
+  params: readonly unknown[] | undefined,
+): ShardTargets {
+  const s = c.cfg.sharding!;
+  if (shardKey !== undefined && shardKey !== null) {
+    const { partition, group } = chooseShard(c, shardKey);
+    return { partitions: [partition], groups: [group], reason: 'shardKey option', analysis: undefined };
+  }
+  if (c.groups.length === 1)
+    return { partitions: undefined, groups: c.groups, reason: 'one server', analysis: undefined };
+  const analysis = analyzeShardKey(sql, s.key);
+  if (analysis.values === undefined)
+    return { partitions: undefined, groups: c.groups, reason: analysis.reason, analysis };
+  if (analysis.values.length === 0) {
+    // reads no table: any one shard answers
+    return { partitions: undefined, groups: [groupOfPartition(c, 0)], reason: analysis.reason, analysis };
+  }
+  const partitions = partitionsOfValues(c, analysis.values, params);
+  if (partitions === undefined) {
+    return { partitions: undefined, groups: c.groups, reason: `${analysis.reason} (value not given)`, analysis };
+  }
+  if (partitions.length === 0) {
+    // `= ANY('{}')`: no row can match; any one shard answers
+    return { partitions, groups: [groupOfPartition(c, 0)], reason: analysis.reason, analysis };
+  }
+  const wanted = new Set(partitions.map((p) => groupOfPartition(c, p)));
+  const groups = wanted.size === 1 ? [...wanted] : c.groups.filter((g) => wanted.has(g));
+  return { partitions, groups, reason: analysis.reason, analysis };
 }

@@ -55,8 +55,18 @@ export interface RouteOptions {
   consistency?: ConsistencyLevel;
   /** Max replica lag for `bounded` reads, ms. Default: the cluster's `maxLagMs`. */
   maxLagMs?: number;
-  /** Shard key (sharded clusters): picks the shard. */
+  /**
+   * Shard key (sharded clusters): picks the shard, and wins over the key found in the SQL.
+   * Without it the key is looked for in the SQL; a statement whose key cannot be
+   * determined runs on every shard (cross-shard, see the README).
+   */
   shardKey?: unknown;
+  /**
+   * Cross-shard reads: when a shard cannot answer (after the read retry rules), return the
+   * rows of the shards that did, with `route.partial: true` and `route.failedShards`,
+   * instead of failing. Default false. Partial results are never cached.
+   */
+  allowPartial?: boolean;
   /** Read-your-writes token; default: the one of `runWithSession`, if any. */
   sessionToken?: SessionToken;
   /** Override the SQL classification (`read` or `write`). */
@@ -83,8 +93,16 @@ export interface QueryPlan {
   /** Tables the statement reads and writes, from the same analysis (`schema.table` as written in the SQL). */
   readonly tables: { readonly read: readonly string[]; readonly written: readonly string[] };
   readonly clusterId: string;
-  /** Shard (clusters sharded over listed servers). */
+  /** Shard (clusters sharded over listed servers); the first one for a cross-shard statement. */
   readonly shardId: string | undefined;
+  /** Clusters sharded over listed servers: every shard the statement runs on (several: cross-shard). */
+  readonly shardIds: readonly string[] | undefined;
+  /** The statement runs on more than one shard (fan-out and merge; see the README's cross-shard table). */
+  readonly crossShard: boolean;
+  /** Sharded clusters: the partitions the statement is confined to; undefined when every partition (or unsharded). */
+  readonly partitions: readonly number[] | undefined;
+  /** Sharded clusters: how the shards were found: `shardKey option`, `user_id in ($1)`, `no condition on the key for orders`, ... */
+  readonly shardReason: string | undefined;
   /** `clusterId`, or `clusterId#shardId`: the unit of session positions and cache entries. */
   readonly group: string;
   /** Schema put first on the search_path (the `schema` option). */
@@ -121,7 +139,8 @@ export type RouteReason =
   | 'bounded-primary'
   | 'fallback-primary'
   | 'retry'
-  | 'session';
+  | 'session'
+  | 'cross-shard';
 
 /** Where a query ran. Attached to results as the non-enumerable `route`. */
 export interface RouteInfo {
@@ -136,6 +155,13 @@ export interface RouteInfo {
   retried: boolean;
   /** Reads run with `readOrigin`: where the result came from. */
   origin?: ResultOrigin;
+  /** Cross-shard statements: every shard and node that answered (`nodeId` is the first node). */
+  shardIds?: string[];
+  nodeIds?: string[];
+  /** Cross-shard reads with `allowPartial`: some shard did not answer; its rows are missing. */
+  partial?: boolean;
+  /** With `partial`: the shards that did not answer. */
+  failedShards?: string[];
 }
 
 export type RoutedResult<R> = QueryResult<R> & { readonly route: RouteInfo };
@@ -210,6 +236,11 @@ export interface QueryExecutedEvent {
   errorCode?: string;
   /** Statements on a lent session (reason `session`) run inside `runWithStatementContext({ transactionId })`. */
   transactionId?: string;
+  /** Cross-shard statements (reason `cross-shard`): every shard and node involved (one event for the whole statement). */
+  shardIds?: string[];
+  nodeIds?: string[];
+  /** Cross-shard reads with `allowPartial` that lacked a shard's rows. */
+  partial?: boolean;
 }
 
 /** Events of the router. */

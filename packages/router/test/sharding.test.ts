@@ -1,4 +1,3 @@
-import { isPgmError } from '@pg-multiverse/core';
 import { uniqueName } from '@pg-multiverse/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRouter, hashShard, type Router } from '../src/index.js';
@@ -65,10 +64,70 @@ describe('sharding', () => {
     }
   });
 
-  it('requires a shard key, with a clear error', async () => {
-    const err = await router.query('SELECT count(*) FROM orders', [], { schema }).catch((e) => e);
-    expect(isPgmError(err, 'SHARD_KEY_REQUIRED')).toBe(true);
-    expect(err.message).toMatch(/sharded by "user_id".*shardKey/);
+  it('finds the shard key in the SQL: parameters, literals, aliases, joins, subqueries, CTEs', async () => {
+    const shardOf = (k: number) => `shard-${hashShard(k, 4, 'int8') % 2}`;
+    for (let userId = 1; userId <= 12; userId++) {
+      const cases: Array<[string, unknown[]]> = [
+        ['SELECT count(*)::int AS n, inet_server_port() AS port FROM orders WHERE user_id = $1', [userId]],
+        [`SELECT count(*)::int AS n, inet_server_port() AS port FROM orders o WHERE o.user_id = ${userId}`, []],
+        [
+          `SELECT count(*)::int AS n, inet_server_port() AS port FROM ${schema}.orders WHERE total > 0 AND orders.user_id = $1`,
+          [userId],
+        ],
+        [
+          'WITH mine AS (SELECT * FROM orders WHERE user_id = $1) SELECT count(*)::int AS n, inet_server_port() AS port FROM mine',
+          [userId],
+        ],
+        [
+          'SELECT count(*)::int AS n, inet_server_port() AS port FROM (SELECT * FROM orders a JOIN orders b USING (user_id) WHERE a.user_id = $1) s',
+          [userId],
+        ],
+      ];
+      for (const [sql, params] of cases) {
+        const plan = router.plan(sql, { schema }, params);
+        expect(plan.crossShard).toBe(false);
+        expect(plan.shardIds).toEqual([shardOf(userId)]);
+        expect(plan.partitions).toEqual([hashShard(userId, 4, 'int8')]);
+        const r = await router.query<{ n: number; port: number }>(sql, params, { schema });
+        expect(r.rows[0]).toEqual({ n: 1, port: portOf[shardOf(userId) as 'shard-0' | 'shard-1'] });
+        expect(r.route.shardId).toBe(shardOf(userId));
+      }
+    }
+    // an explicit shardKey wins over the SQL
+    const k = [1, 2, 3, 4, 5].find((x) => shardOf(x) !== shardOf(1))!;
+    expect(router.plan('SELECT * FROM orders WHERE user_id = $1', { schema, shardKey: k }, [1]).shardIds).toEqual([
+      shardOf(k),
+    ]);
+    // one-row INSERT: routed by its VALUES
+    const ins = await router.query<{ port: number }>(
+      'INSERT INTO orders (user_id, total) VALUES ($1, 0) RETURNING inet_server_port() AS port',
+      [1000],
+      { schema },
+    );
+    expect(ins.rows[0]!.port).toBe(portOf[shardOf(1000) as 'shard-0' | 'shard-1']);
+    await router.query('DELETE FROM orders WHERE user_id = $1', [1000], { schema });
+  });
+
+  it('a statement whose key cannot be determined concerns every shard (never a guess)', () => {
+    for (const sql of [
+      'SELECT count(*) FROM orders',
+      'SELECT * FROM orders WHERE user_id = $1 OR total > 3',
+      'SELECT * FROM orders WHERE user_id > $1',
+      'SELECT * FROM orders WHERE user_id IN (SELECT user_id FROM orders WHERE total = 1)',
+    ]) {
+      const plan = router.plan(sql, { schema }, [1]);
+      expect(plan.crossShard).toBe(true);
+      expect(plan.shardIds).toEqual(['shard-0', 'shard-1']);
+      expect(plan.partitions).toBeUndefined();
+    }
+    // keys on both shards: cross-shard over those partitions; without params, a `$n` key is unknown
+    const a = [1, 2, 3, 4, 5, 6].filter((x) => hashShard(x, 4, 'int8') % 2 === 0)[0]!;
+    const b = [1, 2, 3, 4, 5, 6].filter((x) => hashShard(x, 4, 'int8') % 2 === 1)[0]!;
+    const both = router.plan('SELECT * FROM orders WHERE user_id IN ($1, $2)', { schema }, [a, b]);
+    expect(both.crossShard).toBe(true);
+    expect(both.partitions).toEqual([hashShard(a, 4, 'int8'), hashShard(b, 4, 'int8')].sort());
+    expect(router.plan('SELECT * FROM orders WHERE user_id = $1', { schema }).crossShard).toBe(true);
+    // a shard is still needed where one must be named
     expect(() => router.primary('orders_cluster')).toThrow(/shardKey/);
   });
 
