@@ -223,6 +223,8 @@ describe('cross-shard writes', () => {
           /row 2 .*not given/,
         ],
         ['UPDATE orders SET total = 1; DELETE FROM orders', [], 'CROSS_SHARD_UNSUPPORTED', /several statements/],
+        ["SELECT pg_advisory_lock(1), nextval('nope')", [], 'CROSS_SHARD_UNSUPPORTED', /names no table.*shardKey/],
+        ['CALL nope()', [], 'CROSS_SHARD_UNSUPPORTED', /a CALL statement cannot be run across shards/],
         [
           'WITH d AS (DELETE FROM orders RETURNING *) INSERT INTO orders SELECT * FROM d',
           [],

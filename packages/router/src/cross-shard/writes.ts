@@ -41,8 +41,16 @@ export function writeTargets(
       { clusterId: c.id },
     );
   }
-  if (!explicitKey && DDL.has(commandOf(analysis))) {
-    return { ...targets, partitions: undefined, groups: c.groups, reason: 'DDL: every shard' };
+  if (explicitKey) return targets;
+  const command = commandOf(analysis);
+  if (DDL.has(command)) return { ...targets, partitions: undefined, groups: c.groups, reason: 'DDL: every shard' };
+  if (targets.analysis?.values?.length === 0) {
+    // A write that names no table (CALL, DO, SELECT of a writing function): which shard it is for is a guess.
+    throw new PgmError(
+      'CROSS_SHARD_UNSUPPORTED',
+      `Cluster "${c.id}" is sharded by "${s.key}": this ${command || 'statement'} writes but names no table, so nothing says which shard it is for; pass { shardKey } to run it on the shard of one key (or once per shard with each shard's key)`,
+      { clusterId: c.id, details: { construct: `a ${command || 'statement'} without a table` } },
+    );
   }
   return targets;
 }
