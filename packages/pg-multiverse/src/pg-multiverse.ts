@@ -440,12 +440,12 @@ export class PgMultiverse extends EventEmitter {
           this.reportAfterCommit(undefined, 'invalidate the cache after a cross-shard write', err),
         );
       }
-      this.observeCrossShardWrite(router, plan, writes, t0);
+      this.observeCrossShardWrite(router, plan, shardsOf(plan, writes), t0);
       span?.end();
       return result;
     } catch (err) {
       const e = redactError(err as Error, this.secrets);
-      this.observeCrossShardWrite(router, plan, writes, t0, e);
+      this.observeCrossShardWrite(router, plan, shardsOf(plan, writes), t0, e);
       if (span) {
         span.recordException?.(e);
         span.setStatus?.({ code: SPAN_STATUS_ERROR, message: e.message });
@@ -458,13 +458,12 @@ export class PgMultiverse extends EventEmitter {
   /** Metrics and one `queryExecuted` for a whole cross-shard write (its per-shard statements report nothing). */
   private observeCrossShardWrite(
     router: Router,
-    plan: QueryPlan,
-    writes: readonly ShardWrite[],
+    plan: Pick<QueryPlan, 'clusterId' | 'schema' | 'sql'>,
+    shardIds: readonly string[],
     t0: number,
     err?: Error,
   ): void {
     const ms = performance.now() - t0;
-    const shardIds = writes.length > 0 ? writes.map((w) => w.shardId) : [...(plan.shardIds ?? [])];
     // `cluster/shard-0/primary` -> `shard-0/primary`: the current primary of each shard.
     const nodeIds = shardIds.map((id) => router.shardPrimary(plan.clusterId, id).id.slice(plan.clusterId.length + 1));
     this.metrics?.recordQuery(plan.clusterId, 'write', ms, err === undefined, false);
@@ -474,7 +473,7 @@ export class PgMultiverse extends EventEmitter {
       clusterId: plan.clusterId,
       nodeId: nodeIds[0] ?? '',
       ...(shardIds[0] !== undefined ? { shardId: shardIds[0] } : {}),
-      shardIds,
+      shardIds: [...shardIds],
       nodeIds,
       role: 'primary',
       reason: 'cross-shard',
@@ -723,25 +722,45 @@ export class PgMultiverse extends EventEmitter {
       );
     const tm = this.tm;
     if (!tm) throw new PgmError('NOT_INITIALIZED', 'transactions are not ready');
+    const t0 = performance.now();
+    const observed = { clusterId, schema, sql: `COPY ${quoteIdent(table)} FROM STDIN` };
+    const listed = shards.length > 1 ? shards.map((s) => s.id) : [];
     try {
-      const result = await runWithStatementContext({}, () =>
-        copyFrom(
-          { router, cluster, transaction: (fn) => tm.withTransaction([schema], fn) },
-          table,
-          columns,
-          stream,
-          options,
-        ),
+      // Its statements are not reported one by one: one event for the whole COPY (observeCopy).
+      const result = await copyFrom(
+        { router, cluster, transaction: (fn) => tm.withTransaction([schema], fn) },
+        table,
+        columns,
+        stream,
+        options,
       );
       if (this.cache && result.rowCount > 0) {
         await this.cache
-          .invalidateWrites([{ schema, sql: `COPY ${quoteIdent(table)} FROM STDIN`, clusterId }])
+          .invalidateWrites([observed])
           .catch((err) => this.reportAfterCommit(undefined, 'invalidate the cache after copyFrom', err));
       }
+      this.observeCopy(router, observed, listed, t0);
       return result;
     } catch (err) {
-      throw redactError(err as Error, this.secrets);
+      const e = redactError(err as Error, this.secrets);
+      this.observeCopy(router, observed, listed, t0, e);
+      throw e;
     }
+  }
+
+  /** `copyFrom` is counted like a write: on a sharded cluster as a cross-shard one, with its shards. */
+  private observeCopy(
+    router: Router,
+    observed: { clusterId: string; schema: string; sql: string },
+    shardIds: readonly string[],
+    t0: number,
+    err?: Error,
+  ): void {
+    if (shardIds.length > 0) {
+      this.observeCrossShardWrite(router, { ...observed }, shardIds, t0, err);
+      return;
+    }
+    this.metrics?.recordQuery(observed.clusterId, 'write', performance.now() - t0, err === undefined, false);
   }
 
   /**
@@ -901,6 +920,11 @@ export class PgMultiverse extends EventEmitter {
     await Promise.allSettled(steps);
     if (this.router) await this.router.close();
   }
+}
+
+/** The shards a cross-shard write ran on (planned ones when it failed before splitting). */
+function shardsOf(plan: QueryPlan, writes: readonly ShardWrite[]): string[] {
+  return writes.length > 0 ? writes.map((w) => w.shardId) : [...(plan.shardIds ?? [])];
 }
 
 function originOfResult(value: unknown): ResultOrigin | undefined {

@@ -91,6 +91,9 @@ function* dataOf(n: number, format: 'text' | 'csv', bad?: number): Generator<str
 
 describe('copyFrom on a sharded cluster', () => {
   it('loads 100,000 text rows, each on the shard hashShard names, counted per shard', async () => {
+    const seen: Array<{ reason: string; shardIds?: string[]; kind: string; ok: boolean }> = [];
+    pgm.on('queryExecuted', (e) => seen.push(e));
+    const writesBefore = pgm.getMetrics().clusters.orders_cluster!.queries.writes;
     const res = await pgm.copyFrom(
       'events',
       ['id', 'user_id', 'note', 'amount'],
@@ -103,6 +106,11 @@ describe('copyFrom on a sharded cluster', () => {
       expected[`shard-${p % 2}` as 'shard-0']++;
     }
     expect(res).toEqual({ clusterId: 'orders_cluster', rowCount: 100_000, shards: expected });
+    // one event and one counted write for the whole COPY, naming the shards
+    expect(seen).toEqual([
+      expect.objectContaining({ reason: 'cross-shard', kind: 'write', ok: true, shardIds: ['shard-0', 'shard-1'] }),
+    ]);
+    expect(pgm.getMetrics().clusters.orders_cluster!.queries.writes).toBe(writesBefore + 1);
     expect(await counts('events')).toEqual([expected['shard-0'], expected['shard-1']]);
     expect([await misplaced(0, 'events'), await misplaced(1, 'events')]).toEqual([0, 0]);
     // nothing duplicated, values intact (escapes, NULLs)

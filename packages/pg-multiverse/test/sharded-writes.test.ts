@@ -97,6 +97,7 @@ describe('cross-shard writes', () => {
         tuples.push(`($${3 * i - 2}, $${3 * i - 1}, $${3 * i}, 'x')`);
         values.push(i, i * 13, i);
       }
+      const writesBefore = pgm.getMetrics().clusters.orders_cluster!.queries.writes;
       const r = await pgm.query<{ id: number; user_id: string }>(
         `INSERT INTO orders (id, user_id, total, note) VALUES ${tuples.join(', ')} RETURNING id, user_id`,
         values,
@@ -113,6 +114,9 @@ describe('cross-shard writes', () => {
       const e = events.filter((x) => x.sql.startsWith('INSERT INTO orders (id, user_id'));
       expect(e).toHaveLength(1);
       expect(e[0]).toMatchObject({ kind: 'write', ok: true, reason: 'cross-shard', shardIds: ['shard-0', 'shard-1'] });
+      expect(e[0]!.nodeIds).toEqual(['shard-0/primary', 'shard-1/primary']);
+      // counted once, as one write of the cluster
+      expect(pgm.getMetrics().clusters.orders_cluster!.queries.writes).toBe(writesBefore + 1);
     });
 
     it('simple protocol (literals), casts, ON CONFLICT and a parameter shared by rows', async () => {
