@@ -14,6 +14,8 @@ export interface ClusterMetrics {
     errors: number;
     /** Served from the cache. */
     cached: number;
+    /** Cross-shard statements run (one per statement, however many shards it ran on; cache hits not counted). */
+    crossShard: number;
     /** Mean ms of `query()` calls (cache hits included). */
     avgResponseTime: number;
   };
@@ -63,6 +65,7 @@ interface Acc {
   writes: number;
   errors: number;
   cached: number;
+  crossShard: number;
   timeMs: number;
   nodes: Map<string, { queries: number; errors: number; timeMs: number }>;
 }
@@ -75,7 +78,7 @@ export class MetricsCollector {
   private acc(clusterId: string): Acc {
     let a = this.clusters.get(clusterId);
     if (!a) {
-      a = { total: 0, reads: 0, writes: 0, errors: 0, cached: 0, timeMs: 0, nodes: new Map() };
+      a = { total: 0, reads: 0, writes: 0, errors: 0, cached: 0, crossShard: 0, timeMs: 0, nodes: new Map() };
       this.clusters.set(clusterId, a);
     }
     return a;
@@ -90,6 +93,11 @@ export class MetricsCollector {
     if (!ok) a.errors++;
     if (cached) a.cached++;
     a.timeMs += durationMs;
+  }
+
+  /** One cross-shard statement (router `queryExecuted` with reason `cross-shard`). */
+  recordCrossShard(clusterId: string): void {
+    this.acc(clusterId).crossShard++;
   }
 
   /** One statement executed on a node (router `queryExecuted`). */
@@ -149,6 +157,7 @@ export class MetricsCollector {
           writes: a.writes,
           errors: a.errors,
           cached: a.cached,
+          crossShard: a.crossShard,
           avgResponseTime: a.total ? a.timeMs / a.total : 0,
         },
         connections: conn,
@@ -206,6 +215,12 @@ export function toPrometheus(m: SystemMetrics, prefix = 'pgm'): string {
     'counter',
     'Failed queries by cluster.',
     cl.map(([c, s]) => [{ cluster: c }, s.queries.errors]),
+  );
+  metric(
+    'queries_cross_shard_total',
+    'counter',
+    'Cross-shard statements by cluster.',
+    cl.map(([c, s]) => [{ cluster: c }, s.queries.crossShard]),
   );
   metric(
     'queries_cached_total',

@@ -165,7 +165,11 @@ export class PgMultiverse extends EventEmitter {
       if (attached) return;
       attached = true;
       router.on('queryExecuted', (e) => {
-        if (metrics) metrics.recordNode(e.clusterId, e.nodeId, e.durationMs, e.ok);
+        if (metrics) {
+          if (e.nodeIds) for (const n of e.nodeIds) metrics.recordNode(e.clusterId, n, e.durationMs, e.ok);
+          else metrics.recordNode(e.clusterId, e.nodeId, e.durationMs, e.ok);
+          if (e.reason === 'cross-shard') metrics.recordCrossShard(e.clusterId);
+        }
         // Statements on lent sessions (transactions, migrations) never pass through query():
         // they are counted and traced here, from the router's observation.
         if (e.reason === 'session') this.observeSessionStatement(e);
@@ -354,7 +358,9 @@ export class PgMultiverse extends EventEmitter {
       cached =
         this.cache !== undefined &&
         plan.kind === 'read' &&
-        (options.cache === true || (options.cache !== false && plan.cacheStrategy === 'aggressive'));
+        (options.cache === true || (options.cache !== false && plan.cacheStrategy === 'aggressive')) &&
+        // a partial cross-shard result is never stored
+        !(options.allowPartial === true && plan.crossShard);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -468,6 +474,7 @@ export class PgMultiverse extends EventEmitter {
     const nodeIds = shardIds.map((id) => router.shardPrimary(plan.clusterId, id).id.slice(plan.clusterId.length + 1));
     this.metrics?.recordQuery(plan.clusterId, 'write', ms, err === undefined, false);
     for (const nodeId of nodeIds) this.metrics?.recordNode(plan.clusterId, nodeId, ms, err === undefined);
+    if (shardIds.length > 1) this.metrics?.recordCrossShard(plan.clusterId);
     if (this.listenerCount('queryExecuted') === 0) return;
     const e: QueryExecutedEvent = {
       clusterId: plan.clusterId,
@@ -525,7 +532,7 @@ export class PgMultiverse extends EventEmitter {
           sql: plan.sql,
           params,
           cacheKey: options.cacheKey,
-          ...(plan.shardId !== undefined ? { shard: plan.group } : {}),
+          ...(plan.shardIds !== undefined ? { shard: `${plan.clusterId}#${plan.shardIds.join('+')}` } : {}),
         });
         const tags = cache.tagsFor({ schema: plan.schema, sql: plan.sql, tags: options.tags });
         const ttlMs = options.cacheTtl ?? this.options.cache?.ttl ?? 300_000;

@@ -98,6 +98,7 @@ describe('cross-shard writes', () => {
         values.push(i, i * 13, i);
       }
       const writesBefore = pgm.getMetrics().clusters.orders_cluster!.queries.writes;
+      const crossBefore = pgm.getMetrics().clusters.orders_cluster!.queries.crossShard;
       const r = await pgm.query<{ id: number; user_id: string }>(
         `INSERT INTO orders (id, user_id, total, note) VALUES ${tuples.join(', ')} RETURNING id, user_id`,
         values,
@@ -117,6 +118,7 @@ describe('cross-shard writes', () => {
       expect(e[0]!.nodeIds).toEqual(['shard-0/primary', 'shard-1/primary']);
       // counted once, as one write of the cluster
       expect(pgm.getMetrics().clusters.orders_cluster!.queries.writes).toBe(writesBefore + 1);
+      expect(pgm.getMetrics().clusters.orders_cluster!.queries.crossShard).toBe(crossBefore + 1);
     });
 
     it('simple protocol (literals), casts, ON CONFLICT and a parameter shared by rows', async () => {
@@ -263,6 +265,17 @@ describe('cross-shard writes', () => {
       expect(pgm.getMetrics().cache!.hits).toBe(hits + 2); // both from the cache
       await pgm.query('INSERT INTO orders (id, user_id, total) VALUES (1, $1, 1), (2, $2, 1)', [k0, k1], { schema });
       expect([(await read(k0)).rows[0]!.n, (await read(k1)).rows[0]!.n]).toEqual([1, 1]);
+      // a cross-shard read, cached as one entry, is forgotten after a cross-shard write too
+      const all = () =>
+        pgm.query<{ n: number }>('SELECT count(*)::int AS n FROM orders', [], { schema, cache: true, role: 'primary' });
+      expect((await all()).rows[0]!.n).toBe(2);
+      const hits2 = pgm.getMetrics().cache!.hits;
+      expect((await all()).rows[0]!.n).toBe(2);
+      expect(pgm.getMetrics().cache!.hits).toBe(hits2 + 1);
+      await pgm.query('INSERT INTO orders (id, user_id, total) VALUES (3, $1, 1), (4, $2, 1)', [k0, k1], { schema });
+      expect((await all()).rows[0]!.n).toBe(4);
+      await pgm.query('DELETE FROM orders WHERE total = $1', [1], { schema });
+      expect((await all()).rows[0]!.n).toBe(0);
     });
   });
 });

@@ -10,7 +10,8 @@ import {
   type SessionRequirements,
   type SessionRun,
 } from '@pg-multiverse/core';
-import { crossShardRefusal, crossShardWriteRefusal } from './cross-shard/refusal.js';
+import { createCrossShardReader } from './cross-shard/read.js';
+import { crossShardWriteRefusal } from './cross-shard/refusal.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import { isConnectionError, isRetryableRead, sqlStateOf, wrapQueryError } from './pg-errors.js';
@@ -127,6 +128,11 @@ export function createExecutor(ctx: ExecutorContext): Executor {
       sql,
     };
     if (route.shardId) e.shardId = route.shardId;
+    if (route.shardIds) {
+      e.shardIds = route.shardIds;
+      if (route.nodeIds) e.nodeIds = route.nodeIds;
+      if (route.partial) e.partial = true;
+    }
     if (schema !== undefined) e.schema = schema;
     if (code) e.errorCode = code;
     return e;
@@ -301,8 +307,8 @@ export function createExecutor(ctx: ExecutorContext): Executor {
   function execute<R>(p: Plan, params: readonly unknown[] | undefined): Promise<RoutedResult<R>> {
     if (p.groups.length > 1) {
       // Cross-shard: the statement concerns several shards (see cross-shard/).
-      if (p.kind === 'write') return Promise.reject(crossShardWriteRefusal(p));
-      return Promise.reject(crossShardRefusal(p, 'a read', 'not implemented yet'));
+      if (p.kind === 'read') return crossShardRead<R>(p, params);
+      return Promise.reject(crossShardWriteRefusal(p));
     }
     if (p.g.holds !== undefined) return settleHolds(p.g).then(() => execute<R>(p, params));
     const t0 = performance.now();
@@ -316,6 +322,8 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     }
     return runRead<R>(p, p, params, t0, chooseRead(p.cluster, p.g, p), false);
   }
+
+  const crossShardRead = createCrossShardReader({ execute, emitExecuted });
 
   return {
     execute,

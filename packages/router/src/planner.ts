@@ -1,4 +1,4 @@
-import type { SqlAnalyzer, SqlTextAnalysis } from '@pg-multiverse/core';
+import type { ShardKeyAnalysis, SqlAnalyzer, SqlTextAnalysis } from '@pg-multiverse/core';
 import {
   ANY_FRESHNESS,
   type ConsistencyLevel,
@@ -39,6 +39,8 @@ export class Plan implements QueryPlan, ReadRequest {
   readonly partitions: readonly number[] | undefined;
   /** Sharded clusters: how the shards were found (`shardKey option`, `user_id in ($1)`, ...). */
   readonly shardReason: string | undefined;
+  /** Sharded clusters over several servers: core's analysis of where the key is (undefined when `shardKey` decided). */
+  readonly shardAnalysis: ShardKeyAnalysis | undefined;
   /** Cross-shard reads: return what the shards that answered returned, marked partial (the `allowPartial` option). */
   readonly allowPartial: boolean;
   readonly schema: string | undefined;
@@ -70,12 +72,18 @@ export class Plan implements QueryPlan, ReadRequest {
     read: { consistency: ConsistencyLevel; readPreference: ReadPreference; maxLagMs: number },
     fallbackToPrimary: boolean,
     cacheStrategy: 'none' | 'default' | 'aggressive' | undefined,
-    targets?: { groups: readonly GroupRuntime[]; partitions: readonly number[] | undefined; reason: string },
+    targets?: {
+      groups: readonly GroupRuntime[];
+      partitions: readonly number[] | undefined;
+      reason: string;
+      analysis: ShardKeyAnalysis | undefined;
+    },
   ) {
     this.sql = sql;
     this.groups = targets?.groups ?? [g];
     this.partitions = targets?.partitions;
     this.shardReason = targets?.reason;
+    this.shardAnalysis = targets?.analysis;
     this.allowPartial = o.allowPartial === true;
     this.analysis = analysis;
     this.kind = kind;
@@ -248,7 +256,7 @@ export function createPlanner(
       const analysis = analyzer.analyze(sql);
       const kind = o.kind ?? analysis.kind;
       const c = clusterFor(o);
-      let targets = c.cfg.sharding ? shardTargets(c, sql, o.shardKey, params) : undefined;
+      let targets = c.cfg.sharding ? shardTargets(c, sql, o.shardKey, params, analysis) : undefined;
       if (targets && kind === 'write' && c.groups.length > 1) {
         // Writes on several servers: no change of the key; DDL to every shard (cross-shard/writes.ts).
         targets = writeTargets(c, sql, analysis, targets, o.shardKey !== undefined && o.shardKey !== null);

@@ -120,6 +120,7 @@ export function shardTargets(
   sql: string,
   shardKey: unknown,
   params: readonly unknown[] | undefined,
+  tables: { readonly read: readonly string[]; readonly written: readonly string[] },
 ): ShardTargets {
   const s = c.cfg.sharding!;
   if (shardKey !== undefined && shardKey !== null) {
@@ -129,6 +130,11 @@ export function shardTargets(
   if (c.groups.length === 1)
     return { partitions: undefined, groups: c.groups, reason: 'one server', analysis: undefined };
   const analysis = analyzeShardKey(sql, s.key);
+  // A safety net between the two analyses: fewer table references than distinct tables means the
+  // key analysis missed one; never confine such a statement.
+  if (analysis.values !== undefined && analysis.relations < new Set([...tables.read, ...tables.written]).size) {
+    return { partitions: undefined, groups: c.groups, reason: 'tables the key analysis does not see', analysis };
+  }
   if (analysis.values === undefined)
     return { partitions: undefined, groups: c.groups, reason: analysis.reason, analysis };
   if (analysis.values.length === 0) {

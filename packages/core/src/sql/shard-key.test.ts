@@ -73,6 +73,8 @@ describe('analyzeShardKey', () => {
     'SELECT 1; SELECT * FROM orders WHERE user_id = 1',
     'CREATE TABLE t (user_id int8)',
     'SELECT * FROM orders WHERE x BETWEEN 1 AND user_id = 5',
+    'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY n) FROM orders',
+    'SELECT mode() WITHIN GROUP (ORDER BY n) FROM orders WHERE n > 1',
   ])('not confined: %s', (sql) => {
     expect(values(sql)).toBeUndefined();
   });

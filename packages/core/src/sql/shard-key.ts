@@ -136,7 +136,10 @@ function until(tokens: readonly SqlToken[], i: number, end: number, stop: Readon
       continue;
     }
     if (isPunct(t, ')') || isPunct(t, ';')) return j;
-    if (t.type === 'word' && stop.has(t.value) && !isPunct(tokens[j - 1], '.')) return j;
+    if (t.type === 'word' && stop.has(t.value) && !isPunct(tokens[j - 1], '.')) {
+      // GROUP / ORDER start a clause only with BY (not `WITHIN GROUP (...)`)
+      if (!((t.value === 'group' || t.value === 'order') && !isWord(tokens[j + 1], 'by'))) return j;
+    }
     j++;
   }
   return end;
