@@ -410,15 +410,7 @@ export class PgMultiverse extends EventEmitter {
     options: QueryOptions,
   ): Promise<QueryResult<T>> {
     const t0 = performance.now();
-    const span = this.options.tracer?.startSpan('pgm.query', {
-      attributes: {
-        'db.system': 'postgresql',
-        'db.statement': plan.sql,
-        'pgm.cluster': plan.clusterId,
-        'pgm.schema': plan.schema ?? '',
-        'pgm.shards': (plan.shardIds ?? []).join(','),
-      },
-    });
+    const span = this.startSpan(plan, { 'pgm.shards': (plan.shardIds ?? []).join(',') });
     let writes: ShardWrite[] = [];
     try {
       writes = router.shardWrites(plan, params);
@@ -501,6 +493,19 @@ export class PgMultiverse extends EventEmitter {
     return this.cache!.invalidateWrites([{ schema: plan.schema, sql: plan.sql, clusterId: plan.clusterId }]);
   }
 
+  /** The span of one `query()` (tracer option), if any. */
+  private startSpan(plan: QueryPlan, extra: Record<string, string> = {}) {
+    return this.options.tracer?.startSpan('pgm.query', {
+      attributes: {
+        'db.system': 'postgresql',
+        'db.statement': plan.sql,
+        'pgm.cluster': plan.clusterId,
+        'pgm.schema': plan.schema ?? '',
+        ...extra,
+      },
+    });
+  }
+
   /** `query()` with a tracer span and/or through the cache. */
   private async queryTracedOrCached<T>(
     router: Router,
@@ -510,14 +515,7 @@ export class PgMultiverse extends EventEmitter {
     cacheable: boolean,
   ): Promise<QueryResult<T>> {
     const t0 = performance.now();
-    const span = this.options.tracer?.startSpan('pgm.query', {
-      attributes: {
-        'db.system': 'postgresql',
-        'db.statement': plan.sql,
-        'pgm.cluster': plan.clusterId,
-        'pgm.schema': plan.schema ?? '',
-      },
-    });
+    const span = this.startSpan(plan);
     let cached = false;
     try {
       let result: QueryResult<T>;

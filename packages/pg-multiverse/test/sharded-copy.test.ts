@@ -5,6 +5,7 @@ import { uniqueName } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PgMultiverse } from '../src/index.js';
+import { misplacedRows } from './fixtures/two-shards.js';
 
 // Sharded COPY FROM STDIN through the facade: a 4-partition cluster over two real servers
 // (partition p on shard-(p % 2)); PostgreSQL itself checks where each row landed.
@@ -28,15 +29,7 @@ const config: ClusterConfiguration = {
 };
 let pgm: PgMultiverse;
 
-/** Rows on shard `s` that PostgreSQL's own hash partitioning would not put on one of its partitions (p % 2 === s). */
-async function misplaced(s: 0 | 1, table: string): Promise<number> {
-  const r = await admin[s].query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ${schema}.${table}
-      WHERE NOT (satisfies_hash_partition('${schema}.pt'::regclass, 4, ${s}, user_id)
-              OR satisfies_hash_partition('${schema}.pt'::regclass, 4, ${s + 2}, user_id))`,
-  );
-  return r.rows[0]!.n;
-}
+const misplaced = (s: 0 | 1, table: string) => misplacedRows(admin[s], schema, table, s);
 
 async function counts(table: string): Promise<[number, number]> {
   const q = `SELECT count(*)::int AS n FROM ${schema}.${table}`;

@@ -4,6 +4,7 @@ import { uniqueName } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { PgMultiverse } from '../src/index.js';
+import { misplacedRows } from './fixtures/two-shards.js';
 
 // Cross-shard writes through the facade: a 4-partition cluster over two real servers (partition p
 // on shard-(p % 2)). Where each row landed is checked by PostgreSQL itself (satisfies_hash_partition).
@@ -42,16 +43,7 @@ async function perShard(sql: string): Promise<[number, number]> {
 const counts = () => perShard(`SELECT count(*)::int AS n FROM ${schema}.orders`);
 /** Rows PostgreSQL's hash partitioning would not put on the shard holding them. */
 const misplaced = () =>
-  Promise.all(
-    admin.map(async (p, s) => {
-      const r = await p.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM ${schema}.orders
-          WHERE NOT (satisfies_hash_partition('${schema}.pt'::regclass, 4, ${s}, user_id)
-                  OR satisfies_hash_partition('${schema}.pt'::regclass, 4, ${s + 2}, user_id))`,
-      );
-      return r.rows[0]!.n;
-    }),
-  );
+  Promise.all([misplacedRows(admin[0], schema, 'orders', 0), misplacedRows(admin[1], schema, 'orders', 1)]);
 
 beforeAll(async () => {
   for (const p of admin) await p.query(`CREATE SCHEMA ${schema}`);
