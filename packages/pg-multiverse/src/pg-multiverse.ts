@@ -549,9 +549,10 @@ export class PgMultiverse extends EventEmitter {
       const ms = performance.now() - t0;
       this.metrics?.recordQuery(plan.clusterId, plan.kind, ms, true, cached);
       if (span) {
-        const route = (result as { route?: { nodeId?: string; role?: string } }).route;
+        const route = (result as { route?: { nodeId?: string; role?: string; shardIds?: string[] } }).route;
         span.setAttribute('pgm.cached', cached);
         if (route?.nodeId) span.setAttribute('pgm.node', route.nodeId);
+        if (route?.shardIds) span.setAttribute('pgm.shards', route.shardIds.join(','));
         if (route?.role) span.setAttribute('pgm.role', route.role);
         span.end();
       }

@@ -28,11 +28,24 @@ const keyOn = (shard: 0 | 1, from = 1): number => {
 
 let pgm: PgMultiverse;
 const events: QueryExecutedEvent[] = [];
+const spans: Array<Record<string, unknown>> = [];
+const tracer = {
+  startSpan(_name: string, o: { attributes?: Record<string, unknown> }) {
+    const attrs: Record<string, unknown> = { ...o.attributes };
+    spans.push(attrs);
+    return {
+      setAttribute: (k: string, v: unknown) => {
+        attrs[k] = v;
+      },
+      end: () => undefined,
+    };
+  },
+};
 
 beforeAll(async () => {
   for (const p of admin)
     await p.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.orders (user_id int8, total int)`);
-  pgm = new PgMultiverse({ enableCache: true, enableMetrics: true });
+  pgm = new PgMultiverse({ enableCache: true, enableMetrics: true, tracer: tracer as never });
   await pgm.initialize(config);
   pgm.on('queryExecuted', (e) => events.push(e));
   for (let u = 1; u <= 20; u++)
@@ -114,6 +127,9 @@ describe('facade: sharded query() without a shardKey', () => {
     expect(m1.queries.crossShard).toBe(m0.queries.crossShard + 1);
     expect(m1.nodes['shard-1/primary']!.queries).toBe(m0.nodes['shard-1/primary']!.queries + 1);
     expect(pgm.getMetrics().clusters.orders_cluster).toBeDefined();
+    expect(spans.find((x) => x['db.statement'] === 'SELECT max(total) FROM orders')).toMatchObject({
+      'pgm.shards': 'shard-0,shard-1',
+    });
     const refused = await pgm.query('SELECT array_agg(total) FROM orders', [], { schema }).catch((x) => x);
     expect(refused.code).toBe('CROSS_SHARD_UNSUPPORTED');
   });

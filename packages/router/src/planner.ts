@@ -80,7 +80,7 @@ export class Plan implements QueryPlan, ReadRequest {
     },
   ) {
     this.sql = sql;
-    this.groups = targets?.groups ?? [g];
+    this.groups = targets?.groups ?? cluster.groups;
     this.partitions = targets?.partitions;
     this.shardReason = targets?.reason;
     this.shardAnalysis = targets?.analysis;

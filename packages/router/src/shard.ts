@@ -16,6 +16,11 @@ export function groupOfPartition(c: ClusterRuntime, partition: number): GroupRun
   return c.groups[partition % c.groups.length]!;
 }
 
+/** The one group holding `partition`, as a list (a plan's `groups`). */
+function groupsOf(c: ClusterRuntime, partition: number): readonly GroupRuntime[] {
+  return [groupOfPartition(c, partition)];
+}
+
 /**
  * Partition of a non-null `shardKey` on a sharded cluster: the configured
  * `shardFunction`, else PostgreSQL's hash partitioning (`hashShard` with the
@@ -132,7 +137,11 @@ export function shardTargets(
   const analysis = analyzeShardKey(sql, s.key);
   // A safety net between the two analyses: fewer table references than distinct tables means the
   // key analysis missed one; never confine such a statement.
-  if (analysis.values !== undefined && analysis.relations < new Set([...tables.read, ...tables.written]).size) {
+  if (
+    analysis.values !== undefined &&
+    analysis.relations < tables.read.length + tables.written.length &&
+    analysis.relations < new Set([...tables.read, ...tables.written]).size
+  ) {
     return { partitions: undefined, groups: c.groups, reason: 'tables the key analysis does not see', analysis };
   }
   if (analysis.values === undefined)
@@ -140,6 +149,13 @@ export function shardTargets(
   if (analysis.values.length === 0) {
     // reads no table: any one shard answers
     return { partitions: undefined, groups: [groupOfPartition(c, 0)], reason: analysis.reason, analysis };
+  }
+  const one = analysis.values.length === 1 ? analysis.values[0]! : undefined;
+  if (one !== undefined && 'param' in one && one.array !== true && params !== undefined && one.param <= params.length) {
+    // the hot path: one `key = $n`
+    const value = params[one.param - 1];
+    const partition = value === null || value === undefined ? 0 : partitionOf(c, value);
+    return { partitions: [partition], groups: groupsOf(c, partition), reason: analysis.reason, analysis };
   }
   const partitions = partitionsOfValues(c, analysis.values, params);
   if (partitions === undefined) {
@@ -149,6 +165,8 @@ export function shardTargets(
     // `= ANY('{}')`: no row can match; any one shard answers
     return { partitions, groups: [groupOfPartition(c, 0)], reason: analysis.reason, analysis };
   }
+  if (partitions.length === 1)
+    return { partitions, groups: groupsOf(c, partitions[0]!), reason: analysis.reason, analysis };
   const wanted = new Set(partitions.map((p) => groupOfPartition(c, p)));
   const groups = wanted.size === 1 ? [...wanted] : c.groups.filter((g) => wanted.has(g));
   return { partitions, groups, reason: analysis.reason, analysis };

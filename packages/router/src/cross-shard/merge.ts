@@ -32,8 +32,15 @@ export class MergeRefused extends Error {
 }
 
 const typeName = (oid: number) =>
-  ({ 1114: 'timestamp', 1184: 'timestamptz', 1083: 'time', 1266: 'timetz', 1186: 'interval', 114: 'json' })[oid] ??
-  `OID ${oid}`;
+  ({
+    1114: 'timestamp',
+    1184: 'timestamptz',
+    1083: 'time',
+    1266: 'timetz',
+    1186: 'interval',
+    114: 'json',
+    700: 'float4',
+  })[oid] ?? `OID ${oid}`;
 
 function refuse(
   what: string,
@@ -226,7 +233,8 @@ function mergeGroups(
     const count = acc[countField];
     if (sum === null || sum === undefined || count === null || count === undefined || Number(count) === 0) return null;
     const t = fields[sumField]!.dataTypeID;
-    if (t === OID.float4 || t === OID.float8) return Number(sum) / Number(count);
+    if (t === OID.float4) refuse('avg()', t, 'a float4 sum per shard loses the precision avg() keeps');
+    if (t === OID.float8) return Number(sum) / Number(count);
     if (t !== OID.int8 && t !== OID.numeric) refuse('avg()', t, 'avg is merged for integer, numeric and float columns');
     const s = parseDecimal(sum);
     const n = parseDecimal(count);

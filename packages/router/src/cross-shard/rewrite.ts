@@ -196,6 +196,15 @@ export function rewriteCrossShardRead(sql: string, colocated: boolean): MergeSpe
       return { refused: t.value.toUpperCase(), why: 'set operations across shards are not merged' };
     if ((t.value === 'grouping' && isWord(tokens[j + 1], 'sets')) || t.value === 'rollup' || t.value === 'cube')
       return { refused: t.value === 'grouping' ? 'GROUPING SETS' : t.value.toUpperCase() };
+    if (
+      isPunct(tokens[j + 1], '(') &&
+      isPunct(tokens[j - 1], '.') &&
+      (SUPPORTED_AGGS.has(t.value) || t.value in OTHER_AGGS)
+    )
+      return {
+        refused: `a schema-qualified aggregate (${tokens[j - 2]?.text ?? ''}.${t.value})`,
+        why: 'write it unqualified',
+      };
     if (isPunct(tokens[j + 1], '(') && !isPunct(tokens[j - 1], '.') && t.value in OTHER_AGGS)
       return { refused: `${t.value}()`, why: OTHER_AGGS[t.value] };
   }

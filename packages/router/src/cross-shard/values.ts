@@ -52,6 +52,19 @@ function toBig(v: unknown): bigint {
   return typeof v === 'bigint' ? v : BigInt(typeof v === 'number' ? v : String(v).trim());
 }
 
+/** int8 values as pg returns them (decimal strings), or numbers/bigints under a custom parser: no BigInt per comparison. */
+function compareInt8(a: unknown, b: unknown): number {
+  if (typeof a === 'string' && typeof b === 'string') {
+    const na = a.charCodeAt(0) === 45;
+    const nb = b.charCodeAt(0) === 45;
+    if (na !== nb) return na ? -1 : 1;
+    const c = a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+    return na ? -c : c;
+  }
+  if (typeof a === 'number' && typeof b === 'number') return cmp(a, b);
+  return cmp(toBig(a), toBig(b));
+}
+
 function compareFloat(a: unknown, b: unknown): number {
   const x = Number(a);
   const y = Number(b);
@@ -183,7 +196,7 @@ export function comparatorFor(oid: number): Compare | undefined {
     case OID.oid:
       return (a, b) => cmp(Number(a), Number(b));
     case OID.int8:
-      return (a, b) => cmp(toBig(a), toBig(b));
+      return compareInt8;
     case OID.float4:
     case OID.float8:
       return compareFloat;
