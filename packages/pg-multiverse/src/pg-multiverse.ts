@@ -429,15 +429,10 @@ export class PgMultiverse extends EventEmitter {
           `A write on ${writes.length} shards of cluster "${plan.clusterId}" (pass { atomic: false } to commit shard by shard)`,
         );
       }
-      const tm = this.tm;
-      if (!tm) throw new PgmError('NOT_INITIALIZED', 'transactions are not ready');
-      const results = await runShardWrites({ tm, clusterId: plan.clusterId, schema, atomic }, writes);
+      // Each transaction's follow-up (cache, holds, session positions) as for withTransaction.
+      const transaction = <R>(fn: TransactionCallback<R>) => this.transact(router, [schema], fn, {}, false);
+      const results = await runShardWrites({ transaction, clusterId: plan.clusterId, schema, atomic }, writes);
       const result = mergeWriteResults<T>(writes, results);
-      if (this.cache) {
-        await this.invalidateWrite(plan).catch((err) =>
-          this.reportAfterCommit(undefined, 'invalidate the cache after a cross-shard write', err),
-        );
-      }
       this.observeCrossShardWrite(router, plan, shardsOf(plan, writes), t0);
       span?.end();
       return result;
@@ -603,6 +598,24 @@ export class PgMultiverse extends EventEmitter {
         });
       }
     }
+    return this.transact(router, schemas, callback, options, true);
+  }
+
+  /**
+   * One transaction through the manager, then its follow-up: cache invalidation of what it wrote,
+   * holds on participants whose COMMIT PREPARED was left to recovery, session positions.
+   * `observe`: report every statement (withTransaction); cross-shard writes and copyFrom report
+   * one event for the whole statement themselves. `wrote`: clusters written outside `tx.query`
+   * (copyFrom) whose session position must be noted too.
+   */
+  private async transact<T>(
+    router: Router,
+    schemas: string[],
+    callback: TransactionCallback<T>,
+    options: TransactionOptions,
+    observe: boolean,
+    wrote: readonly string[] = [],
+  ): Promise<T> {
     const tm = this.tm;
     if (!tm) throw new PgmError('NOT_INITIALIZED', 'transactions are not ready');
     let txId: string | undefined;
@@ -610,19 +623,19 @@ export class PgMultiverse extends EventEmitter {
     // Every statement of the transaction (the callback's and the commit protocol's) is observed
     // by the router with this transaction's id (queryExecuted, metrics, spans).
     const observed: { transactionId?: string } = {};
-    try {
-      result = await runWithStatementContext(observed, () =>
-        tm.withTransaction(
-          schemas,
-          (tx) => {
-            txId = tx.id;
-            observed.transactionId = tx.id;
-            this.committedStatements.set(tx.id, { statements: [], pending: [] });
-            return callback(tx);
-          },
-          options,
-        ),
+    const run = () =>
+      tm.withTransaction(
+        schemas,
+        (tx) => {
+          txId = tx.id;
+          observed.transactionId = tx.id;
+          this.committedStatements.set(tx.id, { statements: [], pending: [] });
+          return callback(tx);
+        },
+        options,
       );
+    try {
+      result = await (observe ? runWithStatementContext(observed, run) : run());
     } catch (err) {
       if (txId) this.committedStatements.delete(txId);
       throw redactError(err as Error, this.secrets);
@@ -633,7 +646,7 @@ export class PgMultiverse extends EventEmitter {
     const done = (txId ? this.committedStatements.get(txId) : undefined) ?? { statements: [], pending: [] };
     if (txId) this.committedStatements.delete(txId);
     this.holdPending(router, txId, done.pending);
-    await this.afterCommit(router, txId, done.statements);
+    await this.afterCommit(router, txId, done.statements, wrote);
     return result;
   }
 
@@ -665,7 +678,12 @@ export class PgMultiverse extends EventEmitter {
   }
 
   /** Follow-up of a committed transaction: never throws (the commit stands whatever happens here). */
-  private async afterCommit(router: Router, txId: string | undefined, statements: StatementRecord[]): Promise<void> {
+  private async afterCommit(
+    router: Router,
+    txId: string | undefined,
+    statements: StatementRecord[],
+    wrote: readonly string[] = [],
+  ): Promise<void> {
     if (this.cache && statements.length > 0) {
       try {
         await this.cache.invalidateWrites(
@@ -677,7 +695,7 @@ export class PgMultiverse extends EventEmitter {
     }
     const session = router.currentSession();
     if (!session) return;
-    for (const clusterId of new Set(statements.map((s) => s.clusterId))) {
+    for (const clusterId of new Set([...statements.map((s) => s.clusterId), ...wrote])) {
       try {
         // Marks the position unknown (reads there ask the primary first) when the primary cannot answer.
         await router.noteWrite(clusterId, undefined, session);
@@ -726,15 +744,13 @@ export class PgMultiverse extends EventEmitter {
         shards.map((s) => locationOf({ cluster: clusterId, shard: s.id })),
         'copyFrom on a cluster sharded over several servers',
       );
-    const tm = this.tm;
-    if (!tm) throw new PgmError('NOT_INITIALIZED', 'transactions are not ready');
     const t0 = performance.now();
     const observed = { clusterId, schema, sql: `COPY ${quoteIdent(table)} FROM STDIN` };
     const listed = shards.length > 1 ? shards.map((s) => s.id) : [];
     try {
       // Its statements are not reported one by one: one event for the whole COPY (observeCopy).
       const result = await copyFrom(
-        { router, cluster, transaction: (fn) => tm.withTransaction([schema], fn) },
+        { router, cluster, transaction: (fn) => this.transact(router, [schema], fn, {}, false, [clusterId]) },
         table,
         columns,
         stream,

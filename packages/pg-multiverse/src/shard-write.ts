@@ -1,10 +1,11 @@
 import { locationOf, PgmError, type QueryResult } from '@pg-multiverse/core';
 import type { ShardWrite } from '@pg-multiverse/router';
-import type { TransactionManager } from '@pg-multiverse/tx';
+import type { Transaction } from '@pg-multiverse/tx';
 
 /** Where a cross-shard write runs and how it commits. */
 export interface ShardWriteContext {
-  tm: TransactionManager;
+  /** Runs `fn` in one transaction on the schema's cluster (the facade's, with its follow-up). */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   clusterId: string;
   schema: string;
   /** One transaction over every shard (two-phase commit when several), else one transaction per shard. */
@@ -19,13 +20,12 @@ export interface ShardWriteContext {
  * committed). Resolves to each statement's result, in order.
  */
 export async function runShardWrites(ctx: ShardWriteContext, writes: readonly ShardWrite[]): Promise<QueryResult[]> {
-  const { tm, schema } = ctx;
-  const one = (tx: Parameters<Parameters<TransactionManager['withTransaction']>[1]>[0], w: ShardWrite) =>
-    tx.query(w.sql, w.params, { schema, shard: w.shardId });
+  const { schema } = ctx;
+  const one = (tx: Transaction, w: ShardWrite) => tx.query(w.sql, w.params, { schema, shard: w.shardId });
   if (ctx.atomic || writes.length === 1) {
-    return tm.withTransaction([schema], (tx) => Promise.all(writes.map((w) => one(tx, w))));
+    return ctx.transaction((tx) => Promise.all(writes.map((w) => one(tx, w))));
   }
-  const settled = await Promise.allSettled(writes.map((w) => tm.withTransaction([schema], (tx) => one(tx, w))));
+  const settled = await Promise.allSettled(writes.map((w) => ctx.transaction((tx) => one(tx, w))));
   const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ w: writes[i]!, err: r.reason }] : []));
   if (failed.length === 0) return settled.map((r) => (r as PromiseFulfilledResult<QueryResult>).value);
   const committed = writes.filter((_, i) => settled[i]!.status === 'fulfilled').map((w) => w.shardId);
