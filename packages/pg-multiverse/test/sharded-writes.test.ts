@@ -137,6 +137,18 @@ describe('cross-shard writes', () => {
       );
       expect(again.rows).toEqual([{ id: 3 }]);
       expect(await counts()).toEqual([1, 2]);
+      // an upsert writing back every column, the key included (ORMs do): the row stays on its shard
+      const up = await pgm.query<{ id: number; total: number }>(
+        'INSERT INTO orders (id, user_id, total) VALUES ($1, $2, 50), ($3, $4, 60) ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, total = EXCLUDED.total RETURNING id, total',
+        [1, k0, 2, k1],
+        { schema },
+      );
+      expect(up.rows).toEqual([
+        { id: 1, total: 50 },
+        { id: 2, total: 60 },
+      ]);
+      expect(await counts()).toEqual([1, 2]);
+      expect(await misplaced()).toEqual([0, 0]);
     });
 
     it('UPDATE and DELETE without a key run on every shard; RETURNING rows merged', async () => {

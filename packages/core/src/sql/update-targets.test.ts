@@ -8,7 +8,10 @@ describe('assignedColumns', () => {
       ['UPDATE ONLY s.t AS x SET (a, b) = (1, 2), c = (SELECT 1, 2) FROM u WHERE x.id = u.id', ['a', 'b', 'c']],
       ['UPDATE t x SET a = CASE WHEN b THEN 1 ELSE 2 END, user_id = 7', ['a', 'user_id']],
       ['UPDATE t SET p.x = 1, arr[2] = 3 RETURNING *', ['p', 'arr']],
-      ['INSERT INTO t (k, v) VALUES (1, 2) ON CONFLICT (k) DO UPDATE SET v = excluded.v', ['v']],
+      ['INSERT INTO t (k, v) VALUES (1, 2) ON CONFLICT (k) DO UPDATE SET v = excluded.v, w = 2', ['w']],
+      ['INSERT INTO t (k, v) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET k = EXCLUDED.k, v = 1', ['v']],
+      ['INSERT INTO t (k, v) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET k = excluded.v', ['k']],
+      ['INSERT INTO t (k, v) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET k = excluded.k + 1', ['k']],
       ['WITH d AS (UPDATE t SET k = 2 RETURNING *) SELECT * FROM d', ['k']],
       [
         'MERGE INTO t USING s ON t.k = s.k WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN DO NOTHING',

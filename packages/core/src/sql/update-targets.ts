@@ -10,7 +10,8 @@ const SET_END = new Set(['from', 'where', 'returning']);
  * and of `INSERT ... ON CONFLICT ... DO UPDATE SET ...` (and `MERGE ... UPDATE SET`),
  * in every statement of the text, exact names (`col.field` and `col[i]` count as `col`).
  * A sharded cluster refuses a statement that assigns its key column: the row
- * would have to move to another shard.
+ * would have to move to another shard. `col = EXCLUDED.col` in `ON CONFLICT ... DO UPDATE`
+ * is not counted (it writes back the value the row was placed by).
  */
 export function assignedColumns(sql: string): string[] {
   const out = new Set<string>();
@@ -48,7 +49,15 @@ function readAssignments(t: readonly SqlToken[], i: number, out: Set<string>): n
       }
       j = close + 1;
     } else if (isName(t[j])) {
-      out.add(t[j]!.value);
+      // `col = EXCLUDED.col` (an upsert writing back the proposed value) assigns nothing new: the
+      // inserted row was placed by that very value.
+      const same =
+        t[j + 1]?.value === '=' &&
+        isWord(t[j + 2], 'excluded') &&
+        isPunct(t[j + 3], '.') &&
+        t[j + 4]?.value === t[j]!.value &&
+        (t[j + 5] === undefined || isPunct(t[j + 5], ',') || (isWord(t[j + 5]) && SET_END.has(t[j + 5]!.value)));
+      if (!same) out.add(t[j]!.value);
       j++;
     } else return j;
     // skip to the next top-level comma (the assigned expression), or the end of the SET list
