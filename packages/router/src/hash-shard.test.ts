@@ -143,3 +143,24 @@ describe('hashShard without BigInt (the common keys) equals the BigInt definitio
     );
   });
 });
+
+describe('hashShard integer fast path', () => {
+  it('equals the BigInt computation for every safe integer and partition count', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.integer(),
+          fc.maxSafeInteger(),
+          fc.maxSafeNat().map((n) => -n),
+        ),
+        fc.integer({ min: 1, max: 1 << 20 }),
+        (key, m) => {
+          const slow = Number(hashCombine64(0n, columnHash(BigInt(key), 'int8')) % BigInt(m));
+          expect(hashShard(key, m, 'int8')).toBe(slow);
+          if (key >= -2147483648 && key <= 2147483647) expect(hashShard(key, m, 'int4')).toBe(slow);
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+});

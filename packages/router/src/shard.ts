@@ -78,6 +78,11 @@ export interface ShardTargets {
 /** A literal of the SQL text, typed for the cluster's key: integers for int keys, the text otherwise. */
 function literalKey(c: ClusterRuntime, v: ShardKeyValue & { literal: string }): unknown {
   const type = c.cfg.sharding!.keyType;
+  if (c.cfg.sharding!.shardFunction && /^[+-]?\d+$/.test(v.literal)) {
+    // a custom shard function gets what an application would pass: a number (a string when unsafe)
+    const n = Number(v.literal);
+    return Number.isSafeInteger(n) ? n : v.literal;
+  }
   if (type === 'int4' || type === 'int8' || (type === undefined && /^[+-]?\d+$/.test(v.literal))) {
     if (!/^\s*[+-]?\d+\s*$/.test(v.literal)) return v.literal; // hashShard says what is wrong with it
     return BigInt(v.literal.trim());
@@ -88,7 +93,7 @@ function literalKey(c: ClusterRuntime, v: ShardKeyValue & { literal: string }): 
 /**
  * The partitions of the key values a statement is confined to, typed per the
  * configured `keyType` (a `$n` takes the parameter's value; `= ANY($n)` each
- * element). A NULL key is partition 0 (PostgreSQL hashes a NULL partition key
+ * element; an integer literal is a bigint, or a number for a custom `shardFunction`). A NULL key is partition 0 (PostgreSQL hashes a NULL partition key
  * to 0). Undefined when a value is not available (a missing parameter, a
  * non-array for `ANY`).
  */

@@ -173,6 +173,9 @@ describe('sharding', () => {
         shardKey: 'us-42',
       });
       expect(us.rows[0]?.port).toBe(portOf['shard-1']);
+      // the key found in the SQL goes through the shard function too (integer literals as numbers)
+      expect(custom.plan("SELECT * FROM t WHERE user_id = 'eu-7'", { schema }).shardIds).toEqual(['shard-0']);
+      expect(custom.plan('SELECT * FROM t WHERE user_id = $1', { schema }, ['us-7']).shardIds).toEqual(['shard-1']);
       await expect(custom.query('SELECT 1', [], { clusterId: 'bad', shardKey: 1 })).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
       });
