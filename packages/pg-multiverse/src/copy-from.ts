@@ -36,8 +36,8 @@ export interface CopyFromResult {
   shards: Record<string, number>;
 }
 
-/** Data for `copyFrom`: a Node.js readable stream or any async iterable of chunks. */
-export type CopyInput = AsyncIterable<Buffer | Uint8Array | string>;
+/** Data for `copyFrom`: a Node.js readable stream, any async iterable of chunks, or an array of chunks. */
+export type CopyInput = AsyncIterable<Buffer | Uint8Array | string> | ReadonlyArray<Buffer | Uint8Array | string>;
 
 const BATCH_BYTES = 64 * 1024;
 const OPTION_KEYS = new Set(['schema', 'format', 'delimiter', 'null', 'quote', 'escape', 'header']);
@@ -127,10 +127,14 @@ export async function copyFrom(
   if (new Set(columns).size !== columns.length) {
     throw new PgmError('INVALID_ARGUMENT', `copyFrom: columns repeat a name (${columns.join(', ')})`);
   }
-  if (input === null || typeof (input as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') {
+  if (
+    input === null ||
+    typeof input !== 'object' ||
+    (!Array.isArray(input) && typeof (input as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')
+  ) {
     throw new PgmError(
       'INVALID_ARGUMENT',
-      'copyFrom(table, columns, stream): stream is a readable stream or an async iterable of Buffer/string chunks',
+      'copyFrom(table, columns, stream): stream is a readable stream, an async iterable or an array of Buffer/string chunks',
     );
   }
   const c = ctx.cluster;

@@ -160,9 +160,14 @@ describe('copyFrom on a sharded cluster', () => {
     await expect(
       pgm.copyFrom('events', ['id', 'user_id'], Readable.from(['']), { schema, delimter: ',' } as never),
     ).rejects.toThrow(/unknown option "delimter"/);
+    await expect(pgm.copyFrom('events', ['id', 'user_id'], 'data' as never, { schema })).rejects.toThrow(
+      /readable stream, an async iterable or an array/,
+    );
     await expect(pgm.copyFrom('events', ['id', 'user_id'], Readable.from(['']), {} as never)).rejects.toThrow(
       /name the schema/,
     );
     expect((await counts('events')).reduce((x, y) => x + y)).toBe(3);
+    const arr = await pgm.copyFrom('events', ['id', 'user_id'], [Buffer.from('20\t20\n'), '21\t21\n'], { schema });
+    expect(arr.rowCount).toBe(2);
   });
 });

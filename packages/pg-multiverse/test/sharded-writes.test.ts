@@ -213,6 +213,26 @@ describe('cross-shard writes', () => {
       expect(ok.rowCount).toBe(2);
     });
 
+    it('with enableTransactions off, a write on several shards needs { atomic: false }; copyFrom is refused', async () => {
+      const off = new PgMultiverse({ enableTransactions: false });
+      await off.initialize(config);
+      try {
+        const sql = 'INSERT INTO orders (id, user_id, total) VALUES (1, $1, 1), (2, $2, 1)';
+        const err = await off.query(sql, [keyOn(0), keyOn(1)], { schema }).catch((e) => e);
+        expect(err.code).toBe('FEATURE_DISABLED');
+        expect(err.message).toMatch(/2 shards of cluster "orders_cluster".*atomic: false.*enableTransactions: true/);
+        expect(await counts()).toEqual([0, 0]);
+        await off.query(sql, [keyOn(0), keyOn(1)], { schema, atomic: false });
+        expect(await counts()).toEqual([1, 1]);
+        const copy = await off
+          .copyFrom('orders', ['id', 'user_id', 'total'], [Buffer.from('3\t1\t1\n')], { schema })
+          .catch((e) => e);
+        expect(copy.code).toBe('FEATURE_DISABLED');
+      } finally {
+        await off.close();
+      }
+    });
+
     it('refuses what it cannot split, and any change of the shard key', async () => {
       const cases: Array<[string, unknown[], string, RegExp]> = [
         ['UPDATE orders SET user_id = $1 WHERE id = 1', [5], 'SHARD_KEY_UPDATE', /assigns "user_id".*delete the rows/],
