@@ -170,4 +170,32 @@ describe('copyFrom on a sharded cluster', () => {
     const arr = await pgm.copyFrom('events', ['id', 'user_id'], [Buffer.from('20\t20\n'), '21\t21\n'], { schema });
     expect(arr.rowCount).toBe(2);
   });
+
+  it('an unsharded cluster takes the whole stream in one transaction, counted under its id', async () => {
+    const plainSchema = uniqueName('fcopy_plain');
+    await admin[0].query(`CREATE SCHEMA ${plainSchema}; CREATE TABLE ${plainSchema}.t (id int PRIMARY KEY, note text)`);
+    const one = new PgMultiverse();
+    try {
+      await one.initialize({ plain: { schemas: [plainSchema], primary: serverA } });
+      const res = await one.copyFrom('t', ['id', 'note'], Readable.from(['1,a\n2,', '"b,c"\n']), {
+        schema: plainSchema,
+        format: 'csv',
+      });
+      expect(res).toEqual({ clusterId: 'plain', rowCount: 2, shards: { plain: 2 } });
+      const rows = await admin[0].query(`SELECT id, note FROM ${plainSchema}.t ORDER BY id`);
+      expect(rows.rows).toEqual([
+        { id: 1, note: 'a' },
+        { id: 2, note: 'b,c' },
+      ]);
+      // a duplicate key: nothing of the stream stays
+      const err = await one
+        .copyFrom('t', ['id', 'note'], Readable.from(['3\tx\n1\ty\n']), { schema: plainSchema })
+        .catch((e) => e);
+      expect(err.message).toMatch(/duplicate key/);
+      expect((await admin[0].query(`SELECT count(*)::int AS n FROM ${plainSchema}.t`)).rows[0].n).toBe(2);
+    } finally {
+      await one.close();
+      await admin[0].query(`DROP SCHEMA ${plainSchema} CASCADE`);
+    }
+  });
 });
