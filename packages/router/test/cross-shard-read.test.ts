@@ -334,3 +334,54 @@ describe('cross-shard reads: refusals, events, partial results', () => {
     expect(full.route.partial).toBeUndefined();
   });
 });
+
+describe('cross-shard reads: text order needs the C collation', () => {
+  it('ordering text under another database collation is refused, naming it; numbers still merge', async () => {
+    const db = uniqueName('xcoll');
+    const servers = [usersPrimary, commercePrimary];
+    const admins = servers.map((s) => createRouter({ a: { schemas: ['public'], primary: s } }));
+    try {
+      for (const a of admins) {
+        await a
+          .primary('a')
+          .query(`CREATE DATABASE ${db} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8'`);
+      }
+      const r = createRouter({
+        c: {
+          schemas: ['public'],
+          primary: { ...usersPrimary, database: db },
+          sharding: {
+            strategy: 'hash',
+            key: 'id',
+            keyType: 'int8',
+            partitions: 4,
+            shards: servers.map((s) => ({ primary: { ...s, database: db } })),
+          },
+        },
+      });
+      try {
+        for (const p of r.primaries('c')) await p.query('CREATE TABLE t (id int8, name text)');
+        for (let id = 1; id <= 8; id++) {
+          await r.query('INSERT INTO t (id, name) VALUES ($1, $2)', [id, `n${id}`], { schema: 'public' });
+        }
+        const err = await r.query('SELECT id, name FROM t ORDER BY name', [], { schema: 'public' }).catch((e) => e);
+        expect(isPgmError(err, 'CROSS_SHARD_UNSUPPORTED')).toBe(true);
+        expect(err.message).toMatch(/ordering text.*collation is C\.utf8/);
+        const ok = await r.query<{ id: string }>('SELECT id, name FROM t ORDER BY id DESC LIMIT 3', [], {
+          schema: 'public',
+        });
+        expect(ok.rows.map((x) => Number(x.id))).toEqual([8, 7, 6]);
+      } finally {
+        await r.close();
+      }
+    } finally {
+      for (const a of admins) {
+        await a
+          .primary('a')
+          .query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`)
+          .catch(() => undefined);
+        await a.close();
+      }
+    }
+  }, 60_000);
+});

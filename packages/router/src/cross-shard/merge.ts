@@ -150,8 +150,24 @@ function window<T>(rows: T[], offset: number | undefined, limit: number | undefi
 export function ordersText(spec: MergeSpec, fields: readonly FieldInfo[]): boolean {
   const text = (f: FieldInfo | undefined) =>
     f !== undefined && [OID.text, OID.varchar, OID.bpchar, OID.name].includes(f.dataTypeID as 25);
-  if (spec.order.length > 0 || spec.having !== undefined) return fields.some(text);
-  return spec.fieldKinds.some((k, i) => (k === 'min' || k === 'max') && text(fields[i]));
+  if (spec.mode !== 'grouped') {
+    return spec.order.some((o) => {
+      try {
+        return text(fields[orderField(o, fields)]);
+      } catch {
+        return false; // the merge refuses it with its own reason
+      }
+    });
+  }
+  if (spec.having !== undefined && fields.some(text)) return true;
+  if (spec.fieldKinds.some((k, i) => (k === 'min' || k === 'max') && text(fields[i]))) return true;
+  // ORDER BY over the visible columns (avg is numeric)
+  const visible = spec.columns.map((c) => (c.kind === 'avg' ? undefined : fields[c.field]));
+  const names = spec.columns.map((c) => (c.kind === 'avg' ? c.name : fields[c.field]?.name));
+  return spec.order.some((o) => {
+    const idx = 'index' in o.column ? o.column.index : names.indexOf(o.column.name);
+    return text(visible[idx]);
+  });
 }
 
 /** Merge the shards' answers into the one result the whole database would give. */
