@@ -90,6 +90,7 @@ export {
   type SqlStatementAnalysis,
   type SqlTextAnalysis,
 } from './sql/analyze-sql.js';
+export { buildInsertRows } from './sql/insert-values.js';
 export {
   analyzeShardKey,
   type InsertRowKey,
@@ -106,6 +107,7 @@ export {
   type TokenizeOptions,
   tokenizeSql,
 } from './sql/tokenize.js';
+export { assignedColumns } from './sql/update-targets.js';
 export { DEFAULT_WRITE_FUNCTIONS } from './sql/write-functions.js';
 export { hasShape, pgQueryOf } from './statement-shape.js';
 export {

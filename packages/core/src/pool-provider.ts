@@ -308,6 +308,7 @@ export function poolProvider(pool: PoolLike, id: string, options: PoolProviderOp
               QueryResult<R>
             >;
           },
+          submit: <S extends object>(submittable: S) => (client as unknown as { query(s: S): S }).query(submittable),
         };
         if (canPipeline(client)) {
           conn.queryAfter = async <R>(prelude: readonly string[], text: string, values?: readonly unknown[]) => {

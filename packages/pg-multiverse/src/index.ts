@@ -12,6 +12,7 @@ export * from '@pg-multiverse/core';
 export type { Migration, MigrationContext } from '@pg-multiverse/migrate';
 export { type ClusterHealth, classifySql, hashShard, type NodeHealth } from '@pg-multiverse/router';
 export type { InDoubtTransaction, RecoveryReport } from '@pg-multiverse/tx';
+export type { CopyFromOptions, CopyFromResult, CopyInput } from './copy-from.js';
 export { FACADE_ERROR_CODES } from './error-codes.js';
 export type { PgMultiverseEvents } from './events.js';
 export {

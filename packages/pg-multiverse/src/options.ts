@@ -99,6 +99,13 @@ export interface QueryOptions {
    * Such results are never cached.
    */
   allowPartial?: boolean;
+  /**
+   * Writes on several shards (no single shard key): `true` (the default) commits them together by
+   * two-phase commit, one participant per shard, so a failure on any shard leaves every shard
+   * unchanged; `false` commits each shard's statement in its own transaction (no prepared
+   * transactions; a failure reports which shards committed in `err.details.committedShards`).
+   */
+  atomic?: boolean;
   /** Read-your-writes token (see `createSession()`). */
   sessionToken?: SessionToken;
 }

@@ -11,6 +11,7 @@ import {
   locationOf,
   PgmError,
   type QueryResult,
+  quoteIdent,
   type ResultOrigin,
   redactError,
   redactSecrets,
@@ -39,6 +40,7 @@ import {
   type Router,
   runWithStatementContext,
   type SessionToken,
+  type ShardWrite,
 } from '@pg-multiverse/router';
 import {
   createTransactionManager,
@@ -48,6 +50,7 @@ import {
   type TransactionManager,
   type TransactionOptions,
 } from '@pg-multiverse/tx';
+import { type CopyFromOptions, type CopyFromResult, type CopyInput, copyFrom } from './copy-from.js';
 import {
   CACHE_EVENTS,
   MIGRATION_EVENTS,
@@ -60,6 +63,7 @@ import { type NodeAddress, nodeAddresses } from './node-addresses.js';
 import type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
 import { type PoolBackend, RoutingPool, type RoutingPoolOptions } from './pool.js';
 import { prometheusHandler, renderPrometheus } from './prometheus.js';
+import { mergeWriteResults, runShardWrites } from './shard-write.js';
 import { isPrepareTransaction, loadOpenTelemetryApi, type Span, TRACER_NAME, Tracing } from './tracing.js';
 
 /** What `withTransaction`'s callback receives (see `@pg-multiverse/tx`). */
@@ -445,6 +449,7 @@ export class PgMultiverse extends EventEmitter {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (plan.kind === 'write' && plan.crossShard) return this.crossShardWrite<T>(router, plan, params, options);
     const tracing = this.tracing;
     // The span starts before the statement runs, in the caller's context (its parent).
     const span = tracing?.startQuery(plan);
@@ -494,6 +499,104 @@ export class PgMultiverse extends EventEmitter {
     this.metrics?.recordQuery(plan.clusterId, 'write', performance.now() - t0, true, false);
     if (span) this.tracing!.endQuery(span, result, false);
     return result;
+  }
+
+  /**
+   * A write on several shards (`plan.crossShard`): the router's per-shard statements (`shardWrites`),
+   * run through the transaction manager with one participant per shard, committed by two-phase commit
+   * unless `atomic: false`; one result (rowCount summed, RETURNING rows merged), one `queryExecuted`
+   * (reason `cross-shard`, `shardIds`), then the cache forgets what it wrote.
+   */
+  private async crossShardWrite<T>(
+    router: Router,
+    plan: QueryPlan,
+    params: unknown[],
+    options: QueryOptions,
+  ): Promise<QueryResult<T>> {
+    const t0 = performance.now();
+    // The span starts before the statement runs, in the caller's context (its parent).
+    const span = this.tracing?.startQuery(plan);
+    let writes: ShardWrite[] = [];
+    try {
+      writes = router.shardWrites(plan, params);
+      const schema = plan.schema;
+      if (schema === undefined) {
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          `A write on several shards of cluster "${plan.clusterId}" runs as a transaction on each shard, which needs the table's { schema }`,
+          { clusterId: plan.clusterId },
+        );
+      }
+      const atomic = options.atomic !== false;
+      if (atomic && writes.length > 1) {
+        this.checkTwoPhase(
+          writes.map((w) => locationOf({ cluster: plan.clusterId, shard: w.shardId })),
+          `A write on ${writes.length} shards of cluster "${plan.clusterId}" (pass { atomic: false } to commit shard by shard)`,
+        );
+      }
+      // Each transaction's follow-up (cache, holds, session positions) as for withTransaction.
+      const transaction = <R>(fn: TransactionCallback<R>) => this.transact(router, [schema], fn, {}, false);
+      const results = await runShardWrites({ transaction, clusterId: plan.clusterId, schema, atomic }, writes);
+      const result = mergeWriteResults<T>(writes, results);
+      const shards = shardsOf(plan, writes);
+      this.observeCrossShardWrite(router, plan, shards, t0);
+      if (span) {
+        span.setAttribute('pgm.shards', shards.join(','));
+        this.tracing!.endQuery(span, result, false);
+      }
+      return result;
+    } catch (err) {
+      const e = redactError(err as Error, this.secrets);
+      const shards = shardsOf(plan, writes);
+      this.observeCrossShardWrite(router, plan, shards, t0, e);
+      if (span) {
+        span.setAttribute('pgm.shards', shards.join(','));
+        this.tracing!.failQuery(span, e, false);
+      }
+      throw e;
+    }
+  }
+
+  /** Metrics and one `queryExecuted` for a whole cross-shard write (its per-shard statements report nothing). */
+  private observeCrossShardWrite(
+    router: Router,
+    plan: Pick<QueryPlan, 'clusterId' | 'schema' | 'sql'>,
+    shardIds: readonly string[],
+    t0: number,
+    err?: Error,
+  ): void {
+    const ms = performance.now() - t0;
+    // `cluster/shard-0/primary` -> `shard-0/primary`: the current primary of each shard.
+    const nodeIds = shardIds.map((id) => router.shardPrimary(plan.clusterId, id).id.slice(plan.clusterId.length + 1));
+    const metrics = this.metrics;
+    if (metrics) {
+      metrics.recordQuery(plan.clusterId, 'write', ms, err === undefined, false);
+      if (err !== undefined) metrics.recordError(plan.clusterId, errorCodeOf(err));
+      for (const nodeId of nodeIds) {
+        metrics.recordNode(plan.clusterId, nodeId, ms, err === undefined);
+        metrics.observeDuration(plan.clusterId, nodeId, 'primary', 'write', ms);
+      }
+    }
+    if (shardIds.length > 1) this.metrics?.recordCrossShard(plan.clusterId);
+    if (this.listenerCount('queryExecuted') === 0) return;
+    const e: QueryExecutedEvent = {
+      clusterId: plan.clusterId,
+      nodeId: nodeIds[0] ?? '',
+      ...(shardIds[0] !== undefined ? { shardId: shardIds[0] } : {}),
+      shardIds: [...shardIds],
+      nodeIds,
+      role: 'primary',
+      reason: 'cross-shard',
+      kind: 'write',
+      ...(plan.schema !== undefined ? { schema: plan.schema } : {}),
+      durationMs: ms,
+      duration: ms,
+      ok: err === undefined,
+      retried: false,
+      sql: plan.sql,
+      ...(err !== undefined ? { errorCode: (err as PgmError).sqlState ?? (err as PgmError).code ?? 'ERROR' } : {}),
+    };
+    this.emit('queryExecuted', e);
   }
 
   /** After a write committed: the cache forgets what it wrote (published on the written cluster's bus). */
@@ -581,6 +684,24 @@ export class PgMultiverse extends EventEmitter {
         });
       }
     }
+    return this.transact(router, schemas, callback, options, true);
+  }
+
+  /**
+   * One transaction through the manager, then its follow-up: cache invalidation of what it wrote,
+   * holds on participants whose COMMIT PREPARED was left to recovery, session positions.
+   * `observe`: report every statement (withTransaction); cross-shard writes and copyFrom report
+   * one event for the whole statement themselves. `wrote`: clusters written outside `tx.query`
+   * (copyFrom) whose session position must be noted too.
+   */
+  private async transact<T>(
+    router: Router,
+    schemas: string[],
+    callback: TransactionCallback<T>,
+    options: TransactionOptions,
+    observe: boolean,
+    wrote: readonly string[] = [],
+  ): Promise<T> {
     const tm = this.tm;
     if (!tm) throw new PgmError('NOT_INITIALIZED', 'transactions are not ready');
     let txId: string | undefined;
@@ -588,20 +709,20 @@ export class PgMultiverse extends EventEmitter {
     // Every statement of the transaction (the callback's and the commit protocol's) is observed
     // by the router with this transaction's id (queryExecuted, metrics, spans).
     const observed: { transactionId?: string } = {};
-    try {
-      result = await runWithStatementContext(observed, () =>
-        tm.withTransaction(
-          schemas,
-          (tx) => {
-            txId = tx.id;
-            observed.transactionId = tx.id;
-            this.committedStatements.set(tx.id, { statements: [], pending: [] });
-            // The callback runs in the transaction span's context: the application's own spans nest under it.
-            return this.tracing ? this.tracing.inTransaction(tx.id, () => callback(tx)) : callback(tx);
-          },
-          options,
-        ),
+    const run = () =>
+      tm.withTransaction(
+        schemas,
+        (tx) => {
+          txId = tx.id;
+          observed.transactionId = tx.id;
+          this.committedStatements.set(tx.id, { statements: [], pending: [] });
+          // The callback runs in the transaction span's context: the application's own spans nest under it.
+          return this.tracing ? this.tracing.inTransaction(tx.id, () => callback(tx)) : callback(tx);
+        },
+        options,
       );
+    try {
+      result = await (observe ? runWithStatementContext(observed, run) : run());
     } catch (err) {
       const e = redactError(err as Error, this.secrets);
       if (txId) {
@@ -618,7 +739,7 @@ export class PgMultiverse extends EventEmitter {
     const done = (txId ? this.committedStatements.get(txId) : undefined) ?? { statements: [], pending: [] };
     if (txId) this.committedStatements.delete(txId);
     this.holdPending(router, txId, done.pending);
-    await this.afterCommit(router, txId, done.statements);
+    await this.afterCommit(router, txId, done.statements, wrote);
     return result;
   }
 
@@ -654,8 +775,8 @@ export class PgMultiverse extends EventEmitter {
     router: Router,
     txId: string | undefined,
     statements: StatementRecord[],
+    wrote: readonly string[] = [],
     session: SessionToken | undefined = router.currentSession(),
-    written?: string,
   ): Promise<void> {
     if (this.cache && statements.length > 0) {
       try {
@@ -667,7 +788,7 @@ export class PgMultiverse extends EventEmitter {
       }
     }
     if (!session) return;
-    for (const clusterId of written !== undefined ? [written] : new Set(statements.map((s) => s.clusterId))) {
+    for (const clusterId of new Set([...statements.map((s) => s.clusterId), ...wrote])) {
       try {
         // Marks the position unknown (reads there ask the primary first) when the primary cannot answer.
         await router.noteWrite(clusterId, undefined, session);
@@ -711,8 +832,8 @@ export class PgMultiverse extends EventEmitter {
           router,
           undefined,
           writes.map((w) => ({ clusterId, schema: w.schema as string, sql: w.sql })),
+          [clusterId],
           token,
-          clusterId,
         ),
       poolStats: () => {
         const total = { total: 0, idle: 0, waiting: 0 };
@@ -731,6 +852,96 @@ export class PgMultiverse extends EventEmitter {
       redact: (err) => redactError(err, this.secrets),
     };
     return new RoutingPool(backend, options);
+  }
+
+  /**
+   * `COPY table (columns) FROM STDIN` from a stream (text or CSV). On a cluster sharded over
+   * listed servers each row goes to the shard its key column names, all shards loading in
+   * parallel, in one transaction (two-phase commit when several shards take rows): a failure
+   * anywhere leaves every shard unchanged. Resolves to the rows loaded per shard.
+   */
+  async copyFrom(
+    table: string,
+    columns: readonly string[],
+    stream: CopyInput,
+    options: CopyFromOptions,
+  ): Promise<CopyFromResult> {
+    const router = this.need();
+    const schema = (options as Partial<CopyFromOptions> | undefined)?.schema;
+    if (typeof schema !== 'string' || schema === '') {
+      throw new PgmError(
+        'INVALID_ARGUMENT',
+        'copyFrom(table, columns, stream, { schema }): name the schema of the table',
+      );
+    }
+    const clusterId = router.resolveCluster(schema);
+    const cluster = router.config.clusters[clusterId]!;
+    const shards = cluster.sharding?.shards ?? [];
+    if (shards.length > 1)
+      this.checkTwoPhase(
+        shards.map((s) => locationOf({ cluster: clusterId, shard: s.id })),
+        'copyFrom on a cluster sharded over several servers',
+      );
+    const t0 = performance.now();
+    const observed = { clusterId, schema, sql: `COPY ${quoteIdent(table)} FROM STDIN` };
+    const listed = shards.length > 1 ? shards.map((s) => s.id) : [];
+    try {
+      // Its statements are not reported one by one: one event for the whole COPY (observeCopy).
+      const result = await copyFrom(
+        { router, cluster, transaction: (fn) => this.transact(router, [schema], fn, {}, false, [clusterId]) },
+        table,
+        columns,
+        stream,
+        options,
+      );
+      if (this.cache && result.rowCount > 0) {
+        await this.cache
+          .invalidateWrites([observed])
+          .catch((err) => this.reportAfterCommit(undefined, 'invalidate the cache after copyFrom', err));
+      }
+      this.observeCopy(router, observed, listed, t0);
+      return result;
+    } catch (err) {
+      const e = redactError(err as Error, this.secrets);
+      this.observeCopy(router, observed, listed, t0, e);
+      throw e;
+    }
+  }
+
+  /** `copyFrom` is counted like a write: on a sharded cluster as a cross-shard one, with its shards. */
+  private observeCopy(
+    router: Router,
+    observed: { clusterId: string; schema: string; sql: string },
+    shardIds: readonly string[],
+    t0: number,
+    err?: Error,
+  ): void {
+    if (shardIds.length > 0) {
+      this.observeCrossShardWrite(router, { ...observed }, shardIds, t0, err);
+      return;
+    }
+    this.metrics?.recordQuery(observed.clusterId, 'write', performance.now() - t0, err === undefined, false);
+  }
+
+  /**
+   * A write that needs the two-phase commit over `participants`: refused when transactions are
+   * off (`FEATURE_DISABLED`) or a participant has `max_prepared_transactions = 0`.
+   */
+  private checkTwoPhase(participants: readonly string[], what: string): void {
+    if (this.options.enableTransactions === false) {
+      throw new PgmError(
+        'FEATURE_DISABLED',
+        `${what} commits on ${participants.join(', ')} by two-phase commit, which needs enableTransactions: true; it was turned off, and a non-atomic commit is never done silently`,
+      );
+    }
+    const off = participants.find((p) => this.twoPhaseDisabled.has(p));
+    if (off) {
+      const e = this.twoPhaseDisabled.get(off)!;
+      throw new PgmError('PREPARED_TRANSACTIONS_DISABLED', e.message, {
+        clusterId: this.participantTargets.get(off)?.clusterId ?? off,
+        ...(e.details ? { details: e.details } : {}),
+      });
+    }
   }
 
   /** Create a read-your-writes session token (see `QueryOptions.sessionToken`). */
@@ -920,6 +1131,11 @@ function shapeKey(shape: StatementShape): string {
     types = `t${id}`;
   }
   return `${shape.rowMode ?? ''}/${types}`;
+}
+
+/** The shards a cross-shard write ran on (planned ones when it failed before splitting). */
+function shardsOf(plan: QueryPlan, writes: readonly ShardWrite[]): string[] {
+  return writes.length > 0 ? writes.map((w) => w.shardId) : [...(plan.shardIds ?? [])];
 }
 
 function originOfResult(value: unknown): ResultOrigin | undefined {

@@ -127,7 +127,7 @@ describe('facade: sharded query() without a shardKey', () => {
     expect(m1.queries.crossShard).toBe(m0.queries.crossShard + 1);
     expect(m1.nodes['shard-1/primary']!.queries).toBe(m0.nodes['shard-1/primary']!.queries + 1);
     expect(pgm.getMetrics().clusters.orders_cluster).toBeDefined();
-    expect(spans.find((x) => x['db.statement'] === 'SELECT max(total) FROM orders')).toMatchObject({
+    expect(spans.find((x) => x['db.query.text'] === 'SELECT max(total) FROM orders')).toMatchObject({
       'pgm.shards': 'shard-0,shard-1',
     });
     const refused = await pgm.query('SELECT array_agg(total) FROM orders', [], { schema }).catch((x) => x);

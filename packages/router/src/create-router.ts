@@ -16,6 +16,7 @@ import {
   validateConfiguration,
   validateRouterOptions,
 } from '@pg-multiverse/core';
+import { type ShardWrite, shardWrites } from './cross-shard/writes.js';
 import { createExecutor, parseLsnStrict } from './executor.js';
 import { createHealthMonitor, monitorSettings } from './health-monitor.js';
 import { clusterHealth, snapshotNode } from './health-report.js';
@@ -27,7 +28,7 @@ import { createPlanner, Plan } from './planner.js';
 import { createSchemaRegistry } from './schema-registry.js';
 import { writablePrimary } from './select-node.js';
 import { createSessionToken, currentSession, runWithSessionToken, type SessionToken } from './session-token.js';
-import { chooseShard } from './shard.js';
+import { chooseShard, groupOfPartition } from './shard.js';
 import { buildCluster, type ClusterRuntime, type GroupRuntime, type NodeRuntime } from './topology.js';
 import type {
   ClusterHealth,
@@ -75,6 +76,14 @@ export interface Router {
    * key picks the shard (without them such a statement plans as cross-shard).
    */
   plan(sql: string, options?: RouteOptions, params?: readonly unknown[]): QueryPlan;
+  /**
+   * A cross-shard write (`plan.kind === 'write' && plan.crossShard`): the statement each shard runs,
+   * in the cluster's shard order (a multi-row `INSERT ... VALUES` split by its rows' keys with its `$n`
+   * renumbered per statement; `UPDATE`/`DELETE`/DDL as they are). Nothing runs: the caller commits them
+   * together (the facade: one two-phase commit). Throws `CROSS_SHARD_UNSUPPORTED` for what cannot be
+   * split, `SHARD_KEY_REQUIRED` for rows without the key column.
+   */
+  shardWrites(plan: QueryPlan, params?: readonly unknown[]): ShardWrite[];
   /** Run a plan made by this router's `plan()` (run it soon: it holds the session position of when it was made). */
   execute<R = Record<string, unknown>>(
     plan: QueryPlan,
@@ -97,7 +106,7 @@ export interface Router {
    * `primary()` (which such work uses) do not wait.
    */
   holdUntil(target: { clusterId: string; shardId?: string }, task: () => Promise<unknown>): void;
-  /** Partition and shard id of a shard key on a sharded cluster. */
+  /** Partition and shard id of a shard key on a sharded cluster (`null`: partition 0, as PostgreSQL places a NULL key). */
   shardFor(clusterId: string, shardKey: unknown): { partition: number; shardId?: string };
   /**
    * The partition map in force of a cluster sharded over listed shards: `{ version, partitions,
@@ -350,6 +359,19 @@ export function createRouter(
       return planner.plan(sql, o, params);
     },
     analyze: (sql) => analyzer.analyze(sql),
+    shardWrites(plan, params = []) {
+      open();
+      if (!(plan instanceof Plan) || clusters.get(plan.clusterId) !== plan.cluster) {
+        throw new PgmError('INVALID_ARGUMENT', "shardWrites(plan): pass a plan made by this router's plan()");
+      }
+      if (plan.kind !== 'write' || !plan.crossShard) {
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          'shardWrites(plan): the plan is not a write on several shards (plan.crossShard)',
+        );
+      }
+      return shardWrites(plan, params);
+    },
     execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {
       try {
         open();
@@ -416,7 +438,13 @@ export function createRouter(
     },
     partitionFilter: (clusterId, shardId, column) => maps.filter(clusterId, shardId, column),
     shardFor(clusterId, shardKey) {
-      const { partition, group } = chooseShard(registry.cluster(clusterId), shardKey);
+      const c = registry.cluster(clusterId);
+      if (shardKey === null && c.cfg.sharding) {
+        // A NULL key is partition 0, where PostgreSQL's hash partitioning puts it.
+        const group = groupOfPartition(c, 0);
+        return { partition: 0, ...(group.shardId ? { shardId: group.shardId } : {}) };
+      }
+      const { partition, group } = chooseShard(c, shardKey);
       return { partition, ...(group.shardId ? { shardId: group.shardId } : {}) };
     },
     registerSchema(schema, clusterId, opts = {}) {

@@ -9,6 +9,7 @@ declare module '@pg-multiverse/core' {
     PARTITION_MAP_INVALID: 'a stored or proposed partition map does not fit the configured shards';
     MOVE_ABORTED: 'a partition hold gave up (timeout or queue bound): the move is aborted, the held statements run';
     CROSS_SHARD_UNSUPPORTED: 'a statement without one shard key uses a construct that cannot be run across shards correctly (the message names it); pass { shardKey }';
+    SHARD_KEY_UPDATE: 'a statement assigns the shard key (rows would move to another shard): refused';
   }
 }
 
@@ -22,4 +23,5 @@ export const ROUTER_ERROR_CODES = Object.freeze([
   'PARTITION_MAP_CONFLICT',
   'PARTITION_MAP_INVALID',
   'MOVE_ABORTED',
+  'SHARD_KEY_UPDATE',
 ] as const);

@@ -12,7 +12,7 @@ import {
   type StatementShape,
 } from '@pg-multiverse/core';
 import { createCrossShardReader } from './cross-shard/read.js';
-import { crossShardRefusal } from './cross-shard/refusal.js';
+import { crossShardRefusal, crossShardWriteRefusal } from './cross-shard/refusal.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import { isConnectionError, isRetryableRead, sqlStateOf, wrapQueryError } from './pg-errors.js';
@@ -331,7 +331,7 @@ export function createExecutor(ctx: ExecutorContext): Executor {
         );
       }
       if (p.kind === 'read') return crossShardRead<R>(p, params);
-      return Promise.reject(crossShardRefusal(p, 'a write', 'cross-shard writes are not supported yet'));
+      return Promise.reject(crossShardWriteRefusal(p));
     }
     if (p.g.holds !== undefined) return settleHolds(p.g).then(() => execute<R>(p, params, shape));
     const t0 = performance.now();

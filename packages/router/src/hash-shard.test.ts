@@ -117,6 +117,33 @@ describe('row hash', () => {
   });
 });
 
+describe('hashShard without BigInt (the common keys) equals the BigInt definition', () => {
+  const reference = (key: string | number | bigint | Uint8Array, m: number, type: 'int4' | 'int8' | 'text' | 'uuid') =>
+    Number(hashCombine64(0n, columnHash(key, type)) % BigInt(m));
+  it('int8, int4, text and uuid keys, several moduli (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.maxSafeInteger(),
+          fc.integer({ min: -1000, max: 1000 }),
+          fc.constantFrom(0, -1, 2 ** 32, -(2 ** 32), 2 ** 32 - 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER),
+        ),
+        fc.integer({ min: 1, max: 1 << 25 }),
+        fc.string(),
+        fc.uuid(),
+        (n, m, text, uuid) => {
+          expect(hashShard(n, m, 'int8')).toBe(reference(n, m, 'int8'));
+          expect(hashShard(String(n), m, 'int8')).toBe(reference(BigInt(n), m, 'int8'));
+          if (n >= -2147483648 && n <= 2147483647) expect(hashShard(n, m, 'int4')).toBe(reference(n, m, 'int4'));
+          if (!text.includes('\u0000')) expect(hashShard(text, m, 'text')).toBe(reference(text, m, 'text'));
+          expect(hashShard(uuid, m, 'uuid')).toBe(reference(uuid, m, 'uuid'));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
 describe('hashShard integer fast path', () => {
   it('equals the BigInt computation for every safe integer and partition count', () => {
     fc.assert(

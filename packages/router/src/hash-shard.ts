@@ -97,6 +97,11 @@ const toUint64 = (s: State): bigint => (BigInt(s[1]) << 32n) | BigInt(s[2]);
 
 /** hash_bytes_extended: 64-bit lookup3 hash of a byte string with a 64-bit seed (given as two halves). */
 export function hashBytesExtended(k: Uint8Array, seedHi = SEED_HI, seedLo = SEED_LO): bigint {
+  return toUint64(bytesState(k, seedHi, seedLo));
+}
+
+/** The lookup3 state of `hashBytesExtended` (the hash is `b << 32 | c`). */
+function bytesState(k: Uint8Array, seedHi: number, seedLo: number): State {
   let len = k.length;
   const s = seeded(len, seedHi, seedLo);
   const word = (o: number) => (k[o]! | (k[o + 1]! << 8) | (k[o + 2]! << 16) | (k[o + 3]! << 24)) >>> 0;
@@ -146,15 +151,19 @@ export function hashBytesExtended(k: Uint8Array, seedHi = SEED_HI, seedLo = SEED
       s[0] = (s[0] + byte(0)) >>> 0;
   }
   final(s);
-  return toUint64(s);
+  return s;
 }
 
 /** hash_bytes_uint32_extended: the 4-byte special case, for a uint32 value. */
 export function hashUint32Extended(k: number, seedHi = SEED_HI, seedLo = SEED_LO): bigint {
+  return toUint64(uint32State(k, seedHi, seedLo));
+}
+
+function uint32State(k: number, seedHi: number, seedLo: number): State {
   const s = seeded(4, seedHi, seedLo);
   s[0] = (s[0] + (k >>> 0)) >>> 0;
   final(s);
-  return toUint64(s);
+  return s;
 }
 
 /** hash_combine64(a, b). */
@@ -241,30 +250,6 @@ export function partitionRowHash(
   return row;
 }
 
-const TWO32 = 4294967296;
-const C_HI = Number(COMBINE_CONST >> 32n);
-const C_LO = Number(COMBINE_CONST & 0xffffffffn);
-
-/**
- * `hashShard` of a safe-integer int4/int8 key without BigInt (the hot path of key-routed
- * statements): hashint8's word fold, lookup3 on 32-bit numbers, hash_combine64(0, h) = h + const
- * (mod 2^64) in 32-bit halves, and the 64-bit modulo as (hi * 2^32 + lo) mod m (m <= 2^20 keeps
- * every product below 2^53). Same result as the BigInt path (tested).
- */
-function intPartition(key: number, partitions: number): number {
-  const lo = key >>> 0;
-  const hi = Math.floor(key / TWO32) >>> 0;
-  const s = seeded(4, SEED_HI, SEED_LO);
-  s[0] = (s[0] + ((lo ^ (key >= 0 ? hi : ~hi >>> 0)) >>> 0)) >>> 0;
-  final(s);
-  // h = s[1] * 2^32 + s[2]; plus the combine constant, mod 2^64
-  const sumLo = s[2] + C_LO;
-  const carry = sumLo >= TWO32 ? 1 : 0;
-  const rLo = sumLo - carry * TWO32;
-  const rHi = (s[1] + C_HI + carry) % TWO32;
-  return ((rHi % partitions) * (TWO32 % partitions) + (rLo % partitions)) % partitions;
-}
-
 function defaultType(key: ShardKey): ShardKeyType {
   return typeof key === 'number' || typeof key === 'bigint' ? 'int8' : 'text';
 }
@@ -281,14 +266,56 @@ export function hashShard(key: ShardKey, partitions: number, type: ShardKeyType 
     throw new PgmError('INVALID_ARGUMENT', `hashShard: partitions must be a positive integer, got ${partitions}`);
   }
   if (key === null || key === undefined) invalid('key is required', key);
-  if (
-    typeof key === 'number' &&
-    (type === 'int8' || type === 'int4') &&
-    Number.isSafeInteger(key) &&
-    partitions <= 1 << 20
-  ) {
-    if (type === 'int4' && (key < INT4_MIN || key > INT4_MAX)) invalid('int4 key out of range', key);
-    return intPartition(key, partitions);
-  }
+  const fast = partitions < MAX_FAST_PARTITIONS ? fastState(key, type) : undefined;
+  if (fast !== undefined) return partitionOfState(fast, partitions);
   return Number(hashCombine64(0n, columnHash(key, type)) % BigInt(partitions));
+}
+
+const TWO32 = 4294967296;
+const C_HI = 0x49a0f4dd;
+const C_LO = 0x15e5a8e3;
+/** Below this, `(hi % m) * (2^32 % m)` stays an exact double. */
+const MAX_FAST_PARTITIONS = 1 << 26;
+
+/**
+ * The column hash state for the common keys without BigInt (safe integers and short decimal
+ * strings as int4/int8, strings as text, uuids); undefined: take the BigInt path (same result).
+ */
+function fastState(key: ShardKey, type: ShardKeyType): State | undefined {
+  switch (type) {
+    case 'int4':
+    case 'int8': {
+      let v: number;
+      if (typeof key === 'number' && Number.isSafeInteger(key)) v = key;
+      else if (typeof key === 'string' && /^-?\d{1,15}$/.test(key)) v = Number(key);
+      else return undefined;
+      if (type === 'int4') {
+        if (v < INT4_MIN || v > INT4_MAX) return undefined; // the BigInt path says what is wrong
+        return uint32State(v >>> 0, SEED_HI, SEED_LO);
+      }
+      // as hashint8: the high word folded into the low one (two's complement words of v)
+      const lo = v >>> 0;
+      const hi = Math.floor(v / TWO32) >>> 0;
+      return uint32State((lo ^ (v >= 0 ? hi : ~hi)) >>> 0, SEED_HI, SEED_LO);
+    }
+    case 'text':
+      if (typeof key !== 'string' || key.includes('\u0000')) return undefined;
+      return bytesState(utf8.encode(key), SEED_HI, SEED_LO);
+    case 'uuid':
+      return bytesState(parseUuid(key), SEED_HI, SEED_LO);
+    default:
+      return undefined;
+  }
+}
+
+/** `hashCombine64(0, hash) % partitions` on the two 32-bit halves: (hash + C) mod 2^64, then mod m. */
+function partitionOfState(s: State, m: number): number {
+  let lo = s[2] + C_LO;
+  let carry = 0;
+  if (lo >= TWO32) {
+    lo -= TWO32;
+    carry = 1;
+  }
+  const hi = (s[1] + C_HI + carry) % TWO32;
+  return ((hi % m) * (TWO32 % m) + (lo % m)) % m;
 }

@@ -9,6 +9,7 @@ import {
   type SessionRequirements,
   searchPathFor,
 } from '@pg-multiverse/core';
+import { writeTargets } from './cross-shard/writes.js';
 import type { SchemaRegistry } from './schema-registry.js';
 import { primaryOnly, type ReadRequest } from './select-node.js';
 import { currentSession, type SessionToken } from './session-token.js';
@@ -271,7 +272,11 @@ export function createPlanner(
           if (o.defaultSchema !== undefined && registry.resolve(o.defaultSchema) === owner) schema = o.defaultSchema;
         }
       }
-      const targets = c.cfg.sharding ? shardTargets(c, sql, o.shardKey, params, analysis) : undefined;
+      let targets = c.cfg.sharding ? shardTargets(c, sql, o.shardKey, params, analysis) : undefined;
+      if (targets && kind === 'write' && c.groups.length > 1) {
+        // Writes on several servers: no change of the key; DDL to every shard (cross-shard/writes.ts).
+        targets = writeTargets(c, sql, analysis, targets, o.shardKey !== undefined && o.shardKey !== null);
+      }
       const g = targets ? targets.groups[0]! : c.groups[0]!;
       const token = o.sessionToken ?? currentSession();
       const entry = schema !== undefined ? registry.entry(schema) : undefined;

@@ -206,6 +206,7 @@ function delegatingPrimary(
       return node.provider.withConnection((c) => {
         const lent: Connection = {
           query: (text, values, shape) => observed(observe, group, node, text, () => c.query(text, values, shape)),
+          ...(c.submit ? { submit: c.submit.bind(c) } : {}),
         };
         // A pipeline (prelude + statement, one round trip) is observed as its statement.
         if (c.queryAfter) {

@@ -127,6 +127,7 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
       primary: options.primary,
       participantOf: options.participantOf,
       maxParticipants: options.maxParticipants,
+      participants: options.clusterIds,
     });
 
     let timer: NodeJS.Timeout | undefined;

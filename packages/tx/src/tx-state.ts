@@ -1,7 +1,9 @@
 import {
   analyzeSql,
+  type Connection,
   type ConnectionProvider,
   isPgmError,
+  locationOf,
   PgmError,
   type QueryResult,
   quoteIdent,
@@ -118,11 +120,13 @@ export interface Participants {
   primary: (participantId: string) => ConnectionProvider;
   participantOf?: ((clusterId: string, shardKey: unknown) => string) | undefined;
   maxParticipants?: number | undefined;
+  /** Every participant id (to check a `{ shard }` option). */
+  participants?: (() => string[]) | undefined;
 }
 
 /** The object the callback receives. */
 export function createTxHandle(state: TxState, participants: Participants): Transaction {
-  const { primary, participantOf, maxParticipants } = participants;
+  const { primary, participantOf, maxParticipants, participants: knownParticipants } = participants;
   const active = () => {
     if (state.phase !== 'active') throw finishedError(state);
   };
@@ -153,46 +157,95 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
   };
   let spCounter = 0;
 
+  /** The participant a statement with `options` runs on, opened (BEGIN) on first use. */
+  const enter = async (options: TxQueryOptions | undefined) => {
+    active();
+    const schema = options?.schema ?? (state.schemas.length === 1 ? state.schemas[0] : undefined);
+    if (schema === undefined) {
+      throw new PgmError(
+        'INVALID_ARGUMENT',
+        `tx.query needs { schema } when the transaction spans several schemas (one of: ${state.schemas.join(', ')})`,
+      );
+    }
+    const clusterId = state.schemaCluster.get(schema);
+    if (clusterId === undefined) {
+      throw new PgmError(
+        'INVALID_ARGUMENT',
+        `tx.query: schema "${schema}" is not part of this transaction; declare it in withTransaction([...]) (declared: ${state.schemas.join(', ')})`,
+        { schema },
+      );
+    }
+    let participant = clusterId;
+    if (options?.shard !== undefined && options.shardKey !== undefined) {
+      throw new PgmError('INVALID_ARGUMENT', 'tx.query: pass { shardKey } or { shard }, not both', { schema });
+    }
+    if (options?.shard !== undefined) {
+      if (typeof options.shard !== 'string' || options.shard === '') {
+        throw new PgmError('INVALID_ARGUMENT', 'tx.query: { shard } is a listed shard id, e.g. "shard-1"', { schema });
+      }
+      participant = locationOf({ cluster: clusterId, shard: options.shard });
+      if (knownParticipants && !knownParticipants().includes(participant)) {
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          `tx.query: cluster "${clusterId}" has no listed shard "${options.shard}" (participants: ${knownParticipants().join(', ')})`,
+          { schema, clusterId },
+        );
+      }
+    } else if (options?.shardKey !== undefined) {
+      if (!participantOf) {
+        throw new PgmError(
+          'INVALID_ARGUMENT',
+          'tx.query: a shardKey needs a transaction manager created with participantOf (the facade passes one)',
+          { schema },
+        );
+      }
+      participant = participantOf(clusterId, options.shardKey);
+    }
+    if (maxParticipants !== undefined && !state.sessions.has(participant) && state.sessions.size >= maxParticipants) {
+      throw new PgmError(
+        'FEATURE_DISABLED',
+        `tx.query on "${participant}" would make this transaction span ${state.sessions.size + 1} participants (${[...state.sessions.keys(), participant].join(', ')}); at most ${maxParticipants} allowed, as cross-cluster transactions are turned off (enableTransactions: false)`,
+        { schema, clusterId },
+      );
+    }
+    const session = await getSession(state, primary, participant, schema);
+    return { schema, clusterId, participant, session };
+  };
+  /** Run `fn` on the session with the schema's search_path in force. */
+  const onPath = <T>(session: Session, schema: string, fn: (c: Connection) => Promise<T>): Promise<T> => {
+    const path = searchPathFor(schema);
+    return session.use(async (c) => {
+      if (session.searchPath !== path) {
+        await c.query("SELECT set_config('search_path', $1, true)", [path]);
+        session.searchPath = path;
+      }
+      return fn(c);
+    });
+  };
+  const statementFailed = (
+    err: unknown,
+    session: Session,
+    schema: string,
+    clusterId: string,
+    participant: string,
+  ): Error => {
+    if (err instanceof SessionSealedError) return finishedError(state);
+    session.aborted = true;
+    if (isConnectionError(err)) session.broken = true;
+    if (state.timedOut) return timeoutError(state, err);
+    return new PgmError(
+      'QUERY_FAILED',
+      `tx.query on schema "${schema}" (${participant === clusterId ? `cluster ${clusterId}` : participant}) failed: ${(err as Error).message}`,
+      { cause: err, clusterId, schema },
+    );
+  };
+
   return {
     id: state.id,
     schemas: state.schemas,
     clusters: () => state.opened.map((s) => s.clusterId),
     async query<R>(sql: string, params?: readonly unknown[], options?: TxQueryOptions): Promise<QueryResult<R>> {
-      active();
-      const schema = options?.schema ?? (state.schemas.length === 1 ? state.schemas[0] : undefined);
-      if (schema === undefined) {
-        throw new PgmError(
-          'INVALID_ARGUMENT',
-          `tx.query needs { schema } when the transaction spans several schemas (one of: ${state.schemas.join(', ')})`,
-        );
-      }
-      const clusterId = state.schemaCluster.get(schema);
-      if (clusterId === undefined) {
-        throw new PgmError(
-          'INVALID_ARGUMENT',
-          `tx.query: schema "${schema}" is not part of this transaction; declare it in withTransaction([...]) (declared: ${state.schemas.join(', ')})`,
-          { schema },
-        );
-      }
-      let participant = clusterId;
-      if (options?.shardKey !== undefined) {
-        if (!participantOf) {
-          throw new PgmError(
-            'INVALID_ARGUMENT',
-            'tx.query: a shardKey needs a transaction manager created with participantOf (the facade passes one)',
-            { schema },
-          );
-        }
-        participant = participantOf(clusterId, options.shardKey);
-      }
-      if (maxParticipants !== undefined && !state.sessions.has(participant) && state.sessions.size >= maxParticipants) {
-        throw new PgmError(
-          'FEATURE_DISABLED',
-          `tx.query on "${participant}" would make this transaction span ${state.sessions.size + 1} participants (${[...state.sessions.keys(), participant].join(', ')}); at most ${maxParticipants} allowed, as cross-cluster transactions are turned off (enableTransactions: false)`,
-          { schema, clusterId },
-        );
-      }
-      const session = await getSession(state, primary, participant, schema);
+      const { schema, clusterId, participant, session } = await enter(options);
       state.statements.push({ clusterId, ...(participant !== clusterId ? { participant } : {}), schema, sql });
       const path = searchPathFor(schema);
       if (!session.mayHaveWritten && analyzeSql(sql).kind !== 'read') session.mayHaveWritten = true;
@@ -212,19 +265,19 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
           state.options.timeoutMs === undefined,
         );
       } catch (err) {
-        if (err instanceof SessionSealedError) throw finishedError(state);
-        session.aborted = true;
-        if (isConnectionError(err)) session.broken = true;
-        if (state.timedOut) throw timeoutError(state, err);
-        throw new PgmError(
-          'QUERY_FAILED',
-          `tx.query on schema "${schema}" (${participant === clusterId ? `cluster ${clusterId}` : participant}) failed: ${(err as Error).message}`,
-          {
-            cause: err,
-            clusterId,
-            schema,
-          },
-        );
+        throw statementFailed(err, session, schema, clusterId, participant);
+      }
+    },
+    async withConnection<T>(fn: (c: Connection) => Promise<T>, options?: TxQueryOptions): Promise<T> {
+      if (typeof fn !== 'function')
+        throw new PgmError('INVALID_ARGUMENT', 'tx.withConnection(fn): fn must be a function');
+      const { schema, clusterId, participant, session } = await enter(options);
+      // Work of its own (COPY, ...) may write: the participant is prepared without asking.
+      session.mayHaveWritten = true;
+      try {
+        return await onPath(session, schema, fn);
+      } catch (err) {
+        throw statementFailed(err, session, schema, clusterId, participant);
       }
     },
     async savepoint(name?: string) {

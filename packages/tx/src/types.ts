@@ -1,4 +1,4 @@
-import type { ConnectionProvider, QueryResult } from '@pg-multiverse/core';
+import type { Connection, ConnectionProvider, QueryResult } from '@pg-multiverse/core';
 
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable' | 'read uncommitted';
 
@@ -27,6 +27,12 @@ export interface TxQueryOptions {
    * maps to takes part (needs `participantOf`; the facade passes one).
    */
   shardKey?: unknown;
+  /**
+   * Id of one listed shard of the schema's cluster (`sharding.shards[i].id`, e.g. `shard-1`): that
+   * shard takes part as participant `cluster[shard]` (core's `locationOf`). For statements that must
+   * reach a given shard whatever their keys (a cross-shard write split per shard). Not with `shardKey`.
+   */
+  shard?: string;
 }
 
 /** What the callback of `withTransaction` receives. */
@@ -41,6 +47,13 @@ export interface Transaction {
     params?: readonly unknown[],
     options?: TxQueryOptions,
   ): Promise<QueryResult<R>>;
+  /**
+   * Run `fn` on the participant's own session (BEGIN already sent there, the schema's search_path in
+   * force), for work `query` cannot express: e.g. `COPY ... FROM STDIN` through the connection's
+   * optional `submit` (pg-copy-streams). Work on the participant waits for `fn` to settle; a rejection
+   * marks the participant failed (the transaction cannot commit). Not recorded as a statement.
+   */
+  withConnection<T>(fn: (c: Connection) => Promise<T>, options?: TxQueryOptions): Promise<T>;
   /** Create a savepoint on every participant (and on participants that join later). Returns its name. */
   savepoint(name?: string): Promise<string>;
   /** `ROLLBACK TO SAVEPOINT` on every participant; the savepoint stays. */

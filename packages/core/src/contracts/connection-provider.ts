@@ -51,6 +51,12 @@ export interface Connection {
     text: string,
     values?: readonly unknown[],
   ): Promise<PipelinedResult<R>>;
+  /**
+   * Optional capability: hand a pg `Submittable` (e.g. `from(sql)` of pg-copy-streams for
+   * `COPY ... FROM STDIN`) to the session's pg client and return it, as `client.query(submittable)`
+   * does. `poolProvider` has it; `pgm.copyFrom` needs it (and says so when a provider lacks it).
+   */
+  submit?<S extends object>(submittable: S): S;
 }
 
 /** What `Connection.queryAfter` resolves with. */

@@ -3,6 +3,7 @@ import { BoundedMemo } from './memo.js';
 import { splitStatements } from './split-statements.js';
 import { isName, isPunct, isWord, skipGroup, statementStart } from './syntax.js';
 import type { SqlToken } from './tokenize.js';
+import { assignedColumns } from './update-targets.js';
 import { parseWithClause } from './with-clause.js';
 
 /**
@@ -57,7 +58,7 @@ export interface ShardKeyAnalysis {
    * each shard can run the statement on its own rows and the results add up.
    */
   readonly colocated: boolean;
-  /** `UPDATE ... SET key = ...` (a change of shard). */
+  /** The text assigns the key (`UPDATE ... SET key =`, `ON CONFLICT ... DO UPDATE SET key =`, `MERGE`): a change of shard. */
   readonly updatesKey: boolean;
   /** `INSERT ... VALUES` (one statement, with a column list or not). */
   readonly insert?: InsertValues;
@@ -114,8 +115,6 @@ interface Scope {
   opaque?: string;
   /** A set operation: the branches are the children. */
   setOp?: boolean;
-  /** UPDATE ... SET key = ... */
-  updatesKey?: boolean;
 }
 
 const newScope = (parent: Scope | undefined): Scope => ({
@@ -752,7 +751,7 @@ function restOfQuery(p: Parser, scope: Scope, j: number, end: number): void {
 
 /** UPDATE / DELETE / INSERT / SELECT / VALUES at [i, end) into `scope`. */
 function parseStatementBody(p: Parser, scope: Scope, i: number, end: number): InsertValues | undefined {
-  const { tokens, key } = p;
+  const { tokens } = p;
   [i, end] = unwrap(tokens, i, end);
   if (isWord(tokens[i], 'with')) {
     i = parseCtes(p, scope, i, end);
@@ -781,18 +780,7 @@ function parseStatementBody(p: Parser, scope: Scope, i: number, end: number): In
       return undefined;
     }
     const setEnd = until(tokens, k + 1, end, new Set(['from', 'where', 'returning']));
-    for (const [x] of splitTop(tokens, k + 1, setEnd, ',')) {
-      const t = tokens[x];
-      if (isName(t) && t!.value === key && (tokens[x + 1]?.value === '=' || isPunct(tokens[x + 1], '[')))
-        scope.updatesKey = true;
-      if (isName(t) && t!.type === 'word' && isPunct(tokens[x + 1], '.') && tokens[x + 2]?.value === key)
-        scope.updatesKey = true;
-      if (isPunct(t, '(')) {
-        const close = skipGroup(tokens, x);
-        for (const [c, d] of splitTop(tokens, x + 1, close - 1, ','))
-          if (d - c === 1 && tokens[c]!.value === key) scope.updatesKey = true;
-      }
-    }
+    // SET of the key: `assignedColumns` (one detector for UPDATE, ON CONFLICT and MERGE; see analyze()).
     scanSubqueries(p, scope, k + 1, setEnd);
     let j2 = setEnd;
     if (isWord(tokens[j2], 'from')) {
@@ -996,8 +984,10 @@ function describe(values: readonly ShardKeyValue[], key: string): string {
 
 function analyze(sql: string, key: string): ShardKeyAnalysis {
   const statements = splitStatements(sql);
+  // Any SET of the key (UPDATE, ON CONFLICT DO UPDATE, MERGE), in any statement: one detector (update-targets.ts).
+  const updatesKey = assignedColumns(sql).includes(key);
   const none = (reason: string): ShardKeyAnalysis =>
-    Object.freeze({ values: undefined, reason, relations: 0, colocated: false, updatesKey: false });
+    Object.freeze({ values: undefined, reason, relations: 0, colocated: false, updatesKey });
   if (statements.length !== 1) return none(statements.length === 0 ? 'empty SQL text' : 'several statements');
   let tokens = statements[0]!.tokens;
   let i = statementStart(tokens);
@@ -1010,7 +1000,6 @@ function analyze(sql: string, key: string): ShardKeyAnalysis {
   const root = newScope(undefined);
   const insert = parseStatementBody(p, root, i, tokens.length);
   const s = settle(root);
-  const updatesKey = root.updatesKey === true;
   return Object.freeze({
     values: s.values ? Object.freeze(s.values) : undefined,
     reason: s.values ? (s.values.length === 0 ? s.reason : describe(s.values, key)) : s.reason,

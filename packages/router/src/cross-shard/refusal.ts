@@ -15,3 +15,19 @@ export function crossShardRefusal(p: Plan, construct: string, why?: string): Pgm
     { clusterId: p.clusterId, ...(p.schema !== undefined ? { schema: p.schema } : {}), details: { construct } },
   );
 }
+
+/**
+ * A write on several shards through `router.execute`/`router.query`: the router alone has no
+ * atomic commit across servers, and never commits shard by shard silently.
+ */
+export function crossShardWriteRefusal(p: Plan): PgmError {
+  return new PgmError(
+    'CROSS_SHARD_UNSUPPORTED',
+    `Write on ${p.shardIds?.length ?? 'several'} shards of cluster "${p.clusterId}" (${p.shardReason ?? 'no shard key'}): the router runs a statement on one shard; run it through PgMultiverse.query() (atomic by two-phase commit), or run router.shardWrites(plan, params) in your own transaction, or pass { shardKey }`,
+    {
+      clusterId: p.clusterId,
+      ...(p.schema !== undefined ? { schema: p.schema } : {}),
+      details: { construct: 'a write' },
+    },
+  );
+}
