@@ -1,7 +1,7 @@
 import { parseExplain } from './explain.js';
 import { BoundedMemo } from './memo.js';
 import { splitStatements } from './split-statements.js';
-import { isName, isPunct, isWord, skipGroup, statementStart } from './syntax.js';
+import { isName, isPunct, isWord, quotePart, readName, skipGroup, statementStart } from './syntax.js';
 import type { SqlToken } from './tokenize.js';
 import { assignedColumns } from './update-targets.js';
 import { parseWithClause } from './with-clause.js';
@@ -491,21 +491,6 @@ function parseCtes(p: Parser, scope: Scope, i: number, end: number): number {
     j = close;
   }
   return w.main;
-}
-
-function readName(tokens: readonly SqlToken[], j: number): { parts: string[]; next: number } | undefined {
-  if (!isName(tokens[j])) return undefined;
-  const parts = [tokens[j]!.value];
-  let k = j + 1;
-  while (isPunct(tokens[k], '.') && isName(tokens[k + 1])) {
-    parts.push(tokens[k + 1]!.value);
-    k += 2;
-  }
-  return { parts, next: k };
-}
-
-function quotePart(part: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(part) ? part : `"${part.replace(/"/g, '""')}"`;
 }
 
 function addTable(scope: Scope, parts: string[], alias: string | undefined): Relation {

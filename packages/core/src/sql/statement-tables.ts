@@ -1,5 +1,5 @@
 import { parseExplain } from './explain.js';
-import { isName, isPunct, isWord, skipGroup, statementStart } from './syntax.js';
+import { isName, isPunct, isWord, quotePart, readName, skipGroup, statementStart } from './syntax.js';
 import type { SqlToken } from './tokenize.js';
 import { cteNames } from './with-clause.js';
 
@@ -59,23 +59,6 @@ const FROM_END = new Set([
 
 /** Words that cannot be a table name right after FROM/JOIN/INTO (they start something else). */
 const NOT_A_TABLE = new Set(['select', 'values', 'with', 'lateral', 'only', 'table', 'rows']);
-
-/** A name part printed like PostgreSQL's quote_ident: bare when a plain lower-case identifier, else double-quoted. */
-function quotePart(part: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(part) ? part : `"${part.replace(/"/g, '""')}"`;
-}
-
-/** Reads `a`, `a.b`, `a.b.c` at `j`. */
-function readName(tokens: readonly SqlToken[], j: number): { parts: string[]; next: number } | undefined {
-  if (!isName(tokens[j])) return undefined;
-  const parts = [tokens[j]!.value];
-  let k = j + 1;
-  while (isPunct(tokens[k], '.') && isName(tokens[k + 1])) {
-    parts.push(tokens[k + 1]!.value);
-    k += 2;
-  }
-  return { parts, next: k };
-}
 
 function scanTables(tokens: readonly SqlToken[], read: Set<string>, written: Set<string>): void {
   const ctes = cteNames(tokens);

@@ -34,3 +34,20 @@ export function statementStart(tokens: readonly SqlToken[], from = 0): number {
   while (isPunct(tokens[i], '(')) i++;
   return i;
 }
+
+/** A name part printed like PostgreSQL's quote_ident: bare when a plain lower-case identifier, else double-quoted. */
+export function quotePart(part: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(part) ? part : `"${part.replace(/"/g, '""')}"`;
+}
+
+/** Reads `a`, `a.b`, `a.b.c` at `j`. */
+export function readName(tokens: readonly SqlToken[], j: number): { parts: string[]; next: number } | undefined {
+  if (!isName(tokens[j])) return undefined;
+  const parts = [tokens[j]!.value];
+  let k = j + 1;
+  while (isPunct(tokens[k], '.') && isName(tokens[k + 1])) {
+    parts.push(tokens[k + 1]!.value);
+    k += 2;
+  }
+  return { parts, next: k };
+}

@@ -13,6 +13,9 @@ import {
 describe('cross-shard values', () => {
   it('int8 strings compare like bigints', () => {
     const cmp = comparatorFor(OID.int8)!;
+    expect(cmp('-5', '-5')).toBe(0); // +0, never -0
+    expect(cmp('-10', '-9')).toBeLessThan(0);
+    expect(cmp('-1', '0')).toBeLessThan(0);
     fc.assert(
       fc.property(
         fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),

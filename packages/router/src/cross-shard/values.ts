@@ -59,7 +59,7 @@ function compareInt8(a: unknown, b: unknown): number {
     const nb = b.charCodeAt(0) === 45;
     if (na !== nb) return na ? -1 : 1;
     const c = a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
-    return na ? -c : c;
+    return na ? 0 - c : c; // (not -c: -0 for equal values)
   }
   if (typeof a === 'number' && typeof b === 'number') return cmp(a, b);
   return cmp(toBig(a), toBig(b));
