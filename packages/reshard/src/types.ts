@@ -1,0 +1,204 @@
+import type { ConnectionProvider, NodeConnectionConfig, ShardKeyType } from '@pg-multiverse/core';
+
+/** One shard server of a sharded cluster, as the move engine reaches it. */
+export interface ShardAccess {
+  /** Shard id (`shard-0`, or the configured id). */
+  id: string;
+  /** Connections to the shard's primary (writes, DDL, publications, subscriptions). */
+  primary: ConnectionProvider;
+  /**
+   * How another shard's server reaches this one for a subscription (libpq): host, port, database,
+   * user, password, ssl. The password goes into the subscription's connection string on the target
+   * (readable by superusers only) and never into an error, event or log line of this package.
+   */
+  connection: NodeConnectionConfig;
+}
+
+/** The partition map in force: its version and the owner shard of each partition. */
+export interface PartitionMapView {
+  version: number;
+  /** `owners[p]` is the id of the shard holding partition `p`. */
+  owners: readonly string[];
+}
+
+/** Writes held for some partitions (see `PartitionMapControl.hold`). */
+export interface WriteHold {
+  /** Let the held writes go, to the owner of the map in force then. Idempotent. */
+  release(): void;
+  /** Writes queued so far (for reports). */
+  readonly queued?: number;
+}
+
+/**
+ * What the move engine needs from the router's durable partition map and the shards' ownership
+ * guard. The facade implements it over the router; the engine never keeps a map or a fence of its own.
+ */
+export interface PartitionMapControl {
+  /** The map in force, read from its durable home (not a cached copy). */
+  read(): Promise<PartitionMapView>;
+  /**
+   * Queue new writes for these partitions in this process until `release()`. When more than
+   * `maxQueued` wait, `onOverflow` is called (the cutover then aborts and releases; writes are
+   * never refused because of the hold).
+   */
+  hold(partitions: readonly number[], options: { maxQueued: number; onOverflow: () => void }): WriteHold;
+  /**
+   * Fence: `shard` stops taking writes for `partitions` (its ownership guard refuses them, whatever
+   * map the writing instance has); waits for writes in flight there. Returns the shard's WAL position
+   * after the fence: every write it accepted for those partitions is before it.
+   */
+  revoke(shard: string, partitions: readonly number[], timeoutMs: number): Promise<string>;
+  /** Undo a fence (an aborted cutover): `shard` takes writes for `partitions` again. */
+  grant(shard: string, partitions: readonly number[]): Promise<void>;
+  /**
+   * Commit a new map version in which `partitions` belong to `to`, if the version in force is still
+   * `expectedVersion` (compare-and-set), let `to` take writes for them, and announce the version.
+   * Returns the new version. `targetPosition` is the target's WAL position once it caught up: session
+   * reads routed there must see at least it (read-your-writes across the cutover).
+   */
+  commit(change: {
+    expectedVersion: number;
+    partitions: readonly number[];
+    from: string;
+    to: string;
+    targetPosition: string;
+  }): Promise<number>;
+  /** Transaction setting that lets the engine delete rows of partitions a shard does not own (cleanup). */
+  readonly guardBypass: { name: string; value: string };
+}
+
+/** Everything the engine needs about one sharded cluster. */
+export interface ClusterAccess {
+  id: string;
+  /** The cluster's schemas: tables with the shard key column in them move with their partitions. */
+  schemas: readonly string[];
+  /** Shard key column. */
+  key: string;
+  /** Number of hash partitions (modulus). */
+  partitions: number;
+  /** Hash type of the key (as the router hashes it); default from the column type. */
+  keyType?: ShardKeyType;
+  /** True when the cluster routes by a custom `shardFunction`: moves are refused (PostgreSQL cannot compute it). */
+  customShardFunction?: boolean;
+  /** Every listed shard of the cluster. */
+  shards: readonly ShardAccess[];
+  /** Where the durable move journal lives (the partition map's coordinator). */
+  journal: ConnectionProvider;
+  /** The router's partition map. */
+  map: PartitionMapControl;
+  /**
+   * Give `target` the schema of `source`: run the cluster's migrations on it, exactly those the
+   * source's history lists. The engine checks afterwards that every moving table exists there with
+   * the same columns.
+   */
+  prepareTarget(target: string, source: string): Promise<void>;
+}
+
+/** What `createReshard` needs: access to the sharded clusters, and secrets to keep out of errors. */
+export interface ReshardEnvironment {
+  cluster(clusterId: string): ClusterAccess;
+  /** Passwords to redact from every error and event. */
+  secrets?: readonly string[];
+}
+
+/** Options of `movePartitions`. */
+export interface MovePartitionsOptions {
+  cluster: string;
+  /** Partitions to move (integers in `[0, partitions)`); any partition already on `to` is skipped. */
+  partitions: readonly number[];
+  /** Shard id of the new owner. */
+  to: string;
+  /** Keep the moved rows on the source until `cleanupMovedPartitions()`. Default false: deleted in batches. */
+  keepSource?: boolean;
+  /** Longest time writes of the moving partitions are held at cutover, ms. Default 5000. */
+  holdTimeoutMs?: number;
+  /** Most writes queued during the hold; one more aborts that cutover attempt. Default 10000. */
+  maxQueuedWrites?: number;
+  /** Cutover attempts (each bounded by `holdTimeoutMs`) before the move is rolled back. Default 3. */
+  cutoverAttempts?: number;
+  /** Start the cutover once the subscription is this close to the source, bytes. Default 1 MiB. */
+  cutoverLagBytes?: number;
+  /** Longest time for the initial copy and catch-up before the move is rolled back, ms. Default 1 h. */
+  copyTimeoutMs?: number;
+  /** Rows deleted per batch from the source after the move. Default 5000. */
+  deleteBatchSize?: number;
+  /** How often progress is read and `moveProgress` emitted, ms. Default 500. */
+  progressIntervalMs?: number;
+}
+
+/** The phases a move goes through (also the journal's states). */
+export type MoveState =
+  | 'preparing'
+  | 'copying'
+  | 'fencing'
+  | 'committing'
+  | 'committed'
+  | 'cleaning'
+  | 'done'
+  | 'rolling_back'
+  | 'rolled_back';
+
+/** One move of partitions from one source shard to one target (a journal row). */
+export interface MoveRecord {
+  id: string;
+  cluster: string;
+  source: string;
+  target: string;
+  partitions: number[];
+  state: MoveState;
+  keepSource: boolean;
+  mapVersion: number | null;
+  error: string | null;
+}
+
+/** Payload of `moveProgress`. */
+export interface MoveProgress {
+  moveId: string;
+  cluster: string;
+  source: string;
+  target: string;
+  partitions: readonly number[];
+  phase: 'copy' | 'catch-up';
+  /** Rows of the moving partitions on the source when the copy started. */
+  rowsTotal: number;
+  /** Rows copied so far (finished tables, plus the running table copies). */
+  rowsCopied: number;
+  /** Size of the moving tables on the target, bytes. */
+  bytesCopied: number;
+  /** WAL bytes the subscription still has to confirm (source's current position minus the slot's). */
+  lagBytes: number;
+  /** Tables whose initial copy is done. */
+  tablesReady: number;
+  tablesTotal: number;
+}
+
+/** Result of one cutover: how long writes were held. */
+export interface CutoverReport {
+  holdMs: number;
+  attempts: number;
+  targetPosition: string;
+  mapVersion: number;
+  /** Writes queued while held. */
+  heldWrites: number;
+}
+
+/** What `movePartitions` returns (one entry per source shard moved from). */
+export interface MoveReport {
+  cluster: string;
+  to: string;
+  moves: Array<
+    MoveRecord & { rowsCopied: number; durationMs: number; cutover: CutoverReport; deletedFromSource: number }
+  >;
+  /** Partitions that were already on `to`. */
+  skipped: number[];
+}
+
+/** Events of the engine (`reshard.on(name, listener)`). Payloads never hold passwords. */
+export interface ReshardEvents {
+  moveStarted: [MoveRecord];
+  moveStateChanged: [MoveRecord & { from: MoveState }];
+  moveProgress: [MoveProgress];
+  moveCompleted: [MoveRecord & { cutover: CutoverReport; deletedFromSource: number }];
+  moveRolledBack: [MoveRecord & { reason: string }];
+  cutoverAborted: [{ moveId: string; cluster: string; attempt: number; reason: string; holdMs: number }];
+}
