@@ -171,8 +171,8 @@ export function createReshard(env: ReshardEnvironment): Reshard {
       );
     }
     if (rec.state !== 'rolling_back') rec = await step(journal, rec, 'rolling_back', { error: reason });
-    const owned = ctx.record.partitions.filter((p) => map.owners[p] === ctx.source.id);
-    if (owned.length > 0) await ctx.cluster.map.grant(ctx.source.id, owned);
+    // A fence left by a crashed cutover is lifted: every shard's ownership follows the stored map again.
+    await ctx.cluster.map.syncOwnership();
     await dropReplication(ctx);
     await deleteInBatches(
       ctx.target.primary,
@@ -181,6 +181,7 @@ export function createReshard(env: ReshardEnvironment): Reshard {
       DEFAULTS.deleteBatchSize,
       ctx.cluster.map.guardBypass,
     );
+    await ctx.cluster.map.updateStrays(ctx.target.id, { remove: [...ctx.record.partitions] });
     rec = await step(journal, rec, 'rolled_back');
     emit('moveRolledBack', { ...rec, reason });
     return rec;
@@ -219,7 +220,10 @@ export function createReshard(env: ReshardEnvironment): Reshard {
 
   async function recoverCluster(cluster: ClusterAccess, journal: MoveJournal): Promise<RecoveredMove[]> {
     const out: RecoveredMove[] = [];
-    for (const rec of await journal.unfinished(cluster.id)) out.push(await recoverOne(cluster, journal, rec));
+    const unfinished = await journal.unfinished(cluster.id);
+    // A committed map whose new owner was not granted yet, or a fence of a crashed cutover: the stored map decides.
+    if (unfinished.length > 0) await cluster.map.syncOwnership();
+    for (const rec of unfinished) out.push(await recoverOne(cluster, journal, rec));
     return out;
   }
 
@@ -235,6 +239,8 @@ export function createReshard(env: ReshardEnvironment): Reshard {
     let rowsCopied = 0;
     try {
       await prepare(ctx);
+      // The target's copies are strays until the cutover: reads visiting every shard filter them out.
+      await cluster.map.updateStrays(ctx.target.id, { add: [...ctx.record.partitions] });
       ctx = { ...ctx, record: await step(journal, ctx.record, 'copying') };
       const last = await runCopy(ctx, {
         intervalMs: o.progressIntervalMs,
@@ -436,6 +442,8 @@ export function createReshard(env: ReshardEnvironment): Reshard {
             type,
           });
           const n = await deleteInBatches(shard.primary, scan.tables, filter, batchSize, cluster.map.guardBypass);
+          const strays = (map.strays?.[shard.id] ?? []).filter((p) => map.owners[p] !== shard.id);
+          if (strays.length > 0) await cluster.map.updateStrays(shard.id, { remove: [...strays] });
           byShard[shard.id] = n;
           deleted += n;
         }

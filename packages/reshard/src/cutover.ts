@@ -9,20 +9,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 class CutoverAbort extends Error {}
 
 /**
- * One cutover attempt, every step bounded by `holdTimeoutMs` from the moment writes are held:
+ * One cutover attempt, bounded by `holdTimeoutMs` from the moment writes are held:
  *
- * 1. hold this process's writes of the moving partitions (queued, at most `maxQueued`);
- * 2. journal `fencing`, then fence the source (its guard refuses those partitions from now on, for
- *    every instance; writes in flight finish first) and read its WAL position L;
+ * 1. hold this process's writes of the moving partitions (queued, at most `maxQueued`; the ones
+ *    running finish first);
+ * 2. journal `fencing`, then fence: the source's guard refuses those partitions from now on, for
+ *    every instance, once the writes in flight there committed; its WAL position L after the fence;
  * 3. wait until the subscription confirmed L: the target has every write the source accepted;
  * 4. copy the moving tables' sequence positions to the target (sequences are not replicated);
- * 5. journal `committing`, commit the new map version (compare-and-set) naming the target's WAL
- *    position, journal `committed`;
- * 6. release the held writes: they go to the new owner.
+ * 5. journal `committing`, commit the new map version (compare-and-set, announced; the target takes
+ *    the writes, the held ones are released to it), journal `committed`.
  *
- * Any failure or the deadline before the map commit undoes the fence (the source owns the
- * partitions again), journals `copying` and releases the writes to the source: the attempt is
- * aborted, never the writes. A commit whose outcome is unknown is settled by reading the map.
+ * The hold giving up (timeout, queue bound) or any failure before the commit releases the hold (the
+ * fence is lifted, the writes go to the source) and journals `copying`: the attempt is aborted,
+ * never the writes. A commit whose answer was lost is settled by reading the map.
  */
 export async function cutover(
   ctx: MoveContext,
@@ -31,72 +31,60 @@ export async function cutover(
   opts: { holdTimeoutMs: number; maxQueued: number; attempt: number },
 ): Promise<{ record: MoveRecord; report?: CutoverReport; abortReason?: string; holdMs: number }> {
   const { map } = ctx.cluster;
-  const before = await map.read();
+  const partitions = ctx.record.partitions;
   const t0 = performance.now();
-  const deadline = t0 + opts.holdTimeoutMs;
-  const remaining = () => deadline - performance.now();
-  let overflow = false;
-  const hold = map.hold(ctx.record.partitions, { maxQueued: opts.maxQueued, onOverflow: () => (overflow = true) });
-  const check = (what: string) => {
-    if (overflow) throw new CutoverAbort(`more than ${opts.maxQueued} writes queued (maxQueuedWrites) ${what}`);
-    if (remaining() <= 0) throw new CutoverAbort(`holdTimeoutMs (${opts.holdTimeoutMs} ms) passed ${what}`);
-  };
   let rec = record;
-  let fenced = false;
+  const hold = await map.hold(partitions, { timeoutMs: opts.holdTimeoutMs, maxQueued: opts.maxQueued });
+  const check = (what: string) => {
+    if (hold.signal.aborted) {
+      const why = hold.signal.reason instanceof Error ? hold.signal.reason.message : 'the hold gave up';
+      throw new CutoverAbort(`${why} (${what})`);
+    }
+  };
   try {
     rec = await journal.transition(rec, 'fencing');
     check('before the fence');
-    fenced = true;
-    const lsn = await map.revoke(ctx.source.id, ctx.record.partitions, Math.max(1, remaining()));
-    check('while fencing the source');
+    const positions = await hold.fence();
+    const lsn = positions[ctx.source.id];
+    if (!lsn) throw new Error(`the fence returned no WAL position for the source ${ctx.source.id}`);
     const name = replicationName(rec.id);
     for (;;) {
-      const s = await slotState(ctx.source.primary, name, lsn);
-      if (!s.exists) throw new CutoverAbort(`the replication slot ${name} is gone`);
-      if (s.reached) break;
       check(`before the target caught up to ${lsn}`);
+      const s = await slotState(ctx.source.primary, name, lsn);
+      if (!s.exists) throw new Error(`the replication slot ${name} is gone from ${ctx.source.id}`);
+      if (s.reached) break;
       await sleep(2);
     }
     await syncSequences(ctx);
-    const targetPosition = await currentLsn(ctx.target.primary);
     check('before the map commit');
     rec = await journal.transition(rec, 'committing');
+    const owners: Record<number, string> = {};
+    for (const p of partitions) owners[p] = ctx.target.id;
+    const heldWrites = hold.maxQueuedSeen;
     let version: number;
     try {
-      version = await map.commit({
-        expectedVersion: before.version,
-        partitions: ctx.record.partitions,
-        from: ctx.source.id,
-        to: ctx.target.id,
-        targetPosition,
-      });
+      version = (await hold.commit(owners)).version;
     } catch (err) {
       const now = await map.read();
-      if (!ctx.record.partitions.every((p) => now.owners[p] === ctx.target.id)) throw err;
+      if (!partitions.every((p) => now.owners[p] === ctx.target.id)) throw err;
       version = now.version;
     }
-    rec = await journal.transition(rec, 'committed', { mapVersion: version });
     const holdMs = performance.now() - t0;
-    hold.release();
+    rec = await journal.transition(rec, 'committed', { mapVersion: version });
+    const targetPosition = await currentLsn(ctx.target.primary);
     return {
       record: rec,
       holdMs,
-      report: {
-        holdMs,
-        attempts: opts.attempt,
-        targetPosition,
-        mapVersion: version,
-        heldWrites: hold.queued ?? 0,
-      },
+      report: { holdMs, attempts: opts.attempt, targetPosition, mapVersion: version, heldWrites },
     };
   } catch (err) {
+    const holdMs = performance.now() - t0;
     try {
+      await hold.release();
       if (rec.state === 'committing') {
         const now = await map.read();
-        if (ctx.record.partitions.every((p) => now.owners[p] === ctx.target.id)) {
+        if (partitions.every((p) => now.owners[p] === ctx.target.id)) {
           rec = await journal.transition(rec, 'committed', { mapVersion: now.version });
-          const holdMs = performance.now() - t0;
-          hold.release();
           return {
             record: rec,
             holdMs,
@@ -104,18 +92,19 @@ export async function cutover(
           };
         }
       }
-      if (fenced) await map.grant(ctx.source.id, ctx.record.partitions);
       if (rec.state !== 'copying') rec = await journal.transition(rec, 'copying');
     } catch (undo) {
-      hold.release();
       throw new PgmError(
         'MOVE_NEEDS_RECOVERY',
         `The cutover of move ${rec.id} ("${ctx.cluster.id}") failed and could not be undone (${(undo as Error).message}); run recoverMoves()`,
         { clusterId: ctx.cluster.id, cause: err },
       );
     }
-    hold.release();
-    if (err instanceof CutoverAbort) return { record: rec, abortReason: err.message, holdMs: performance.now() - t0 };
+    if (err instanceof CutoverAbort) return { record: rec, abortReason: err.message, holdMs };
+    const code = (err as { code?: string }).code;
+    if (err instanceof PgmError && (code === 'MOVE_ABORTED' || code === 'PARTITION_MAP_CONFLICT')) {
+      return { record: rec, abortReason: err.message, holdMs };
+    }
     throw err;
   }
 }

@@ -17,6 +17,7 @@ export { replicationName } from './replication.js';
 export { CONTROL_SCHEMA, defaultHashType, helperDdl, helperTable, partitionPredicate } from './row-filter.js';
 export type {
   ClusterAccess,
+  CutoverHold,
   CutoverReport,
   MovePartitionsOptions,
   MoveProgress,
@@ -28,5 +29,4 @@ export type {
   ReshardEnvironment,
   ReshardEvents,
   ShardAccess,
-  WriteHold,
 } from './types.js';

@@ -19,50 +19,50 @@ export interface PartitionMapView {
   version: number;
   /** `owners[p]` is the id of the shard holding partition `p`. */
   owners: readonly string[];
+  /** Partitions whose rows a shard holds without owning them (copies before a cutover, rows kept after). */
+  strays?: Readonly<Record<string, readonly number[]>>;
 }
 
-/** Writes held for some partitions (see `PartitionMapControl.hold`). */
-export interface WriteHold {
-  /** Let the held writes go, to the owner of the map in force then. Idempotent. */
-  release(): void;
-  /** Writes queued so far (for reports). */
-  readonly queued?: number;
+/**
+ * The routing side of one cutover in this process (the router's `PartitionHold`): writes and
+ * `session` reads of the held partitions wait until it ends.
+ */
+export interface CutoverHold {
+  /** Aborted when the hold gives up on its own (its timeout, or too many statements queued). */
+  readonly signal: AbortSignal;
+  /** Statements waiting now. */
+  readonly queued: number;
+  /** The most statements that waited at once. */
+  readonly maxQueuedSeen: number;
+  /**
+   * Fence: every shard stops taking writes for the held partitions (its ownership guard refuses
+   * them, whatever map the writing instance has), after the writes in flight there committed.
+   * Resolves to each fenced shard's WAL position afterwards: what the copy must reach.
+   */
+  fence(): Promise<Record<string, string>>;
+  /**
+   * Commit the new owners (`{ [partition]: shardId }`): compare-and-set of the map version, announced;
+   * the new owners take writes, the held statements are released to them. Session reads routed to a
+   * new owner see at least its WAL position at the commit.
+   */
+  commit(owners: Readonly<Record<number, string>>): Promise<{ version: number }>;
+  /** Give up without a change: lift the fence, release the held statements to the owners in force. */
+  release(): Promise<void>;
 }
 
 /**
  * What the move engine needs from the router's durable partition map and the shards' ownership
- * guard. The facade implements it over the router; the engine never keeps a map or a fence of its own.
+ * guard. The facade implements it over the router; the engine keeps no map and no fence of its own.
  */
 export interface PartitionMapControl {
   /** The map in force, read from its durable home (not a cached copy). */
   read(): Promise<PartitionMapView>;
-  /**
-   * Queue new writes for these partitions in this process until `release()`. When more than
-   * `maxQueued` wait, `onOverflow` is called (the cutover then aborts and releases; writes are
-   * never refused because of the hold).
-   */
-  hold(partitions: readonly number[], options: { maxQueued: number; onOverflow: () => void }): WriteHold;
-  /**
-   * Fence: `shard` stops taking writes for `partitions` (its ownership guard refuses them, whatever
-   * map the writing instance has); waits for writes in flight there. Returns the shard's WAL position
-   * after the fence: every write it accepted for those partitions is before it.
-   */
-  revoke(shard: string, partitions: readonly number[], timeoutMs: number): Promise<string>;
-  /** Undo a fence (an aborted cutover): `shard` takes writes for `partitions` again. */
-  grant(shard: string, partitions: readonly number[]): Promise<void>;
-  /**
-   * Commit a new map version in which `partitions` belong to `to`, if the version in force is still
-   * `expectedVersion` (compare-and-set), let `to` take writes for them, and announce the version.
-   * Returns the new version. `targetPosition` is the target's WAL position once it caught up: session
-   * reads routed there must see at least it (read-your-writes across the cutover).
-   */
-  commit(change: {
-    expectedVersion: number;
-    partitions: readonly number[];
-    from: string;
-    to: string;
-    targetPosition: string;
-  }): Promise<number>;
+  /** Hold this process's writes of `partitions` (bounded by `timeoutMs` and `maxQueued`); resolves once those running finished. */
+  hold(partitions: readonly number[], options: { timeoutMs: number; maxQueued: number }): Promise<CutoverHold>;
+  /** Record that `shard` holds (`add`) or no longer holds (`remove`) rows of partitions it does not own. */
+  updateStrays(shard: string, change: { add?: number[]; remove?: number[] }): Promise<void>;
+  /** Make every shard's ownership agree with the stored map (recovery). */
+  syncOwnership(): Promise<void>;
   /** Transaction setting that lets the engine delete rows of partitions a shard does not own (cleanup). */
   readonly guardBypass: { name: string; value: string };
 }
