@@ -49,12 +49,23 @@ import {
 import {
   CACHE_EVENTS,
   MIGRATION_EVENTS,
+  RESHARD_EVENTS,
   type PgMultiverseEvents,
   ROUTER_EVENTS,
   TRANSACTION_EVENTS,
 } from './events.js';
+import {
+  createReshard,
+  type MovePartitionsOptions,
+  type MoveReport,
+  type RebalanceOptions,
+  type RebalanceReport,
+  type RecoveredMove,
+  type Reshard,
+} from '@pg-multiverse/reshard';
 import { type CacheMetrics, MetricsCollector, type SystemMetrics, toPrometheus } from './metrics.js';
 import type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
+import { reshardEnvironment } from './reshard-environment.js';
 import { SPAN_STATUS_ERROR } from './tracing.js';
 
 /** What `withTransaction`'s callback receives (see `@pg-multiverse/tx`). */
@@ -74,6 +85,7 @@ export class PgMultiverse extends EventEmitter {
   private cache: QueryCache | undefined;
   private tm: TransactionManager | undefined;
   private mm: MigrationManager | undefined;
+  private reshard: Reshard | undefined;
   private metrics: MetricsCollector | undefined;
   private secrets: string[] = [];
   private closed = false;
@@ -613,6 +625,62 @@ export class PgMultiverse extends EventEmitter {
     const report = await tm.recover();
     if (report.reason !== undefined) report.reason = redactSecrets(report.reason, this.secrets);
     return report;
+  }
+
+  // ---- partition moves (sharded clusters) ----------------------------------------------------
+
+  private needReshard(): Reshard {
+    const router = this.need();
+    if (!this.reshard) {
+      this.reshard = createReshard(
+        reshardEnvironment(
+          router,
+          () => this.mm,
+          (fn) => runWithStatementContext({}, fn),
+        ),
+      );
+      this.forward(this.reshard, RESHARD_EVENTS);
+    }
+    return this.reshard;
+  }
+
+  private async redacting<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw err instanceof Error ? redactError(err, this.secrets) : err;
+    }
+  }
+
+  /**
+   * Move partitions of a sharded cluster to another listed shard, online: copy by logical
+   * replication, a bounded hold of their writes at the cutover, a new partition map version,
+   * cleanup. See `@pg-multiverse/reshard` for every step and guarantee.
+   */
+  async movePartitions(options: MovePartitionsOptions): Promise<MoveReport> {
+    const r = this.needReshard();
+    return this.redacting(() => r.movePartitions(options));
+  }
+
+  /** Spread the partitions of a sharded cluster evenly over `servers` (`dryRun`: only the plan). */
+  async rebalance(options: RebalanceOptions & { cluster: string }): Promise<RebalanceReport> {
+    const r = this.needReshard();
+    return this.redacting(() => r.rebalance(options));
+  }
+
+  /** Finish or roll back the moves of a cluster that a crash interrupted. */
+  async recoverMoves(options: { cluster: string }): Promise<RecoveredMove[]> {
+    const r = this.needReshard();
+    return this.redacting(() => r.recoverMoves(options));
+  }
+
+  /** Delete the rows moves kept on their sources (`keepSource`). */
+  async cleanupMovedPartitions(options: {
+    cluster: string;
+    batchSize?: number;
+  }): Promise<{ deleted: number; byShard: Record<string, number> }> {
+    const r = this.needReshard();
+    return this.redacting(() => r.cleanupMovedPartitions(options));
   }
 
   // ---- migrations -------------------------------------------------------------------------

@@ -1,0 +1,186 @@
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgMultiverse } from '../src/index.js';
+import {
+  CLUSTER,
+  type Harness,
+  keysIn,
+  leftovers,
+  misplacedRows,
+  PARTITIONS,
+  partitionOf,
+  partitionSummary,
+  percentile,
+  SCHEMA,
+  startHarness,
+  storedMap,
+} from './fixtures/move-harness.js';
+import { startLoad } from './fixtures/move-load.js';
+
+// Issue 19: partitions move online from two shard servers to a third one added later, under
+// continuous load (8 writers inserting and updating keys of the moving partitions, 8 readers),
+// on real servers with streaming replicas and logical replication.
+const HOLD_TIMEOUT_MS = 15_000;
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ replicas: 1 });
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+/** Rows for every partition, written straight to their owners and to the control copy. */
+async function seed(keys: number[], owners: readonly string[]): Promise<void> {
+  const byOwner = new Map<string, number[]>();
+  for (const k of keys) byOwner.set(owners[partitionOf(k)]!, [...(byOwner.get(owners[partitionOf(k)]!) ?? []), k]);
+  for (const [owner, ks] of byOwner) {
+    await h.admin[owner]!.query(
+      `INSERT INTO ${SCHEMA}.orders (user_id, id, v, note) SELECT k, g, 0, repeat('x', 40) FROM unnest($1::int8[]) AS k, generate_series(1, 20) AS g`,
+      [ks],
+    );
+  }
+  await h.control.query(
+    `INSERT INTO ${SCHEMA}.orders (user_id, id, v, note) SELECT k, g, 0, repeat('x', 40) FROM unnest($1::int8[]) AS k, generate_series(1, 20) AS g`,
+    [keys],
+  );
+}
+
+async function expectConsistent(): Promise<readonly string[]> {
+  const owners = (await storedMap(h)).owners;
+  expect(await misplacedRows(h, owners)).toEqual({ 'shard-0': 0, 'shard-1': 0, 'shard-2': 0 });
+  for (let p = 0; p < PARTITIONS; p++) {
+    const s = await partitionSummary(h, owners[p]!, p);
+    expect(s.shard, `partition ${p} on ${owners[p]}`).toEqual(s.control);
+  }
+  expect(await leftovers(h)).toEqual([]);
+  return owners;
+}
+
+describe('movePartitions: a third server added, partitions moved under load', () => {
+  it('copies, cuts over and cleans up with no write lost, duplicated or sent to the old owner', async () => {
+    // Two shard servers, the schema from the migrations, rows in every partition.
+    const first = new PgMultiverse({ enableMigrations: true, migrations: { migrationsPath: h.migrationsDir } });
+    await first.initialize(h.config2);
+    await first.migrate();
+    await first.close();
+    await seed(
+      Array.from({ length: 400 }, (_, i) => i + 1),
+      Array.from({ length: PARTITIONS }, (_, p) => `shard-${p % 2}`),
+    );
+
+    // The third server is added (no partitions): its schema comes from the move.
+    const pgm = new PgMultiverse({ enableMigrations: true, migrations: { migrationsPath: h.migrationsDir } });
+    await pgm.initialize(h.config3);
+    try {
+      const moving = [2, 5]; // one from each source
+      const progress: number[] = [];
+      const states: Array<{ state: string; at: number; id: string }> = [];
+      pgm.on('moveProgress', (p) => progress.push(p.rowsCopied));
+      pgm.on('moveStateChanged', (m) => states.push({ state: m.state, at: performance.now(), id: m.id }));
+      const load = startLoad(pgm, h.control, { writers: 8, readers: 8, keys: keysIn(moving, 64, 10_000) });
+      await new Promise((r) => setTimeout(r, 300));
+      const report = await pgm.movePartitions({
+        cluster: CLUSTER,
+        partitions: moving,
+        to: 'shard-2',
+        holdTimeoutMs: HOLD_TIMEOUT_MS,
+        progressIntervalMs: 200,
+      });
+      await new Promise((r) => setTimeout(r, 300)); // writes go on after the cutover
+      const result = await load.stop();
+
+      expect(report.moves.map((m) => [m.source, m.partitions])).toEqual([
+        ['shard-0', [2]],
+        ['shard-1', [5]],
+      ]);
+      expect(report.moves.every((m) => m.state === 'done' && m.deletedFromSource > 0)).toBe(true);
+      expect(progress.length).toBeGreaterThan(0);
+      // Every write acknowledged, each session read saw its own write, every read answered.
+      expect(result.errors).toEqual([]);
+      expect(result.refused).toBe(0);
+      expect(result.rywViolations).toEqual([]);
+      expect(result.readErrors).toEqual([]);
+      expect(result.writes.length).toBeGreaterThan(50);
+      expect(result.reads).toBeGreaterThan(50);
+
+      // No write reached the old owner after the cutover, and writes went to the new one.
+      for (const m of report.moves) {
+        const committedAt = states.find((s) => s.id === m.id && s.state === 'committed')!.at;
+        const late = result.writes.filter(
+          (w) => m.partitions.includes(w.partition) && w.startMs > committedAt && w.port !== h.serverPort['shard-2'],
+        );
+        expect(late).toEqual([]);
+      }
+      expect(result.writes.some((w) => w.port === h.serverPort['shard-2'])).toBe(true);
+
+      // The hold on writes: each cutover's length, and the latency of writes issued while it lasted.
+      const held: number[] = [];
+      for (const m of report.moves) {
+        const from = states.find((s) => s.id === m.id && s.state === 'fencing')!.at;
+        const to = states.find((s) => s.id === m.id && s.state === 'committed')!.at;
+        for (const w of result.writes) {
+          if (m.partitions.includes(w.partition) && w.startMs >= from && w.startMs <= to) held.push(w.endMs - w.startMs);
+        }
+      }
+      held.sort((a, b) => a - b);
+      const holds = report.moves.map((m) => m.cutover.holdMs);
+      console.log(
+        `write hold: cutovers ${holds.map((x) => x.toFixed(1)).join(', ')} ms; writes issued during a hold: n=${held.length} p50=${percentile(held, 50).toFixed(1)} ms p99=${percentile(held, 99).toFixed(1)} ms (holdTimeoutMs ${HOLD_TIMEOUT_MS})`,
+      );
+      for (const x of holds) expect(x).toBeLessThanOrEqual(HOLD_TIMEOUT_MS);
+      expect(percentile(held, 99)).toBeLessThanOrEqual(HOLD_TIMEOUT_MS);
+
+      // Every row on exactly the shard the new map names; counts and checksums equal the control copy.
+      const owners = await expectConsistent();
+      expect(moving.map((p) => owners[p])).toEqual(['shard-2', 'shard-2']);
+    } finally {
+      await pgm.close();
+    }
+  });
+
+  it('rebalance: the dry run prints the plan, the run spreads the partitions evenly', async () => {
+    const pgm = new PgMultiverse({ enableMigrations: true, migrations: { migrationsPath: h.migrationsDir } });
+    await pgm.initialize(h.config3);
+    try {
+      const dry = await pgm.rebalance({ cluster: CLUSTER, servers: ['shard-1', 'shard-2'], dryRun: true });
+      expect(dry.dryRun).toBe(true);
+      expect(dry.moves).toEqual([]);
+      expect(dry.plan.after).toEqual({ 'shard-0': 0, 'shard-1': 4, 'shard-2': 4 });
+      expect(dry.text).toMatch(/shard-0: 3 -> 0 partitions/);
+      expect(dry.text).toMatch(/move [\d,]+ from shard-0 to shard-1/);
+      // Nothing moved by the dry run.
+      expect((await storedMap(h)).owners.filter((o) => o === 'shard-0')).toHaveLength(3);
+
+      const load = startLoad(pgm, h.control, { writers: 2, readers: 2, keys: keysIn([0, 4, 6], 16, 20_000) });
+      const run = await pgm.rebalance({ cluster: CLUSTER, servers: ['shard-1', 'shard-2'], holdTimeoutMs: HOLD_TIMEOUT_MS });
+      const result = await load.stop();
+      expect(result.errors).toEqual([]);
+      expect(result.rywViolations).toEqual([]);
+      expect(run.moves.flatMap((r) => r.moves).length).toBe(dry.plan.moves.length);
+      const owners = await expectConsistent();
+      expect(owners.filter((o) => o === 'shard-1')).toHaveLength(4);
+      expect(owners.filter((o) => o === 'shard-2')).toHaveLength(4);
+    } finally {
+      await pgm.close();
+    }
+  });
+
+  it('refuses bad input with errors that say what to do', async () => {
+    const pgm = new PgMultiverse();
+    await pgm.initialize(h.config3);
+    try {
+      const bad = async (o: Parameters<PgMultiverse['movePartitions']>[0]) => pgm.movePartitions(o).catch((e) => e);
+      expect((await bad({ cluster: CLUSTER, partitions: [8], to: 'shard-2' })).message).toMatch(/not an integer in \[0, 8\)/);
+      expect((await bad({ cluster: CLUSTER, partitions: [1], to: 'shard-9' })).message).toMatch(
+        /no shard "shard-9".*shard-0, shard-1, shard-2/,
+      );
+      expect((await bad({ cluster: 'nope', partitions: [1], to: 'shard-2' })).code).toBe('UNKNOWN_CLUSTER');
+      const unknownOption = await bad({ cluster: CLUSTER, partitions: [1], to: 'shard-2', holdTimeout: 5 } as never);
+      expect(unknownOption.message).toMatch(/unknown option "holdTimeout"/);
+    } finally {
+      await pgm.close();
+    }
+  });
+});
