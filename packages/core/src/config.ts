@@ -92,6 +92,29 @@ export interface ShardConfig {
   id?: string;
   primary: NodeConfig;
   replicas?: NodeConfig[];
+  /**
+   * The partitions this server holds (integers in `[0, partitions)`). Either every shard lists
+   * them or none does; each partition is held by exactly one shard, and a shard may hold none
+   * (a server just added, waiting for a move). Default: partition `p` on `shards[p % shards.length]`.
+   * This is the seed of the cluster's partition map; once stored, the stored map is in force.
+   */
+  partitions?: number[];
+}
+
+/**
+ * Where a sharded cluster's partition map is stored and how instances follow it
+ * (clusters with listed `shards` only).
+ */
+export interface PartitionMapConfig {
+  /** Cluster id whose primary stores the map. Default: this cluster's first shard. */
+  coordinator?: string;
+  /** Schema of the control tables (on the coordinator and on every shard). Default `pgm_sharding`. */
+  schema?: string;
+  /**
+   * A write refused by a shard that no longer owns its partition waits this long for a newer map
+   * version (NOTIFY, or a reload) before failing with `PARTITION_NOT_OWNED`. Default 30000 ms.
+   */
+  rerouteTimeoutMs?: number;
 }
 
 export interface ShardingConfig {
@@ -104,10 +127,15 @@ export interface ShardingConfig {
   /** Type of the key for PostgreSQL-compatible hashing. Default `int8` for numbers/bigints, `text` for strings. */
   keyType?: ShardKeyType;
   /**
-   * Servers holding the partitions. Partition `p` lives on `shards[p % shards.length]`.
-   * Default: the cluster's own primary/replicas hold every partition.
+   * Servers holding the partitions: each shard's `partitions`, or by default partition `p`
+   * on `shards[p % shards.length]`. Default: the cluster's own primary/replicas hold every partition.
    */
   shards?: ShardConfig[];
+  /**
+   * The durable, versioned partition map (clusters with listed `shards`): stored on the coordinator,
+   * followed by every instance. `false`: route by the configuration alone (no control tables, no moves).
+   */
+  partitionMap?: PartitionMapConfig | false;
   /** Custom shard function: returns a partition in `[0, partitions)`. */
   shardFunction?: (key: unknown, partitions: number) => number;
 }

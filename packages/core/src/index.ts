@@ -8,6 +8,7 @@ export type {
   LoadBalancingConfig,
   NodeConfig,
   NodeConnectionConfig,
+  PartitionMapConfig,
   PoolOptions,
   ReadPreference,
   SchemaOptions,
@@ -129,3 +130,8 @@ export {
   validatePgMultiverseOptions,
   validateRouterOptions,
 } from './validate-options.js';
+export {
+  DEFAULT_PARTITION_MAP_SCHEMA,
+  type NormalizedPartitionMapConfig,
+  placePartitions,
+} from './validate-partitions.js';

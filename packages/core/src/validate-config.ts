@@ -11,6 +11,7 @@ import type {
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { collectSecrets } from './redact.js';
 import { checkKnownKeys, checkLoadBalancing, checkPoolOptions } from './validate-options.js';
+import { checkPartitionMapConfig, type NormalizedPartitionMapConfig, placePartitions } from './validate-partitions.js';
 
 /** A node after validation: id and role assigned, connection as an object. */
 export interface NormalizedNode {
@@ -29,6 +30,8 @@ export interface NormalizedShard {
   id: string;
   primary: NormalizedNode;
   replicas: NormalizedNode[];
+  /** The partitions this shard holds by the configuration (its `partitions`, or the default `p % n`), sorted. */
+  partitions: number[];
 }
 
 export interface NormalizedCluster {
@@ -39,7 +42,11 @@ export interface NormalizedCluster {
   readPreference: ReadPreference;
   consistencyLevel: ConsistencyLevel;
   maxLagMs: number;
-  sharding?: Omit<ShardingConfig, 'shards'> & { shards: NormalizedShard[] };
+  sharding?: Omit<ShardingConfig, 'shards' | 'partitionMap'> & {
+    shards: NormalizedShard[];
+    /** Where the partition map is stored (`false`: configuration only; also when no shards are listed). */
+    partitionMap: NormalizedPartitionMapConfig | false;
+  };
   loadBalancing: LoadBalancingConfig;
   connectionPool: PoolOptions;
   priority: number;
@@ -353,7 +360,12 @@ export function validateConfiguration(config: unknown, options: ValidateOptions 
       const sp = `${p}.sharding`;
       if (!isObj(s)) issues.push({ path: sp, message: 'must be an object { strategy: "hash", key, partitions }' });
       else {
-        checkKnownKeys(s, ['strategy', 'key', 'partitions', 'keyType', 'shards', 'shardFunction'], sp, issues);
+        checkKnownKeys(
+          s,
+          ['strategy', 'key', 'partitions', 'keyType', 'shards', 'shardFunction', 'partitionMap'],
+          sp,
+          issues,
+        );
         if (s.strategy !== 'hash')
           issues.push({
             path: `${sp}.strategy`,
@@ -375,7 +387,11 @@ export function validateConfiguration(config: unknown, options: ValidateOptions 
         if (s.shards !== undefined) {
           if (!Array.isArray(s.shards) || s.shards.length === 0)
             issues.push({ path: `${sp}.shards`, message: 'must be a non-empty array of { primary, replicas }' });
-          else if (typeof s.partitions === 'number' && s.shards.length > s.partitions)
+          else if (
+            typeof s.partitions === 'number' &&
+            s.shards.length > s.partitions &&
+            !s.shards.some((sh) => isObj(sh) && sh.partitions !== undefined)
+          )
             issues.push({
               path: `${sp}.shards`,
               message: `has ${s.shards.length} shards for ${s.partitions} partitions; a shard without a partition would never be used`,
@@ -387,7 +403,9 @@ export function validateConfiguration(config: unknown, options: ValidateOptions 
                 issues.push({ path: shp, message: 'must be an object { primary, replicas }' });
                 return;
               }
-              checkKnownKeys(sh, ['id', 'primary', 'replicas'], shp, issues, { replica: 'write replicas: [...]' });
+              checkKnownKeys(sh, ['id', 'primary', 'replicas', 'partitions'], shp, issues, {
+                replica: 'write replicas: [...]',
+              });
               const sid = typeof sh.id === 'string' && sh.id ? sh.id : `shard-${i}`;
               let pn: NodeConnectionConfig | undefined;
               if (sh.primary === undefined) issues.push({ path: `${shp}.primary`, message: 'is required' });
@@ -397,16 +415,31 @@ export function validateConfiguration(config: unknown, options: ValidateOptions 
                 const rn = checkNode(r, `${shp}.replicas[${j}]`, issues);
                 if (rn) rs.push(normNode(r, rn, clusterId, 'replica', `${sid}/replica-${j + 1}`, pool, weights, sid));
               });
+              if (shards.some((x) => x.id === sid))
+                issues.push({ path: `${shp}.id`, message: `shard id "${sid}" is used twice in this cluster` });
               if (pn && sh.primary)
                 shards.push({
                   id: sid,
                   primary: normNode(sh.primary, pn, clusterId, 'primary', `${sid}/primary`, pool, weights, sid),
                   replicas: rs,
+                  partitions: [],
                 });
             });
+          if (shards.length === s.shards.length && typeof s.partitions === 'number' && s.partitions >= 1) {
+            const placed = placePartitions(
+              shards.map((x, i) => ({ id: x.id, partitions: (s.shards![i] as { partitions?: unknown }).partitions })),
+              s.partitions,
+              sp,
+              issues,
+            );
+            shards.forEach((x, i) => {
+              x.partitions = placed[i]!;
+            });
+          }
         }
-        const { shards: _ignored, ...rest } = s;
-        sharding = { ...rest, shards };
+        const pm = checkPartitionMapConfig(s.partitionMap, `${sp}.partitionMap`, issues);
+        const { shards: _ignored, partitionMap: _pm, ...rest } = s;
+        sharding = { ...rest, shards, partitionMap: shards.length > 0 ? pm : false };
       }
     }
     if (primary && issues.length === 0) {
@@ -425,6 +458,14 @@ export function validateConfiguration(config: unknown, options: ValidateOptions 
         priority: typeof c.priority === 'number' ? c.priority : 0,
       };
     }
+  }
+  for (const c of Object.values(clusters)) {
+    const coordinator = c.sharding?.partitionMap ? c.sharding.partitionMap.coordinator : undefined;
+    if (coordinator !== undefined && !ids.includes(coordinator))
+      issues.push({
+        path: `${c.id}.sharding.partitionMap.coordinator`,
+        message: `names no cluster of this configuration: "${coordinator}" (clusters: ${ids.join(', ')})`,
+      });
   }
   if (issues.length > 0) throw new ConfigError(issues);
   const nodes: NormalizedNode[] = [];

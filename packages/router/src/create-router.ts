@@ -18,6 +18,9 @@ import {
 import { createExecutor, parseLsnStrict } from './executor.js';
 import { createHealthMonitor, monitorSettings } from './health-monitor.js';
 import { clusterHealth, snapshotNode } from './health-report.js';
+import type { PartitionHold } from './partition-map/hold.js';
+import type { PartitionMap } from './partition-map/map.js';
+import { createPartitionMaps, type HoldPartitionsOptions } from './partition-map/partition-maps.js';
 import { wrapQueryError } from './pg-errors.js';
 import { createPlanner, Plan } from './planner.js';
 import { createSchemaRegistry } from './schema-registry.js';
@@ -85,6 +88,37 @@ export interface Router {
   holdUntil(target: { clusterId: string; shardId?: string }, task: () => Promise<unknown>): void;
   /** Partition and shard id of a shard key on a sharded cluster. */
   shardFor(clusterId: string, shardKey: unknown): { partition: number; shardId?: string };
+  /**
+   * The partition map in force of a cluster sharded over listed shards: `{ version, partitions,
+   * owners, moved, strays }` (immutable; see README "Partition map").
+   */
+  partitionMap(clusterId: string): PartitionMap;
+  /** Read the stored map now and switch to it if it is newer. */
+  reloadPartitionMap(clusterId: string): Promise<PartitionMap>;
+  /**
+   * The routing side of a move's cutover: from now on, writes and `session` reads routed by this
+   * router to `partitions` wait (resolves once those already running finished). See `PartitionHold`.
+   */
+  holdPartitions(options: HoldPartitionsOptions): Promise<PartitionHold>;
+  /** Make every shard's ownership (what its guard accepts writes for) agree with the stored map. Recovery only. */
+  syncPartitionOwnership(clusterId: string): Promise<Record<string, number[]>>;
+  /** Install the ownership guard on every shard's tables carrying the shard key (idempotent): `{ shardId: tables }`. */
+  installPartitionGuards(clusterId: string): Promise<Record<string, string[]>>;
+  /** Record that `shardId` holds (or no longer holds) rows of partitions it does not own; a new map version. */
+  updatePartitionStrays(
+    clusterId: string,
+    shardId: string,
+    change: { add?: number[]; remove?: number[] },
+  ): Promise<PartitionMap>;
+  /**
+   * For a read that visits every shard: a SQL predicate keeping only the rows of partitions `shardId`
+   * owns (by `column`, default the shard key), or `undefined` when that shard holds no stray rows.
+   */
+  partitionFilter(
+    clusterId: string,
+    shardId: string,
+    column?: string,
+  ): { partitions: number[]; sql: string } | undefined;
   registerSchema(schema: string, clusterId: string, options?: SchemaOptions): void;
   /** schema -> cluster id. */
   schemas(): Record<string, string>;
@@ -171,6 +205,12 @@ export function createRouter(
   const analyzer = createSqlAnalyzer(options.writeFunctions ? { writeFunctions: options.writeFunctions } : {});
   const planner = createPlanner(registry, analyzer, settings);
   const executor = createExecutor({ emitter, emit, secrets, monitor: () => monitor, kindOf: planner.kindOf });
+  const maps = createPartitionMaps({
+    clusters,
+    emit,
+    secrets,
+    schemasOf: (id) => Object.entries(registry.schemas()).flatMap(([schema, owner]) => (owner === id ? [schema] : [])),
+  });
   let closed = false;
 
   function open(): void {
@@ -185,7 +225,7 @@ export function createRouter(
     } catch (err) {
       return Promise.reject(err);
     }
-    return executor.execute<R>(plan, params);
+    return maps.execute<R>(plan, params, executor.execute);
   }
 
   /** The group for a shard key; a cluster with one group (unsharded, or sharded without listed shards) needs none. */
@@ -276,6 +316,8 @@ export function createRouter(
     async start() {
       open();
       if (!options.lazyConnect) await connectAll();
+      // The partition maps in force (stored on each coordinator, seeded from the configuration once).
+      await maps.start();
       await Promise.all(
         [...nodes()].map(async (n) => {
           const min = n.pool.min ?? 0;
@@ -301,7 +343,7 @@ export function createRouter(
       } catch (err) {
         return Promise.reject(err);
       }
-      return executor.execute<R>(eo?.readOrigin ? plan.withOrigin() : plan, params);
+      return maps.execute<R>(eo?.readOrigin ? plan.withOrigin() : plan, params, executor.execute);
     },
     resolveCluster: (schema, shardKey) => registry.resolve(schema, shardKey),
     primary(clusterId, shardKey) {
@@ -333,6 +375,28 @@ export function createRouter(
       }
       (g.holds ??= []).push(task);
     },
+    partitionMap: (clusterId) => maps.current(clusterId),
+    reloadPartitionMap(clusterId) {
+      open();
+      return maps.reload(clusterId);
+    },
+    holdPartitions(o) {
+      open();
+      return maps.hold(o);
+    },
+    syncPartitionOwnership(clusterId) {
+      open();
+      return maps.syncOwnership(clusterId);
+    },
+    installPartitionGuards(clusterId) {
+      open();
+      return maps.installGuards(clusterId);
+    },
+    updatePartitionStrays(clusterId, shardId, change) {
+      open();
+      return maps.updateStrays(clusterId, shardId, change);
+    },
+    partitionFilter: (clusterId, shardId, column) => maps.filter(clusterId, shardId, column),
     shardFor(clusterId, shardKey) {
       const { partition, group } = chooseShard(registry.cluster(clusterId), shardKey);
       return { partition, ...(group.shardId ? { shardId: group.shardId } : {}) };
@@ -398,6 +462,7 @@ export function createRouter(
       if (closed) return;
       closed = true;
       monitor.stop();
+      await maps.close();
       await Promise.allSettled([...nodes()].map((n) => (n.ownsProvider ? n.provider.end() : undefined)));
     },
   };

@@ -21,6 +21,11 @@ export {
   type ShardKey,
 } from './hash-shard.js';
 export { formatLsn, parseLsn } from './lsn.js';
+export { GUARD_TRIGGER } from './partition-map/guard.js';
+export type { PartitionHold, PartitionHoldState } from './partition-map/hold.js';
+export { type PartitionMap, type PartitionMove, partitionsOf } from './partition-map/map.js';
+export type { HoldPartitionsOptions } from './partition-map/partition-maps.js';
+export { GUARD_SETTING, NOT_OWNER_SQLSTATE, PARTITION_MAP_CHANNEL } from './partition-map/store.js';
 export { isConnectionError, isRetryableRead } from './pg-errors.js';
 export { RoutedQueryResult } from './routed-result.js';
 export {
@@ -39,6 +44,8 @@ export type {
   ExecuteOptions,
   NodeHealth,
   NodeSnapshot,
+  PartitionMapChangedEvent,
+  PartitionsReleasedEvent,
   QueryExecutedEvent,
   QueryPlan,
   RoutedResult,
@@ -47,5 +54,6 @@ export type {
   RouteReason,
   RouterEvents,
   RouterOptions,
+  RouterWarning,
   SchemaEntry,
 } from './types.js';

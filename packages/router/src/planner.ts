@@ -45,6 +45,8 @@ export class Plan implements QueryPlan, ReadRequest {
   readonly sessionLsn: bigint | undefined;
   readonly exclude: NodeRuntime | undefined = undefined;
   readonly fallbackToPrimary: boolean;
+  /** Set by the planner on sharded clusters; the partition map routes by it (partition-map/). */
+  partition: number | undefined = undefined;
   private fresh: Freshness | undefined;
 
   constructor(
@@ -197,7 +199,8 @@ export function createPlanner(
       const analysis = analyzer.analyze(sql);
       const kind = o.kind ?? analysis.kind;
       const c = clusterFor(o);
-      const g = c.cfg.sharding ? chooseShard(c, o.shardKey).group : c.groups[0]!;
+      const shard = c.cfg.sharding ? chooseShard(c, o.shardKey) : undefined;
+      const g = shard ? shard.group : c.groups[0]!;
       const token = o.sessionToken ?? currentSession();
       const entry = o.schema !== undefined ? registry.entry(o.schema) : undefined;
       const consistency = o.consistency ?? entry?.consistencyLevel ?? c.cfg.consistencyLevel;
@@ -209,7 +212,7 @@ export function createPlanner(
       }
       const base = runOptionsFor(o.schema);
       const run = o.readOrigin && kind === 'read' ? { ...base, readPosition: true } : base;
-      return new Plan(
+      const plan = new Plan(
         sql,
         analysis,
         kind,
@@ -227,6 +230,8 @@ export function createPlanner(
         settings.fallbackToPrimary,
         entry?.cacheStrategy,
       );
+      if (shard) plan.partition = shard.partition;
+      return plan;
     },
   };
 }

@@ -10,7 +10,9 @@ export interface ShardChoice {
 /**
  * Partition of `shardKey` on a sharded cluster (PostgreSQL-compatible hash
  * unless a custom `shardFunction` is configured), and the group holding it:
- * partition `p` lives on `shards[p % shards.length]`.
+ * the owner the cluster's partition map in force names (`c.owners`, see
+ * partition-map/; by default the configuration's `p % shards.length`).
+ * The one place the router looks a partition's group up.
  */
 export function chooseShard(c: ClusterRuntime, shardKey: unknown): ShardChoice {
   const s = c.cfg.sharding;
@@ -34,5 +36,5 @@ export function chooseShard(c: ClusterRuntime, shardKey: unknown): ShardChoice {
       { clusterId: c.id },
     );
   }
-  return { partition, group: c.groups[partition % c.groups.length]! };
+  return { partition, group: c.owners ? c.owners[partition]! : c.groups[0]! };
 }

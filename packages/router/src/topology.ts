@@ -86,6 +86,11 @@ export interface ClusterRuntime {
   id: string;
   cfg: NormalizedCluster;
   groups: GroupRuntime[];
+  /**
+   * Sharded over listed shards: the group holding each partition (`owners[p]`), by the partition map
+   * in force (partition-map/). Replaced as a whole when a new map version is applied.
+   */
+  owners?: GroupRuntime[];
   balancer: Balancer;
   down: boolean;
   downSince: number;

@@ -85,6 +85,8 @@ export interface QueryPlan {
   readonly clusterId: string;
   /** Shard (clusters sharded over listed servers). */
   readonly shardId: string | undefined;
+  /** Hash partition of the shard key on a sharded cluster (its group is the owner the partition map names). */
+  readonly partition: number | undefined;
   /** `clusterId`, or `clusterId#shardId`: the unit of session positions and cache entries. */
   readonly group: string;
   /** Schema put first on the search_path (the `schema` option). */
@@ -229,6 +231,48 @@ export interface RouterEvents {
   schemaRegistered: [{ schema: string; clusterId: string; previous?: string }];
   /** Errors of idle pooled connections (already handled; informational, never thrown). */
   poolError: [{ clusterId: string; nodeId: string; error: Error }];
+  /** A sharded cluster's partition map in force changed (at start, by NOTIFY, after a refusal, a commit or a reload). */
+  partitionMapChanged: [PartitionMapChangedEvent];
+  /** A partition hold ended: its statements were released (`heldMs`: how long the hold lasted). */
+  partitionsReleased: [PartitionsReleasedEvent];
+  /** Something works, but not as configured (never thrown). */
+  warning: [RouterWarning];
+}
+
+export interface PartitionMapChangedEvent {
+  clusterId: string;
+  version: number;
+  /** Absent when the map replaced was the configuration's (at start). */
+  previousVersion: number | undefined;
+  /** Partitions whose owner changed. */
+  moved: number[];
+  source: 'start' | 'notify' | 'not-owner' | 'commit' | 'reload';
+}
+
+export interface PartitionsReleasedEvent {
+  clusterId: string;
+  partitions: number[];
+  outcome: 'committed' | 'aborted' | 'released';
+  heldMs: number;
+  /** Statements released when it ended. */
+  queued: number;
+  /** The most statements that waited at once. */
+  maxQueued: number;
+  /** The map version in force after it. */
+  version: number;
+}
+
+/**
+ * `PARTITION_MAP_DIFFERS`: at start, the stored partition map differs from the configuration's
+ * (`partitions`: where); the stored one is in force. `PARTITION_MAP_INVALID`: a newer stored map names
+ * shards this configuration does not list; routing stays on the map in force.
+ */
+export interface RouterWarning {
+  code: 'PARTITION_MAP_DIFFERS' | 'PARTITION_MAP_INVALID';
+  clusterId: string;
+  version: number;
+  message: string;
+  partitions?: number[];
 }
 
 export type { ConsistencyLevel, ReadPreference };
