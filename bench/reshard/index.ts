@@ -37,8 +37,12 @@ try {
   const shards = { 'shard-0': admin('s0'), 'shard-1': admin('s1') };
   const table = `CREATE TABLE IF NOT EXISTS app.orders (user_id int8 NOT NULL, id int8 NOT NULL, v int NOT NULL DEFAULT 0, note text, PRIMARY KEY (user_id, id))`;
   for (const p of Object.values(shards)) {
-    await p.query(`CREATE SCHEMA IF NOT EXISTS app; ${table}; CREATE TABLE IF NOT EXISTS app.raw_copy (LIKE app.orders)`);
-    await p.query('CREATE SCHEMA IF NOT EXISTS pgm_reshard; CREATE TABLE IF NOT EXISTS pgm_reshard.hash_int8 (k int8) PARTITION BY HASH (k)');
+    await p.query(
+      `CREATE SCHEMA IF NOT EXISTS app; ${table}; CREATE TABLE IF NOT EXISTS app.raw_copy (LIKE app.orders)`,
+    );
+    await p.query(
+      'CREATE SCHEMA IF NOT EXISTS pgm_reshard; CREATE TABLE IF NOT EXISTS pgm_reshard.hash_int8 (k int8) PARTITION BY HASH (k)',
+    );
   }
   const filter = `satisfies_hash_partition('pgm_reshard.hash_int8'::regclass::oid, ${PARTITIONS}, ${MOVING}, user_id)`;
   // ~ROWS rows in the moving partition (10 per key), on its first owner.
@@ -47,7 +51,9 @@ try {
      SELECT k, g, 0, md5(k::text || g) FROM generate_series(1, ${Math.ceil((ROWS / 10) * PARTITIONS)}) k, generate_series(1, 10) g
      WHERE satisfies_hash_partition('pgm_reshard.hash_int8'::regclass::oid, ${PARTITIONS}, ${MOVING}, k::int8)`,
   );
-  const rows = Number((await shards['shard-0'].query(`SELECT count(*) AS n FROM app.orders WHERE ${filter}`)).rows[0].n);
+  const rows = Number(
+    (await shards['shard-0'].query(`SELECT count(*) AS n FROM app.orders WHERE ${filter}`)).rows[0].n,
+  );
 
   const config = {
     orders: {
@@ -83,10 +89,12 @@ try {
         last,
       );
       if (r.rows.length === 0) break;
-      await to.query(
-        'INSERT INTO app.raw_copy SELECT * FROM unnest($1::int8[], $2::int8[], $3::int[], $4::text[])',
-        [r.rows.map((x) => x.user_id), r.rows.map((x) => x.id), r.rows.map((x) => x.v), r.rows.map((x) => x.note)],
-      );
+      await to.query('INSERT INTO app.raw_copy SELECT * FROM unnest($1::int8[], $2::int8[], $3::int[], $4::text[])', [
+        r.rows.map((x) => x.user_id),
+        r.rows.map((x) => x.id),
+        r.rows.map((x) => x.v),
+        r.rows.map((x) => x.note),
+      ]);
       copied += r.rows.length;
       const end = r.rows[r.rows.length - 1]!;
       last = [end.user_id, end.id];
@@ -131,7 +139,12 @@ try {
       }
     };
     const load = Array.from({ length: WRITERS }, (_, w) => writer(w));
-    const report = await pgm.movePartitions({ cluster: 'orders', partitions: [MOVING], to: other, progressIntervalMs: 100 });
+    const report = await pgm.movePartitions({
+      cluster: 'orders',
+      partitions: [MOVING],
+      to: other,
+      progressIntervalMs: 100,
+    });
     stop = true;
     await Promise.all(load);
     pgm.off('moveStateChanged', onState);

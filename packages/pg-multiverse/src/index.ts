@@ -16,11 +16,11 @@ export {
   type MoveProgress,
   type MoveRecord,
   type MoveReport,
+  RESHARD_ERROR_CODES,
   type RebalanceOptions,
   type RebalancePlan,
   type RebalanceReport,
   type RecoveredMove,
-  RESHARD_ERROR_CODES,
 } from '@pg-multiverse/reshard';
 export { type ClusterHealth, classifySql, hashShard, type NodeHealth } from '@pg-multiverse/router';
 export type { InDoubtTransaction, RecoveryReport } from '@pg-multiverse/tx';

@@ -29,6 +29,15 @@ import {
   type MigrationStatus,
 } from '@pg-multiverse/migrate';
 import {
+  createReshard,
+  type MovePartitionsOptions,
+  type MoveReport,
+  type RebalanceOptions,
+  type RebalanceReport,
+  type RecoveredMove,
+  type Reshard,
+} from '@pg-multiverse/reshard';
+import {
   type ClusterHealth,
   createRouter,
   type QueryExecutedEvent,
@@ -49,20 +58,11 @@ import {
 import {
   CACHE_EVENTS,
   MIGRATION_EVENTS,
-  RESHARD_EVENTS,
   type PgMultiverseEvents,
+  RESHARD_EVENTS,
   ROUTER_EVENTS,
   TRANSACTION_EVENTS,
 } from './events.js';
-import {
-  createReshard,
-  type MovePartitionsOptions,
-  type MoveReport,
-  type RebalanceOptions,
-  type RebalanceReport,
-  type RecoveredMove,
-  type Reshard,
-} from '@pg-multiverse/reshard';
 import { type CacheMetrics, MetricsCollector, type SystemMetrics, toPrometheus } from './metrics.js';
 import type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
 import { reshardEnvironment } from './reshard-environment.js';

@@ -170,7 +170,11 @@ export async function runReshardCommand(argv: readonly string[], io: ReshardCliI
     } else {
       const batch = positive(values['batch-size'], 'batch-size');
       const r = await pgm.cleanupMovedPartitions({ cluster, ...(batch ? { batchSize: batch } : {}) });
-      out(`deleted ${r.deleted} moved rows (${Object.entries(r.byShard).map(([s, n]) => `${s}: ${n}`).join(', ')})`);
+      out(
+        `deleted ${r.deleted} moved rows (${Object.entries(r.byShard)
+          .map(([s, n]) => `${s}: ${n}`)
+          .join(', ')})`,
+      );
       doc = { command, ...r };
     }
     if (json) io.stdout.write(`${redactSecrets(JSON.stringify(doc, null, 2), secrets)}\n`);

@@ -31,7 +31,7 @@ beforeAll(async () => {
   const keys = Array.from({ length: 300 }, (_, i) => i + 1);
   const insert = `INSERT INTO ${SCHEMA}.orders (user_id, id, v) SELECT k, g, 0 FROM unnest($1::int8[]) AS k, generate_series(1, 10) AS g`;
   for (const shard of ['shard-0', 'shard-1']) {
-    const mine = keys.filter((k) => (hashOwner(k) === shard));
+    const mine = keys.filter((k) => hashOwner(k) === shard);
     await h.admin[shard]!.query(insert, [mine]);
   }
   await h.control.query(insert, [keys]);
@@ -64,7 +64,11 @@ const cases = [
 describe('a crashed move is finished or rolled back by a fresh process', () => {
   for (const c of cases) {
     it(`SIGKILL ${c.crashAt === 'copy' ? 'after the copy started' : c.crashAt === 'hold' ? 'during the hold' : 'right after the map commit'}: recovery ${c.outcome === 'finished' ? 'finishes' : 'rolls back'}`, async () => {
-      const load = startLoad(pgm, h.control, { writers: 2, readers: 2, keys: keysIn([c.partition], 8, 50_000 + c.partition * 1000) });
+      const load = startLoad(pgm, h.control, {
+        writers: 2,
+        readers: 2,
+        keys: keysIn([c.partition], 8, 50_000 + c.partition * 1000),
+      });
       const mover = spawnChild({
         mode: 'move',
         config: h.config3,
@@ -78,7 +82,12 @@ describe('a crashed move is finished or rolled back by a fresh process', () => {
       const killed = await mover.exited;
       expect(killed.signal, killed.stderr).toBe('SIGKILL');
 
-      const recover = spawnChild({ mode: 'recover', config: h.config3, migrationsDir: h.migrationsDir, cluster: CLUSTER });
+      const recover = spawnChild({
+        mode: 'recover',
+        config: h.config3,
+        migrationsDir: h.migrationsDir,
+        cluster: CLUSTER,
+      });
       const done = await recover.exited;
       expect(done.code, done.stderr).toBe(0);
       const recovered = done.result as Array<{ outcome: string; move: { partitions: number[]; state: string } }>;

@@ -121,7 +121,8 @@ describe('movePartitions: a third server added, partitions moved under load', ()
         const from = states.find((s) => s.id === m.id && s.state === 'fencing')!.at;
         const to = states.find((s) => s.id === m.id && s.state === 'committed')!.at;
         for (const w of result.writes) {
-          if (m.partitions.includes(w.partition) && w.startMs >= from && w.startMs <= to) held.push(w.endMs - w.startMs);
+          if (m.partitions.includes(w.partition) && w.startMs >= from && w.startMs <= to)
+            held.push(w.endMs - w.startMs);
         }
       }
       held.sort((a, b) => a - b);
@@ -154,7 +155,11 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       expect((await storedMap(h)).owners.filter((o) => o === 'shard-0')).toHaveLength(3);
 
       const load = startLoad(pgm, h.control, { writers: 2, readers: 2, keys: keysIn([0, 4, 6], 16, 20_000) });
-      const run = await pgm.rebalance({ cluster: CLUSTER, servers: ['shard-1', 'shard-2'], holdTimeoutMs: HOLD_TIMEOUT_MS });
+      const run = await pgm.rebalance({
+        cluster: CLUSTER,
+        servers: ['shard-1', 'shard-2'],
+        holdTimeoutMs: HOLD_TIMEOUT_MS,
+      });
       const result = await load.stop();
       expect(result.errors).toEqual([]);
       expect(result.rywViolations).toEqual([]);
@@ -172,7 +177,9 @@ describe('movePartitions: a third server added, partitions moved under load', ()
     await pgm.initialize(h.config3);
     try {
       const bad = async (o: Parameters<PgMultiverse['movePartitions']>[0]) => pgm.movePartitions(o).catch((e) => e);
-      expect((await bad({ cluster: CLUSTER, partitions: [8], to: 'shard-2' })).message).toMatch(/not an integer in \[0, 8\)/);
+      expect((await bad({ cluster: CLUSTER, partitions: [8], to: 'shard-2' })).message).toMatch(
+        /not an integer in \[0, 8\)/,
+      );
       expect((await bad({ cluster: CLUSTER, partitions: [1], to: 'shard-9' })).message).toMatch(
         /no shard "shard-9".*shard-0, shard-1, shard-2/,
       );

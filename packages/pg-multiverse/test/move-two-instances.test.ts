@@ -52,7 +52,12 @@ describe('two application instances routing during a move', () => {
     let map: Awaited<ReturnType<typeof storedMap>>;
     try {
       // keepSource: the map is not changed again after the commit (its updated_at is the commit's).
-      const report = await pgm.movePartitions({ cluster: CLUSTER, partitions: [partition], to: 'shard-2', keepSource: true });
+      const report = await pgm.movePartitions({
+        cluster: CLUSTER,
+        partitions: [partition],
+        to: 'shard-2',
+        keepSource: true,
+      });
       expect(report.moves[0]!.state).toBe('done');
       map = await storedMap(h);
       expect(map.owners[partition]).toBe('shard-2');

@@ -135,7 +135,12 @@ export function createReshard(env: ReshardEnvironment): Reshard {
     return j;
   };
 
-  const step = async (journal: MoveJournal, rec: MoveRecord, to: MoveRecord['state'], extra = {}) => {
+  const step = async (
+    journal: MoveJournal,
+    rec: MoveRecord,
+    to: MoveRecord['state'],
+    extra: { mapVersion?: number; error?: string | null } = {},
+  ) => {
     const next = await journal.transition(rec, to, extra);
     emit('moveStateChanged', { ...next, from: rec.state });
     return next;
@@ -262,7 +267,7 @@ export function createReshard(env: ReshardEnvironment): Reshard {
     let report: CutoverReport | undefined;
     const reasons: string[] = [];
     for (let attempt = 1; attempt <= o.cutoverAttempts && !report; attempt++) {
-      const r = await cutover(ctx, journal, ctx.record, {
+      const r = await cutover(ctx, (rec, to, extra) => step(journal, rec, to, extra), ctx.record, {
         holdTimeoutMs: o.holdTimeoutMs,
         maxQueued: o.maxQueuedWrites,
         attempt,

@@ -1,5 +1,4 @@
 import { PgmError } from '@pg-multiverse/core';
-import type { MoveJournal } from './journal.js';
 import type { MoveContext } from './move-context.js';
 import { currentLsn, replicationName, slotState } from './replication.js';
 import type { CutoverReport, MoveRecord } from './types.js';
@@ -26,7 +25,7 @@ class CutoverAbort extends Error {}
  */
 export async function cutover(
   ctx: MoveContext,
-  journal: MoveJournal,
+  step: (rec: MoveRecord, to: MoveRecord['state'], extra?: { mapVersion?: number }) => Promise<MoveRecord>,
   record: MoveRecord,
   opts: { holdTimeoutMs: number; maxQueued: number; attempt: number },
 ): Promise<{ record: MoveRecord; report?: CutoverReport; abortReason?: string; holdMs: number }> {
@@ -42,7 +41,7 @@ export async function cutover(
     }
   };
   try {
-    rec = await journal.transition(rec, 'fencing');
+    rec = await step(rec, 'fencing');
     check('before the fence');
     const positions = await hold.fence();
     const lsn = positions[ctx.source.id];
@@ -57,7 +56,7 @@ export async function cutover(
     }
     await syncSequences(ctx);
     check('before the map commit');
-    rec = await journal.transition(rec, 'committing');
+    rec = await step(rec, 'committing');
     const owners: Record<number, string> = {};
     for (const p of partitions) owners[p] = ctx.target.id;
     const heldWrites = hold.maxQueuedSeen;
@@ -70,7 +69,7 @@ export async function cutover(
       version = now.version;
     }
     const holdMs = performance.now() - t0;
-    rec = await journal.transition(rec, 'committed', { mapVersion: version });
+    rec = await step(rec, 'committed', { mapVersion: version });
     const targetPosition = await currentLsn(ctx.target.primary);
     return {
       record: rec,
@@ -84,7 +83,7 @@ export async function cutover(
       if (rec.state === 'committing') {
         const now = await map.read();
         if (partitions.every((p) => now.owners[p] === ctx.target.id)) {
-          rec = await journal.transition(rec, 'committed', { mapVersion: now.version });
+          rec = await step(rec, 'committed', { mapVersion: now.version });
           return {
             record: rec,
             holdMs,
@@ -92,7 +91,7 @@ export async function cutover(
           };
         }
       }
-      if (rec.state !== 'copying') rec = await journal.transition(rec, 'copying');
+      if (rec.state !== 'copying') rec = await step(rec, 'copying');
     } catch (undo) {
       throw new PgmError(
         'MOVE_NEEDS_RECOVERY',
