@@ -38,7 +38,7 @@ try {
   const table = `CREATE TABLE IF NOT EXISTS app.orders (user_id int8 NOT NULL, id int8 NOT NULL, v int NOT NULL DEFAULT 0, note text, PRIMARY KEY (user_id, id))`;
   for (const p of Object.values(shards)) {
     await p.query(
-      `CREATE SCHEMA IF NOT EXISTS app; ${table}; CREATE TABLE IF NOT EXISTS app.raw_copy (LIKE app.orders)`,
+      `CREATE SCHEMA IF NOT EXISTS app; ${table}; CREATE SCHEMA IF NOT EXISTS scratch; CREATE TABLE IF NOT EXISTS scratch.raw_copy (LIKE app.orders)`,
     );
     await p.query(
       'CREATE SCHEMA IF NOT EXISTS pgm_reshard; CREATE TABLE IF NOT EXISTS pgm_reshard.hash_int8 (k int8) PARTITION BY HASH (k)',
@@ -79,7 +79,7 @@ try {
 
   /** Raw client copy of the moving partition's rows from one server to the other (scratch table). */
   const rawCopy = async (from: pg.Pool, to: pg.Pool) => {
-    await to.query('TRUNCATE app.raw_copy');
+    await to.query('TRUNCATE scratch.raw_copy');
     const t0 = performance.now();
     let last: [string, string] = ['-9223372036854775808', '0'];
     let copied = 0;
@@ -89,18 +89,16 @@ try {
         last,
       );
       if (r.rows.length === 0) break;
-      await to.query('INSERT INTO app.raw_copy SELECT * FROM unnest($1::int8[], $2::int8[], $3::int[], $4::text[])', [
-        r.rows.map((x) => x.user_id),
-        r.rows.map((x) => x.id),
-        r.rows.map((x) => x.v),
-        r.rows.map((x) => x.note),
-      ]);
+      await to.query(
+        'INSERT INTO scratch.raw_copy SELECT * FROM unnest($1::int8[], $2::int8[], $3::int[], $4::text[])',
+        [r.rows.map((x) => x.user_id), r.rows.map((x) => x.id), r.rows.map((x) => x.v), r.rows.map((x) => x.note)],
+      );
       copied += r.rows.length;
       const end = r.rows[r.rows.length - 1]!;
       last = [end.user_id, end.id];
     }
     const secs = (performance.now() - t0) / 1000;
-    await to.query('TRUNCATE app.raw_copy');
+    await to.query('TRUNCATE scratch.raw_copy');
     return copied / secs;
   };
 

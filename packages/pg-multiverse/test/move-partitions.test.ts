@@ -1,4 +1,9 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgMultiverse } from '../src/index.js';
 import {
@@ -188,6 +193,63 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       expect(unknownOption.message).toMatch(/unknown option "holdTimeout"/);
     } finally {
       await pgm.close();
+    }
+  });
+
+  it('pgm move / rebalance: the binary prints the plan, a progress bar and the result, never the password', async () => {
+    // Every node through the password role: the subscription's connection string holds the password.
+    const { user, password } = h.topo.passwordRole;
+    const withPassword = JSON.parse(JSON.stringify(h.config3), (k, v) =>
+      k === 'user' && v === 'postgres' ? user : v,
+    ) as typeof h.config3;
+    const nodes = JSON.stringify(withPassword).replaceAll(
+      `"user":"${user}"`,
+      `"user":"${user}","password":"${password}"`,
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'pgm-move-cli-'));
+    try {
+      await writeFile(
+        join(dir, 'pgm.config.json'),
+        JSON.stringify({ clusters: JSON.parse(nodes), migrations: { migrationsPath: h.migrationsDir } }),
+      );
+      const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+      // Asynchronously: the testkit's proxies run in this process and must keep forwarding.
+      const pgmCli = (...args: string[]) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+          execFile(
+            process.execPath,
+            [bin, ...args],
+            { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
+            (err, stdout, stderr) =>
+              resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+          );
+        });
+
+      const dry = await pgmCli('rebalance', '--cluster', CLUSTER, '--servers', 'shard-0,shard-1,shard-2', '--dry-run');
+      expect(dry.status, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(/Rebalance of orders \(map version \d+\) over shard-0, shard-1, shard-2/);
+      expect(dry.stdout).toMatch(/shard-0: 0 -> 2 partitions/);
+
+      const moved = await pgmCli('move', '--cluster', CLUSTER, '--partitions', '7', '--to', 'shard-0');
+      expect(moved.status, moved.stderr).toBe(0);
+      expect(moved.stdout).toMatch(
+        /moved partitions 7 of orders from shard-\d to shard-0: \d+ rows, writes held [\d.]+ ms/,
+      );
+      expect(moved.stderr).toMatch(/\[[#.]{24}\] +\d+% shard-\d -> shard-0 (copy|catch-up): \d+\/\d+ rows/);
+      expect(moved.stderr).toMatch(/copying -> fencing/);
+      expect(`${moved.stdout}${moved.stderr}`).not.toContain(password);
+      expect((await storedMap(h)).owners[7]).toBe('shard-0');
+
+      const json = await pgmCli('recover-moves', '--cluster', CLUSTER, '--json');
+      expect(json.status, json.stderr).toBe(0);
+      expect(JSON.parse(json.stdout)).toEqual({ command: 'recover-moves', recovered: [] });
+
+      const usage = await pgmCli('move', '--cluster', CLUSTER, '--to', 'shard-0');
+      expect(usage.status).toBe(2);
+      expect(usage.stderr).toMatch(/--partitions and --to are required/);
+      await expectConsistent();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
