@@ -105,6 +105,7 @@ try {
   const rawRates: number[] = [];
   const moveRates: number[] = [];
   const holds: number[] = [];
+  const stepTimes: Record<string, number[]> = { acquireMs: [], fenceMs: [], catchUpMs: [], commitMs: [] };
   const heldWrites: number[] = [];
   let writeErrors = 0;
   let owner: 'shard-0' | 'shard-1' = 'shard-0';
@@ -149,7 +150,10 @@ try {
     const m = report.moves[0]!;
     moveRates.push(m.rowsCopied / ((times.fencing! - times.copying!) / 1000));
     holds.push(m.cutover.holdMs);
-    for (const w of writes) if (w.start >= times.fencing! && w.start <= times.committed!) heldWrites.push(w.ms);
+    for (const [k, v] of Object.entries(m.cutover.steps)) stepTimes[k]!.push(v);
+    // Writes issued while the hold lasted (it began holdMs before the commit was journaled).
+    const holdStart = times.committed! - m.cutover.holdMs;
+    for (const w of writes) if (w.start >= holdStart && w.start <= times.committed!) heldWrites.push(w.ms);
     owner = other;
   }
   await pgm.close();
@@ -181,6 +185,7 @@ try {
       held_write_p50_ms: round2(pct(heldWrites, 0.5)),
       held_write_p99_ms: round2(pct(heldWrites, 0.99)),
       held_writes: heldWrites.length,
+      hold_steps_median_ms: Object.fromEntries(Object.entries(stepTimes).map(([k, v]) => [k, round2(median(v))])),
       write_errors: writeErrors,
       ratio: round2(move / raw),
     }),

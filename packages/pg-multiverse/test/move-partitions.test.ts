@@ -123,8 +123,9 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       // The hold on writes: each cutover's length, and the latency of writes issued while it lasted.
       const held: number[] = [];
       for (const m of report.moves) {
-        const from = states.find((s) => s.id === m.id && s.state === 'fencing')!.at;
+        // The hold began holdMs before the commit was journaled.
         const to = states.find((s) => s.id === m.id && s.state === 'committed')!.at;
+        const from = to - m.cutover.holdMs;
         for (const w of result.writes) {
           if (m.partitions.includes(w.partition) && w.startMs >= from && w.startMs <= to)
             held.push(w.endMs - w.startMs);
@@ -191,6 +192,23 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       expect((await bad({ cluster: 'nope', partitions: [1], to: 'shard-2' })).code).toBe('UNKNOWN_CLUSTER');
       const unknownOption = await bad({ cluster: CLUSTER, partitions: [1], to: 'shard-2', holdTimeout: 5 } as never);
       expect(unknownOption.message).toMatch(/unknown option "holdTimeout"/);
+
+      // A table whose replica identity lacks the shard key: refused before anything is created.
+      await h.admin['shard-1']!.query(`CREATE TABLE ${SCHEMA}.no_key_identity (user_id int8, note text)`);
+      try {
+        const refused = await bad({ cluster: CLUSTER, partitions: [1], to: 'shard-2' });
+        expect(refused.code).toBe('MOVE_REFUSED');
+        expect(refused.message).toMatch(
+          /no_key_identity: its replica identity must include "user_id".*REPLICA IDENTITY FULL/,
+        );
+        expect(await leftovers(h)).toEqual([]);
+        const unfinished = await h.admin['shard-0']!.query(
+          "SELECT count(*)::int AS n FROM pgm_reshard.moves WHERE state NOT IN ('done', 'rolled_back')",
+        );
+        expect(unfinished.rows[0]!.n).toBe(0);
+      } finally {
+        await h.admin['shard-1']!.query(`DROP TABLE ${SCHEMA}.no_key_identity`);
+      }
     } finally {
       await pgm.close();
     }

@@ -179,9 +179,13 @@ export function createReshard(env: ReshardEnvironment): Reshard {
     // A fence left by a crashed cutover is lifted: every shard's ownership follows the stored map again.
     await ctx.cluster.map.syncOwnership();
     await dropReplication(ctx);
+    // Only tables the target has (a move refused for a schema mismatch may have stopped before them).
+    const onTarget = new Set(
+      (await scanTables(ctx.target.primary, ctx.cluster.schemas, ctx.cluster.key)).tables.map((t) => t.qualified),
+    );
     await deleteInBatches(
       ctx.target.primary,
-      ctx.tables,
+      ctx.tables.filter((t) => onTarget.has(t.qualified)),
       ctx.targetFilter,
       DEFAULTS.deleteBatchSize,
       ctx.cluster.map.guardBypass,
@@ -213,7 +217,18 @@ export function createReshard(env: ReshardEnvironment): Reshard {
   }
 
   async function recoverOne(cluster: ClusterAccess, journal: MoveJournal, rec: MoveRecord): Promise<RecoveredMove> {
-    let ctx = await moveContext(cluster, rec);
+    let ctx: MoveContext;
+    try {
+      ctx = await moveContext(cluster, rec);
+    } catch (err) {
+      // Stopped while preparing (no publication or subscription yet) and refused now: nothing to undo
+      // but the strays mark; the move is over.
+      if (rec.state !== 'preparing' || !(err instanceof PgmError && err.code === 'MOVE_REFUSED')) throw err;
+      await cluster.map.updateStrays(rec.target, { remove: [...rec.partitions] });
+      const done = await step(journal, rec, 'rolled_back', { error: redacted(err, secrets) });
+      emit('moveRolledBack', { ...done, reason: done.error ?? '' });
+      return { move: done, outcome: 'rolledBack' };
+    }
     if (rec.state === 'committing') ctx = { ...ctx, record: await settle(ctx, journal) };
     if (ctx.record.state === 'committed' || ctx.record.state === 'cleaning') {
       const [done] = await finish(ctx, journal, DEFAULTS.deleteBatchSize);
@@ -232,14 +247,11 @@ export function createReshard(env: ReshardEnvironment): Reshard {
     return out;
   }
 
-  async function runMove(
-    cluster: ClusterAccess,
-    journal: MoveJournal,
-    rec0: MoveRecord,
-    o: Resolved,
-  ): Promise<MoveReport['moves'][number]> {
+  async function runMove(ctx0: MoveContext, journal: MoveJournal, o: Resolved): Promise<MoveReport['moves'][number]> {
     const t0 = performance.now();
-    let ctx = await moveContext(cluster, rec0);
+    const cluster = ctx0.cluster;
+    const rec0 = ctx0.record;
+    let ctx = ctx0;
     emit('moveStarted', rec0);
     let rowsCopied = 0;
     try {
@@ -256,7 +268,13 @@ export function createReshard(env: ReshardEnvironment): Reshard {
       rowsCopied = last.rowsCopied;
     } catch (err) {
       const reason = redacted(err, secrets);
-      await rollback(ctx, journal, reason).catch(() => {});
+      await rollback(ctx, journal, reason).catch((undo) => {
+        throw new PgmError(
+          'MOVE_NEEDS_RECOVERY',
+          `Moving partitions ${rec0.partitions.join(',')} of "${cluster.id}" failed (${reason}) and the rollback failed too (${redacted(undo, secrets)}); run recoverMoves({ cluster: '${cluster.id}' })`,
+          { clusterId: cluster.id, cause: redactError(err as Error, secrets) },
+        );
+      });
       if (err instanceof PgmError && err.code === 'MOVE_REFUSED') throw redactError(err, secrets);
       throw new PgmError(
         'MOVE_FAILED',
@@ -286,7 +304,13 @@ export function createReshard(env: ReshardEnvironment): Reshard {
       }
     }
     if (!report) {
-      await rollback(ctx, journal, `cutover aborted ${o.cutoverAttempts} times`).catch(() => {});
+      await rollback(ctx, journal, `cutover aborted ${o.cutoverAttempts} times`).catch((undo) => {
+        throw new PgmError(
+          'MOVE_NEEDS_RECOVERY',
+          `Every cutover of move ${ctx.record.id} ("${cluster.id}") was aborted and the rollback failed (${redacted(undo, secrets)}); run recoverMoves({ cluster: '${cluster.id}' })`,
+          { clusterId: cluster.id },
+        );
+      });
       throw new PgmError(
         'MOVE_CUTOVER_TIMEOUT',
         `Moving partitions ${rec0.partitions.join(',')} of "${cluster.id}" to ${rec0.target}: the cutover was aborted ${o.cutoverAttempts} times (${reasons.join('; ')}); the move was rolled back and every held write went to the source. Retry when the load is lower, or raise holdTimeoutMs`,
@@ -355,16 +379,19 @@ export function createReshard(env: ReshardEnvironment): Reshard {
     }
     const moves: MoveReport['moves'] = [];
     for (const [source, list] of bySource) {
-      const rec = await journal.insert({
+      const planned = {
         id: randomBytes(6).toString('hex'),
         cluster: cluster.id,
         source,
         target: to,
         partitions: list,
-        state: 'preparing',
+        state: 'preparing' as const,
         keepSource: o.keepSource,
-      });
-      moves.push(await runMove(cluster, journal, rec, o));
+      };
+      // What would refuse the move is checked before it is journaled: a refusal leaves nothing behind.
+      const ctx = await moveContext(cluster, { ...planned, mapVersion: null, error: null });
+      const rec = await journal.insert(planned);
+      moves.push(await runMove({ ...ctx, record: rec }, journal, o));
     }
     return { cluster: cluster.id, to, moves, skipped };
   }

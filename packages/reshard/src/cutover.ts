@@ -34,6 +34,14 @@ export async function cutover(
   const t0 = performance.now();
   let rec = record;
   const hold = await map.hold(partitions, { timeoutMs: opts.holdTimeoutMs, maxQueued: opts.maxQueued });
+  const steps = { acquireMs: performance.now() - t0, fenceMs: 0, catchUpMs: 0, commitMs: 0 };
+  let mark = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const d = now - mark;
+    mark = now;
+    return d;
+  };
   const check = (what: string) => {
     if (hold.signal.aborted) {
       const why = hold.signal.reason instanceof Error ? hold.signal.reason.message : 'the hold gave up';
@@ -43,7 +51,9 @@ export async function cutover(
   try {
     rec = await step(rec, 'fencing');
     check('before the fence');
+    lap();
     const positions = await hold.fence();
+    steps.fenceMs = lap();
     const lsn = positions[ctx.source.id];
     if (!lsn) throw new Error(`the fence returned no WAL position for the source ${ctx.source.id}`);
     const name = replicationName(rec.id);
@@ -55,6 +65,7 @@ export async function cutover(
       await sleep(2);
     }
     await syncSequences(ctx);
+    steps.catchUpMs = lap();
     check('before the map commit');
     rec = await step(rec, 'committing');
     const owners: Record<number, string> = {};
@@ -69,12 +80,13 @@ export async function cutover(
       version = now.version;
     }
     const holdMs = performance.now() - t0;
+    steps.commitMs = lap();
     rec = await step(rec, 'committed', { mapVersion: version });
     const targetPosition = await currentLsn(ctx.target.primary);
     return {
       record: rec,
       holdMs,
-      report: { holdMs, attempts: opts.attempt, targetPosition, mapVersion: version, heldWrites },
+      report: { holdMs, steps, attempts: opts.attempt, targetPosition, mapVersion: version, heldWrites },
     };
   } catch (err) {
     const holdMs = performance.now() - t0;
@@ -87,7 +99,14 @@ export async function cutover(
           return {
             record: rec,
             holdMs,
-            report: { holdMs, attempts: opts.attempt, targetPosition: '', mapVersion: now.version, heldWrites: 0 },
+            report: {
+              holdMs,
+              steps,
+              attempts: opts.attempt,
+              targetPosition: '',
+              mapVersion: now.version,
+              heldWrites: 0,
+            },
           };
         }
       }

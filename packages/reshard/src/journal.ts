@@ -35,7 +35,7 @@ const toRecord = (r: Row): MoveRecord => ({
 /**
  * The durable move journal: one row per move (source shard -> target shard), its state written
  * before the step it names starts, so a fresh process knows what a crash left behind. Lives on
- * the partition map's coordinator, in `pgm_reshard.moves`.
+ * the server `ClusterAccess.journal` names, in `pgm_reshard.moves`.
  */
 export class MoveJournal {
   constructor(private readonly db: ConnectionProvider) {}

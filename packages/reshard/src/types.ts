@@ -82,7 +82,7 @@ export interface ClusterAccess {
   customShardFunction?: boolean;
   /** Every listed shard of the cluster. */
   shards: readonly ShardAccess[];
-  /** Where the durable move journal lives (the partition map's coordinator). */
+  /** Where the durable move journal lives (the facade: the cluster's first listed shard). */
   journal: ConnectionProvider;
   /** The router's partition map. */
   map: PartitionMapControl;
@@ -174,7 +174,13 @@ export interface MoveProgress {
 
 /** Result of one cutover: how long writes were held. */
 export interface CutoverReport {
+  /** From asking for the hold to the map commit: how long writes of the partitions waited at most. */
   holdMs: number;
+  /**
+   * Where the hold went, ms: taking it (writes already running finish), the fence (writes in flight on
+   * the source commit), the target catching up to the fence's WAL position (and sequences), the map commit.
+   */
+  steps: { acquireMs: number; fenceMs: number; catchUpMs: number; commitMs: number };
   attempts: number;
   targetPosition: string;
   mapVersion: number;
