@@ -151,9 +151,12 @@ try {
     moveRates.push(m.rowsCopied / ((times.fencing! - times.copying!) / 1000));
     holds.push(m.cutover.holdMs);
     for (const [k, v] of Object.entries(m.cutover.steps)) stepTimes[k]!.push(v);
-    // Writes issued while the hold lasted (it began holdMs before the commit was journaled).
-    const holdStart = times.committed! - m.cutover.holdMs;
-    for (const w of writes) if (w.start >= holdStart && w.start <= times.committed!) heldWrites.push(w.ms);
+    // Writes issued while the hold lasted (the engine reports its window on the same clock).
+    const { from, to } = m.cutover.window;
+    for (const w of writes) {
+      const at = performance.timeOrigin + w.start;
+      if (at >= from && at <= to) heldWrites.push(w.ms);
+    }
     owner = other;
   }
   await pgm.close();

@@ -123,12 +123,11 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       // The hold on writes: each cutover's length, and the latency of writes issued while it lasted.
       const held: number[] = [];
       for (const m of report.moves) {
-        // The hold began holdMs before the commit was journaled.
-        const to = states.find((s) => s.id === m.id && s.state === 'committed')!.at;
-        const from = to - m.cutover.holdMs;
+        // The engine reports the hold's window on the same clock (epoch ms with fractions).
+        const { from, to } = m.cutover.window;
         for (const w of result.writes) {
-          if (m.partitions.includes(w.partition) && w.startMs >= from && w.startMs <= to)
-            held.push(w.endMs - w.startMs);
+          const at = performance.timeOrigin + w.startMs;
+          if (m.partitions.includes(w.partition) && at >= from && at <= to) held.push(w.endMs - w.startMs);
         }
       }
       held.sort((a, b) => a - b);

@@ -80,13 +80,14 @@ export async function cutover(
       version = now.version;
     }
     const holdMs = performance.now() - t0;
+    const window = { from: performance.timeOrigin + t0, to: performance.timeOrigin + t0 + holdMs };
     steps.commitMs = lap();
     rec = await step(rec, 'committed', { mapVersion: version });
     const targetPosition = await currentLsn(ctx.target.primary);
     return {
       record: rec,
       holdMs,
-      report: { holdMs, steps, attempts: opts.attempt, targetPosition, mapVersion: version, heldWrites },
+      report: { holdMs, steps, window, attempts: opts.attempt, targetPosition, mapVersion: version, heldWrites },
     };
   } catch (err) {
     const holdMs = performance.now() - t0;
@@ -102,6 +103,7 @@ export async function cutover(
             report: {
               holdMs,
               steps,
+              window: { from: performance.timeOrigin + t0, to: performance.timeOrigin + t0 + holdMs },
               attempts: opts.attempt,
               targetPosition: '',
               mapVersion: now.version,

@@ -181,6 +181,8 @@ export interface CutoverReport {
    * the source commit), the target catching up to the fence's WAL position (and sequences), the map commit.
    */
   steps: { acquireMs: number; fenceMs: number; catchUpMs: number; commitMs: number };
+  /** When the hold began and ended (the commit released it), epoch ms with fractions (`performance.timeOrigin + performance.now()`). */
+  window: { from: number; to: number };
   attempts: number;
   targetPosition: string;
   mapVersion: number;
