@@ -2,7 +2,7 @@ import type { QueryCacheEvents } from '@pg-multiverse/cache';
 import type { PgmError } from '@pg-multiverse/core';
 import type { MigrationEvents } from '@pg-multiverse/migrate';
 import type { ReshardEvents } from '@pg-multiverse/reshard';
-import type { RouterEvents } from '@pg-multiverse/router';
+import type { RouterEvents, RouterWarning } from '@pg-multiverse/router';
 import type { TransactionEvents } from '@pg-multiverse/tx';
 
 /** The payload of each event of an emitter whose events map names to argument tuples. */
@@ -26,6 +26,8 @@ export const ROUTER_EVENTS = [
   'queryRetried',
   'schemaRegistered',
   'poolError',
+  'partitionMapChanged',
+  'partitionsReleased',
 ] as const satisfies readonly (keyof RouterEvents)[];
 
 export const CACHE_EVENTS = [
@@ -81,12 +83,17 @@ export type PgMultiverseEvents = Pick<Payloads<RouterEvents>, 'queryExecuted' | 
      * Something works, but not everything configured will; emitted once. At `initialize()`:
      * `code: 'PREPARED_TRANSACTIONS_DISABLED'` when a participant has `max_prepared_transactions = 0`
      * (`participants`: where a cross-cluster transaction would be refused; `error`: the refusal).
+     * From the router: `PARTITION_MAP_DIFFERS` (the stored partition map differs from the
+     * configuration; the stored one is in force) and `PARTITION_MAP_INVALID` (see RouterWarning).
      */
     warning: PgMultiverseWarning;
   };
 
-/** Payload of the `warning` event. */
-export interface PgMultiverseWarning {
+/** Payload of the `warning` event: the facade's own, or the router's (partition maps) passed on. */
+export type PgMultiverseWarning = PreparedTransactionsWarning | RouterWarning;
+
+/** `PREPARED_TRANSACTIONS_DISABLED`, at `initialize()`. */
+export interface PreparedTransactionsWarning {
   code: 'PREPARED_TRANSACTIONS_DISABLED';
   message: string;
   participants: string[];

@@ -165,6 +165,7 @@ export class PgMultiverse extends EventEmitter {
     });
     this.router = router;
     this.forward(router, ROUTER_EVENTS);
+    router.on('warning', (w) => this.emit('warning', w));
     // The router only builds queryExecuted payloads when someone listens: attach our listener
     // when metrics are on or once the application subscribes, so disabled metrics cost nothing.
     const metrics = this.metrics;

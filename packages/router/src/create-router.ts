@@ -196,7 +196,11 @@ export function createRouter(
         onIdleError: (n, error) =>
           emit('poolError', { clusterId: n.clusterId, nodeId: n.nodeId, error: redactErr(error) }),
         guardPrimary: (g) => void writablePrimary(g),
-        observe: (g, node, sql, t0, err) => executor.observeSession(g, node, sql, t0, err),
+        observe: (g, node, sql, t0, err) => {
+          // A transaction refused by a shard that no longer owns the partition: learn the map for the retry.
+          if (err !== undefined) maps.noteSessionError(g.clusterId, err);
+          executor.observeSession(g, node, sql, t0, err);
+        },
       }),
     );
   }

@@ -15,6 +15,7 @@ import {
   type PartitionsReleasedEvent,
   type Router,
   type RouterWarning,
+  runWithStatementContext,
 } from '../src/index.js';
 
 const PARTITIONS = 4;
@@ -223,6 +224,12 @@ describe('partition map: stored, versioned, followed', () => {
     const err = await c.start().catch((e) => e);
     expect(isPgmError(err, 'PARTITION_MAP_INVALID')).toBe(true);
     expect(err.message).toMatch(/shard "shard-1" \(partitions 2, 3\) is not listed in the configuration/);
+    const other = config(cid);
+    other[cid]!.sharding!.partitions = 8;
+    const d = router(other);
+    const err8 = await d.start().catch((e) => e);
+    expect(isPgmError(err8, 'PARTITION_MAP_INVALID')).toBe(true);
+    expect(err8.message).toMatch(/it has 4 partitions and the configuration 8/);
   });
 
   it('cutover: writes wait, the fence refuses other instances, commit moves the partition and releases them', async () => {
@@ -284,6 +291,54 @@ describe('partition map: stored, versioned, followed', () => {
     expect(m.strays).toEqual({});
     await waitFor(() => seenC.some((e) => e.version === 3 && e.source === 'notify'), 'NOTIFY to reach the idle router');
     expect(c.partitionMap(cid).version).toBe(3);
+  });
+
+  it('an instance that heard no announcement learns the map from a shard refusing its write', async () => {
+    // Map in force: version 3 (p1 on shard-2). This router is not started: no LISTEN, the configuration's
+    // map (p1 on shard-0) in force.
+    const d = router(config(cid, [[0, 1], [2, 3], []]));
+    const seenD: PartitionMapChangedEvent[] = [];
+    d.on('partitionMapChanged', (e) => seenD.push(e));
+    const refused: string[] = [];
+    d.on('queryExecuted', (e) => {
+      if (e.errorCode) refused.push(`${e.shardId}:${e.errorCode}`);
+    });
+    expect(d.partitionMap(cid)).toMatchObject({
+      fromConfig: true,
+      owners: ['shard-0', 'shard-0', 'shard-1', 'shard-1'],
+    });
+    const w = await insert(d, keysOf(1, 1, 60_000)[0]!);
+    expect(refused).toEqual([`shard-0:${NOT_OWNER_SQLSTATE}`]);
+    expect(w.rows[0]!.port).toBe(portOf('s2'));
+    expect(w.route.shardId).toBe('shard-2');
+    expect(seenD).toEqual([
+      { clusterId: cid, version: 3, previousVersion: undefined, moved: [1], source: 'not-owner' },
+    ]);
+    // A transaction (a lent session, not routed statement by statement) is refused and rolled back, and
+    // the refusal makes the router read the map, so the application's retry goes to the new owner.
+    const e = router(config(cid, [[0, 1], [2, 3], []]));
+    const key = keysOf(1, 1, 61_000)[0]!;
+    const tx = (r: Router) =>
+      runWithStatementContext({}, () =>
+        r.primary(cid, key).withConnection(async (c) => {
+          await c.query('BEGIN');
+          try {
+            const out = await c.query<{ port: number }>(
+              `INSERT INTO ${schema}.items VALUES ($1, -4) RETURNING inet_server_port() AS port`,
+              [key],
+            );
+            await c.query('COMMIT');
+            return out.rows[0]!.port;
+          } catch (err) {
+            await c.query('ROLLBACK');
+            throw err;
+          }
+        }),
+      );
+    const refusedTx = await tx(e).catch((err) => err);
+    expect(refusedTx.code).toBe(NOT_OWNER_SQLSTATE);
+    await waitFor(() => e.partitionMap(cid).version === 3, 'the refusal to make the router read the map');
+    expect(await tx(e)).toBe(portOf('s2'));
   });
 
   it('a read visiting every shard can filter out rows a shard holds without owning them', async () => {
@@ -351,6 +406,33 @@ describe('partition map: stored, versioned, followed', () => {
     expect((await insert(b, keysOf(2, 1, 20_000)[0]!)).rows[0]!.port).toBe(portOf('s1'));
   });
 
+  it('a fence left in place fails other writes loudly after rerouteTimeoutMs; release() and syncPartitionOwnership recover', async () => {
+    // Map in force: version 5: p0 -> shard-0, p1 -> shard-2, p2 -> shard-1, p3 -> shard-2.
+    const cfg = config(cid, [[0, 1], [2, 3], []], { partitionMap: { rerouteTimeoutMs: 300 } });
+    const b = router(cfg);
+    await b.start();
+    const k = keysOf(2, 1, 25_000)[0]!;
+    const hold = await a.holdPartitions({ clusterId: cid, partitions: [2], timeoutMs: 60_000 });
+    await hold.fence();
+    const err = await insert(b, k).catch((e) => e);
+    expect(isPgmError(err, 'PARTITION_NOT_OWNED')).toBe(true);
+    expect(err.message).toMatch(/Shard shard-1 of cluster .* refused a write to partition 2: it does not own it/);
+    expect(err.details).toMatchObject({ partition: 2, shardId: 'shard-1', version: 5 });
+    await hold.release();
+    expect(hold.state).toBe('released');
+    expect((await insert(b, k)).rows[0]!.port).toBe(portOf('s1'));
+    // A mover that died after its fence: the stored map decides, syncPartitionOwnership applies it.
+    const h2 = await b.holdPartitions({ clusterId: cid, partitions: [2], timeoutMs: 60_000 });
+    await h2.fence();
+    const refused = await server('s1')
+      .query(`INSERT INTO ${schema}.items VALUES (${k}, -3)`)
+      .catch((e) => e);
+    expect(refused.code).toBe(NOT_OWNER_SQLSTATE);
+    expect(await a.syncPartitionOwnership(cid)).toEqual({ 'shard-0': [0], 'shard-1': [2], 'shard-2': [1, 3] });
+    await server('s1').query(`INSERT INTO ${schema}.items VALUES (${k}, -3)`);
+    await h2.release();
+  });
+
   it("session reads stay read-your-writes across a cutover (the new owner's replica lags)", async () => {
     // Map in force: version 5: p0 -> shard-0, p1 -> shard-2, p2 -> shard-1, p3 -> shard-2. Move p0 to shard-1.
     const k = keysOf(0, 1, 30_000)[0]!;
@@ -416,6 +498,8 @@ describe('partition map: stored, versioned, followed', () => {
       expect(lines.filter((l) => l.error)).toEqual([]);
       // Every write the child made after the map version that moved p0 went to shard-2.
       const wrote = lines.filter((l) => l.wrote) as Array<{ port: number; version: number }>;
+      // It learnt the version that moved p0 (by NOTIFY, or from shard-1 refusing a write).
+      expect(lines.some((l) => l.changed === 7 && (l.source === 'notify' || l.source === 'not-owner'))).toBe(true);
       expect(wrote.filter((l) => l.version >= 7).every((l) => l.port === portOf('s2'))).toBe(true);
       expect(wrote.some((l) => l.version >= 7)).toBe(true);
       // And shard-1 took no p0 write after the fence: its p0 rows are exactly those copied to shard-2 before.

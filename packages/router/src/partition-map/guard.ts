@@ -1,7 +1,15 @@
+import { createHash } from 'node:crypto';
 import { type Connection, quoteIdent, quoteQualified, type ShardKeyType } from '@pg-multiverse/core';
 import { GUARD_SETTING, HASH_PARTITION_SEED } from './store.js';
 
 type Queryable = Pick<Connection, 'query'>;
+
+/** The guard function's name for a cluster (PostgreSQL cuts names at 63 bytes: long ids are hashed). */
+export function guardFunctionName(clusterId: string, keyType: ShardKeyType): string {
+  const name = `guard_${clusterId}_${keyType}`;
+  if (Buffer.byteLength(name) <= 63) return name;
+  return `guard_${createHash('sha1').update(clusterId).digest('hex').slice(0, 24)}_${keyType}`;
+}
 
 /** Name of the trigger the guard installs on each sharded table. */
 export const GUARD_TRIGGER = 'pgm_partition_guard';
@@ -97,6 +105,8 @@ export async function installGuards(
     keyType: ShardKeyType | undefined;
     modulus: number;
     schemas: readonly string[];
+    /** Only tables that have no guard yet (what a fence needs: one catalog query when all have it). */
+    onlyMissing?: boolean;
   },
 ): Promise<string[]> {
   const r = await q.query<{ nsp: string; rel: string; typ: string }>(
@@ -107,14 +117,16 @@ export async function installGuards(
       WHERE a.attname = $1 AND NOT a.attisdropped AND a.attnum > 0
         AND c.relkind IN ('r', 'p') AND NOT c.relispartition
         AND n.nspname = ANY($2::text[])
+        AND NOT ($3::boolean AND EXISTS (
+          SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = '${GUARD_TRIGGER}'))
       ORDER BY 1, 2`,
-    [opts.key, opts.schemas],
+    [opts.key, opts.schemas, opts.onlyMissing === true],
   );
   const out: string[] = [];
   const made = new Set<string>();
   for (const row of r.rows) {
     const kt = opts.keyType ?? inferKeyType(row.typ);
-    const fn = quoteQualified(opts.schema, `guard_${opts.clusterId}_${kt}`);
+    const fn = quoteQualified(opts.schema, guardFunctionName(opts.clusterId, kt));
     if (!made.has(fn)) {
       await q.query(
         guardFunctionSql(opts.schema, fn, opts.clusterId, opts.key, (v) => columnHashSql(v, kt), opts.modulus),

@@ -14,6 +14,8 @@ export interface MapListener {
  */
 export function createMapListener(opts: {
   pgConfig: () => Record<string, unknown>;
+  /** A silent connection is found by a `SELECT 1` this often (it must answer within the same time). Default 5000 ms. */
+  pingMs?: number;
   onVersion: (clusterId: string, version: number) => void;
   onConnected: () => void;
   onError: (err: Error) => void;
@@ -23,6 +25,9 @@ export function createMapListener(opts: {
   let connected = false;
   let timer: NodeJS.Timeout | undefined;
   let attempt = 0;
+  let pinger: NodeJS.Timeout | undefined;
+  let pinging = false;
+  const pingMs = opts.pingMs ?? 5000;
 
   const schedule = () => {
     if (closed || timer) return;
@@ -38,6 +43,8 @@ export function createMapListener(opts: {
     if (client !== c) return;
     client = undefined;
     connected = false;
+    if (pinger) clearInterval(pinger);
+    pinger = undefined;
     c.end().catch(() => undefined);
     if (err) opts.onError(err);
     schedule();
@@ -71,6 +78,23 @@ export function createMapListener(opts: {
       }
       connected = true;
       attempt = 0;
+      // A connection that stopped answering (a half-open socket) would miss announcements silently.
+      pinger = setInterval(() => {
+        if (pinging || client !== c) return;
+        pinging = true;
+        const t = setTimeout(() => lost(c, new Error('partition map listener did not answer a ping')), pingMs);
+        t.unref();
+        c.query('SELECT 1')
+          .then(
+            () => undefined,
+            (err: Error) => lost(c, err),
+          )
+          .finally(() => {
+            clearTimeout(t);
+            pinging = false;
+          });
+      }, pingMs);
+      pinger.unref();
       opts.onConnected();
     } catch (err) {
       lost(c, err as Error);
@@ -85,6 +109,8 @@ export function createMapListener(opts: {
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      if (pinger) clearInterval(pinger);
+      pinger = undefined;
       timer = undefined;
       const c = client;
       client = undefined;

@@ -70,11 +70,21 @@ export function sameOwners(a: PartitionMap, b: PartitionMap): boolean {
 }
 
 /**
- * Check a map (stored, or about to be) against the shards the configuration lists: every partition
- * owned by exactly one listed shard. Throws `PARTITION_MAP_INVALID` naming what is wrong.
+ * Check a map (stored, or about to be) against the shards the configuration lists and its number of
+ * partitions: every partition owned by exactly one listed shard. Throws `PARTITION_MAP_INVALID` naming what is wrong.
  */
-export function checkMap(map: PartitionMap, shardIds: readonly string[], what: string): void {
+export function checkMap(
+  map: PartitionMap,
+  shardIds: readonly string[],
+  what: string,
+  partitions: number = map.partitions,
+): void {
   const problems: string[] = [];
+  if (map.partitions !== partitions) {
+    problems.push(
+      `it has ${map.partitions} partitions and the configuration ${partitions} (sharding.partitions cannot change while the map is stored)`,
+    );
+  }
   if (map.owners.length !== map.partitions) {
     problems.push(`it has ${map.owners.length} owners for ${map.partitions} partitions`);
   }

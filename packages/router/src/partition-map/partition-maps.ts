@@ -37,6 +37,8 @@ interface MapState {
   /** Resolved (and replaced) at every switch. */
   changed: { promise: Promise<void>; resolve: () => void };
   reloading?: Promise<PartitionMap> | undefined;
+  /** A second read, asked for while `reloading` ran. */
+  reloadAgain?: Promise<PartitionMap> | undefined;
 }
 
 function signal(): { promise: Promise<void>; resolve: () => void } {
@@ -63,6 +65,8 @@ export interface PartitionMaps {
     change: { add?: number[]; remove?: number[] },
   ): Promise<PartitionMap>;
   filter(clusterId: string, shardId: string, column?: string): { partitions: number[]; sql: string } | undefined;
+  /** A statement on a lent session (a transaction) failed: a not-owner refusal makes the map be read again. */
+  noteSessionError(clusterId: string, err: unknown): void;
 }
 
 /**
@@ -80,6 +84,8 @@ export function createPartitionMaps(ctx: {
 }): PartitionMaps {
   const states = new Map<string, MapState>();
   const listeners = new Map<string, MapListener>();
+  /** Shard primaries (group keys) whose control objects this router created or found. */
+  const ensured = new Set<string>();
   let closed = false;
 
   for (const c of ctx.clusters.values()) {
@@ -106,6 +112,13 @@ export function createPartitionMaps(ctx: {
       drained: [],
       changed: signal(),
     });
+  }
+
+  async function ensureShard(st: MapState, g: GroupRuntime): Promise<void> {
+    const key = `${g.key}:${st.cfg.schema}`;
+    if (ensured.has(key)) return;
+    await st.store.ensureShard(g.primaryProvider);
+    ensured.add(key);
   }
 
   function stateOf(clusterId: string): MapState {
@@ -148,7 +161,7 @@ export function createPartitionMaps(ctx: {
     if (!st.map.fromConfig && map.version <= st.map.version) return;
     const shardIds = st.c.groups.map((g) => g.shardId!);
     try {
-      checkMap(map, shardIds, 'The stored partition map');
+      checkMap(map, shardIds, 'The stored partition map', st.configMap.partitions);
     } catch (err) {
       if (source === 'start') throw err;
       ctx.emit('warning', {
@@ -190,8 +203,21 @@ export function createPartitionMaps(ctx: {
     return stored;
   }
 
+  /**
+   * Read the stored map and switch if it is newer. A read asked for while one runs is done once more
+   * after it (that one may have read before the change announced), shared by every caller meanwhile.
+   */
   function reload(st: MapState, source: 'notify' | 'not-owner' | 'reload'): Promise<PartitionMap> {
-    st.reloading ??= load(st)
+    if (st.reloading) {
+      st.reloadAgain ??= st.reloading
+        .catch(() => undefined)
+        .then(() => {
+          st.reloadAgain = undefined;
+          return reload(st, source);
+        });
+      return st.reloadAgain;
+    }
+    st.reloading = load(st)
       .then((m) => {
         apply(st, m, source);
         return st.map;
@@ -214,7 +240,7 @@ export function createPartitionMaps(ctx: {
         if (again) return again;
         // Ownership first, then the map: a map is never stored whose shards would refuse its writes.
         for (const g of st.c.groups) {
-          await st.store.ensureShard(g.primaryProvider);
+          await ensureShard(st, g);
           await g.primaryProvider.withConnection((c) =>
             st.store.setOwned(c, st.c.id, partitionsOf(st.configMap, g.shardId!), 1),
           );
@@ -251,7 +277,8 @@ export function createPartitionMaps(ctx: {
   // ---- routing ----
 
   function isNotOwner(err: unknown): boolean {
-    return (err as PgmError | undefined)?.sqlState === NOT_OWNER_SQLSTATE;
+    const e = err as { sqlState?: string; code?: string } | undefined;
+    return e?.sqlState === NOT_OWNER_SQLSTATE || e?.code === NOT_OWNER_SQLSTATE;
   }
 
   /** `p` aimed at the owner of `part` in the map in force, with the session position that read-your-writes needs there. */
@@ -362,7 +389,7 @@ export function createPartitionMaps(ctx: {
   function engineFor(st: MapState): HoldEngine {
     return {
       async fence(partitions) {
-        await installAll(st);
+        await installAll(st, true);
         const bySource = new Map<GroupRuntime, number[]>();
         for (const p of partitions) {
           const g = st.c.owners![p]!;
@@ -371,7 +398,7 @@ export function createPartitionMaps(ctx: {
         const positions: Record<string, string> = {};
         await Promise.all(
           [...bySource].map(async ([g, ps]) => {
-            positions[g.shardId!] = await g.primaryProvider.withConnection((c) => st.store.revoke(c, st.c.id, ps));
+            positions[g.shardId!] = await st.store.revoke(g.primaryProvider, st.c.id, ps);
           }),
         );
         return positions;
@@ -424,11 +451,13 @@ export function createPartitionMaps(ctx: {
         // owners stay fenced, so at no moment do two servers accept writes that are routed to them.
         const revokeTargets = () =>
           Promise.allSettled(
-            [...targets].map(([g, ps]) => g.primaryProvider.withConnection((c) => st.store.revoke(c, st.c.id, ps))),
+            [...targets].map(([g, ps]) =>
+              ensureShard(st, g).then(() => st.store.revoke(g.primaryProvider, st.c.id, ps)),
+            ),
           );
         try {
           for (const [g, ps] of targets) {
-            await st.store.ensureShard(g.primaryProvider);
+            await ensureShard(st, g);
             await st.store.grant(g.primaryProvider, st.c.id, ps, candidate.version);
           }
         } catch (err) {
@@ -489,20 +518,34 @@ export function createPartitionMaps(ctx: {
     );
   }
 
-  async function installAll(st: MapState): Promise<Record<string, string[]>> {
+  /** The server computes PostgreSQL's hash partition; a custom shard function it cannot. */
+  function refuseCustomFunction(st: MapState, what: string): void {
+    if (st.c.cfg.sharding?.shardFunction === undefined) return;
+    throw new PgmError(
+      'INVALID_ARGUMENT',
+      `${what}: cluster "${st.c.id}" uses a custom shardFunction, which the shards cannot compute, so they cannot refuse writes for partitions they do not own; partitions of such a cluster cannot be moved online`,
+      { clusterId: st.c.id },
+    );
+  }
+
+  async function installAll(st: MapState, onlyMissing = false): Promise<Record<string, string[]>> {
+    refuseCustomFunction(st, 'installPartitionGuards');
     const s = st.c.cfg.sharding!;
     const out: Record<string, string[]> = {};
-    for (const g of st.c.groups) {
-      await st.store.ensureShard(g.primaryProvider);
-      out[g.shardId!] = await installGuards(g.primaryProvider, {
-        schema: st.cfg.schema,
-        clusterId: st.c.id,
-        key: s.key,
-        keyType: s.keyType,
-        modulus: s.partitions,
-        schemas: ctx.schemasOf(st.c.id),
-      });
-    }
+    await Promise.all(
+      st.c.groups.map(async (g) => {
+        await ensureShard(st, g);
+        out[g.shardId!] = await installGuards(g.primaryProvider, {
+          schema: st.cfg.schema,
+          clusterId: st.c.id,
+          key: s.key,
+          keyType: s.keyType,
+          modulus: s.partitions,
+          schemas: ctx.schemasOf(st.c.id),
+          onlyMissing,
+        });
+      }),
+    );
     return out;
   }
 
@@ -526,6 +569,7 @@ export function createPartitionMaps(ctx: {
             stored,
             st.c.groups.map((g) => g.shardId!),
             'The stored partition map',
+            st.configMap.partitions,
           );
           if (!sameOwners(stored, st.configMap)) {
             const differ = stored.owners.flatMap((o, p) => (st.configMap.owners[p] === o ? [] : [p]));
@@ -544,6 +588,9 @@ export function createPartitionMaps(ctx: {
     },
     async close() {
       closed = true;
+      // Holds end with the router: fences lifted, held statements released (they fail with CLOSED).
+      const holds = new Set([...states.values()].flatMap((st) => [...st.holds.values()]));
+      await Promise.allSettled([...holds].map((h) => h.release()));
       await Promise.all([...listeners.values()].map((l) => l.close()));
       listeners.clear();
     },
@@ -566,6 +613,7 @@ export function createPartitionMaps(ctx: {
     async hold(o) {
       if (closed) throw new PgmError('CLOSED', 'The router is closed');
       const st = stateOf(o.clusterId);
+      refuseCustomFunction(st, 'holdPartitions');
       const parts = [...new Set(o.partitions)].sort((a, b) => a - b);
       const bad = parts.filter((p) => !Number.isInteger(p) || p < 0 || p >= st.map.partitions);
       if (parts.length === 0 || bad.length > 0) {
@@ -603,7 +651,7 @@ export function createPartitionMaps(ctx: {
       const map = await reload(st, 'reload');
       const out: Record<string, number[]> = {};
       for (const g of st.c.groups) {
-        await st.store.ensureShard(g.primaryProvider);
+        await ensureShard(st, g);
         const ps = partitionsOf(map, g.shardId!);
         await g.primaryProvider.withConnection((c) => st.store.setOwned(c, st.c.id, ps, map.version));
         out[g.shardId!] = ps;
@@ -628,6 +676,10 @@ export function createPartitionMaps(ctx: {
         }
         if (attempt >= 5) throw conflict(st, map.version, (await reload(st, 'reload')).version);
       }
+    },
+    noteSessionError(clusterId, err) {
+      const st = states.get(clusterId);
+      if (st && isNotOwner(err)) reload(st, 'not-owner').catch(() => undefined);
     },
     filter(clusterId, shardId, column) {
       const st = stateOf(clusterId);

@@ -45,6 +45,7 @@ export function createMapStore(schema: string) {
   const owned = quoteQualified(schema, 'owned_partitions');
   const partitionOf = quoteQualified(schema, 'partition_of');
   const checkOwner = quoteQualified(schema, 'check_owner');
+  const revokeFn = quoteQualified(schema, 'revoke_partitions');
 
   /** Lock key of one partition: the class is the hash of the cluster id, so clusters never share a lock. */
   const lockKey = (clusterParam: string, partitionExpr: string) =>
@@ -98,6 +99,20 @@ export function createMapStore(schema: string) {
                DETAIL = format('cluster=%s partition=%s', cid, p),
                HINT = 'The partition map changed: reload it and route the statement to the new owner.';
            END IF;
+         END $f$`,
+      );
+      // The fence in one statement: exclusive locks (in partition order) wait for the writes holding the
+      // shared ones, then the partitions are no longer owned; the WAL position returned is past every
+      // write the server accepted for them.
+      await ddl(
+        q,
+        `CREATE OR REPLACE FUNCTION ${revokeFn}(cid text, parts int[]) RETURNS text
+         LANGUAGE plpgsql AS $f$
+         BEGIN
+           PERFORM set_config('synchronous_commit', 'on', true);
+           PERFORM pg_advisory_xact_lock(${lockKey('cid', 'p')}) FROM unnest(parts) AS p ORDER BY p;
+           DELETE FROM ${owned} WHERE cluster_id = cid AND partition = ANY(parts);
+           RETURN pg_current_wal_lsn()::text;
          END $f$`,
       );
     },
@@ -163,36 +178,21 @@ export function createMapStore(schema: string) {
     },
 
     /**
-     * Fence: this shard stops taking writes for `partitions`. Runs on a dedicated session: the exclusive
-     * advisory locks wait for every write in flight there (they hold the shared lock until they commit),
-     * so when this returns no write for those partitions can commit on the shard any more. Returns the
-     * shard's WAL position after the fence.
+     * Fence: this shard stops taking writes for `partitions` (one statement, see `revoke_partitions`).
+     * When it returns no write for those partitions can commit on the shard any more. Returns the
+     * shard's WAL position then.
      */
-    async revoke(c: Queryable, clusterId: string, partitions: readonly number[]): Promise<string> {
-      const sorted = [...partitions].sort((a, b) => a - b);
+    async revoke(q: Queryable, clusterId: string, partitions: readonly number[]): Promise<string> {
       for (let attempt = 0; ; attempt++) {
         try {
-          await c.query('BEGIN');
-          await c.query("SELECT set_config('synchronous_commit', 'on', true)");
-          await c.query(`SELECT pg_advisory_xact_lock(${lockKey('$1', 'p')}) FROM unnest($2::int[]) AS p`, [
-            clusterId,
-            sorted,
-          ]);
-          await c.query(`DELETE FROM ${owned} WHERE cluster_id = $1 AND partition = ANY($2::int[])`, [
-            clusterId,
-            sorted,
-          ]);
-          await c.query('COMMIT');
-          break;
+          const r = await q.query<{ l: string }>(`SELECT ${revokeFn}($1, $2::int[]) AS l`, [clusterId, partitions]);
+          return r.rows[0]!.l;
         } catch (err) {
-          await c.query('ROLLBACK').catch(() => undefined);
           // A write holding one partition's lock and waiting for another: PostgreSQL breaks the deadlock.
           if (attempt < 5 && (err as { code?: string }).code === '40P01') continue;
           throw err;
         }
       }
-      const r = await c.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l');
-      return r.rows[0]!.l;
     },
 
     /** Make this shard's ownership exactly `partitions` (recovery: the stored map is the truth). */
