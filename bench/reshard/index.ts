@@ -143,6 +143,7 @@ try {
       partitions: [MOVING],
       to: other,
       progressIntervalMs: 100,
+      cleanupDelayMs: 1000,
     });
     stop = true;
     await Promise.all(load);

@@ -670,7 +670,7 @@ export class PgMultiverse extends EventEmitter {
   }
 
   /** Finish or roll back the moves of a cluster that a crash interrupted. */
-  async recoverMoves(options: { cluster: string }): Promise<RecoveredMove[]> {
+  async recoverMoves(options: { cluster: string; cleanupDelayMs?: number }): Promise<RecoveredMove[]> {
     const r = this.needReshard();
     return this.redacting(() => r.recoverMoves(options));
   }

@@ -24,6 +24,7 @@ const OPTIONS = {
   'max-queued': { type: 'string' },
   'cutover-attempts': { type: 'string' },
   'batch-size': { type: 'string' },
+  'cleanup-delay': { type: 'string' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -42,6 +43,13 @@ const positive = (v: string | undefined, flag: string): number | undefined => {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag}: expected a positive number, got "${v}"`);
+  return n;
+};
+
+const nonNegative = (v: string, flag: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new UsageError(`--${flag}: expected a number >= 0, got "${v}"`);
   return n;
 };
 
@@ -96,6 +104,9 @@ export async function runReshardCommand(argv: readonly string[], io: ReshardCliI
       ...(values['keep-source'] ? { keepSource: true } : {}),
       ...(values['hold-timeout'] ? { holdTimeoutMs: positive(values['hold-timeout'], 'hold-timeout') } : {}),
       ...(values['max-queued'] ? { maxQueuedWrites: positive(values['max-queued'], 'max-queued') } : {}),
+      ...(values['cleanup-delay'] !== undefined
+        ? { cleanupDelayMs: nonNegative(values['cleanup-delay'], 'cleanup-delay') }
+        : {}),
       ...(values['cutover-attempts']
         ? { cutoverAttempts: positive(values['cutover-attempts'], 'cutover-attempts') }
         : {}),
@@ -159,7 +170,10 @@ export async function runReshardCommand(argv: readonly string[], io: ReshardCliI
       if (!report.dryRun) out(`done: ${report.moves.reduce((n, m) => n + m.moves.length, 0)} moves`);
       doc = { command, ...report };
     } else if (command === 'recover-moves') {
-      const recovered = await pgm.recoverMoves({ cluster });
+      const recovered = await pgm.recoverMoves({
+        cluster,
+        ...(moveOptions.cleanupDelayMs !== undefined ? { cleanupDelayMs: moveOptions.cleanupDelayMs } : {}),
+      });
       if (recovered.length === 0) out(`no interrupted move of ${cluster}`);
       for (const r of recovered) {
         out(

@@ -10,4 +10,5 @@ export const RESHARD_HELP = `Sharding commands (pg-multiverse):
                                    spread the partitions evenly over the servers (dry run: print the plan)
   pgm recover-moves --cluster C    finish or roll back moves a crash interrupted
   pgm cleanup-moves --cluster C    delete rows that moves kept on their sources (--keep-source)
-  Common: --config FILE, --json, --batch-size N (cleanup), --max-queued N, --cutover-attempts N`;
+  Common: --config FILE, --json, --batch-size N (cleanup), --max-queued N, --cutover-attempts N,
+          --cleanup-delay MS (wait before deleting moved rows from the source, default 15000)`;

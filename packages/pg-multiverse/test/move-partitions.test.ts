@@ -92,6 +92,7 @@ describe('movePartitions: a third server added, partitions moved under load', ()
         to: 'shard-2',
         holdTimeoutMs: HOLD_TIMEOUT_MS,
         progressIntervalMs: 200,
+        cleanupDelayMs: 1000,
       });
       await new Promise((r) => setTimeout(r, 300)); // writes go on after the cutover
       const result = await load.stop();
@@ -164,6 +165,7 @@ describe('movePartitions: a third server added, partitions moved under load', ()
         cluster: CLUSTER,
         servers: ['shard-1', 'shard-2'],
         holdTimeoutMs: HOLD_TIMEOUT_MS,
+        cleanupDelayMs: 500,
       });
       const result = await load.stop();
       expect(result.errors).toEqual([]);
@@ -247,7 +249,17 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       expect(dry.stdout).toMatch(/Rebalance of orders \(map version \d+\) over shard-0, shard-1, shard-2/);
       expect(dry.stdout).toMatch(/shard-0: 0 -> 2 partitions/);
 
-      const moved = await pgmCli('move', '--cluster', CLUSTER, '--partitions', '7', '--to', 'shard-0');
+      const moved = await pgmCli(
+        'move',
+        '--cluster',
+        CLUSTER,
+        '--partitions',
+        '7',
+        '--to',
+        'shard-0',
+        '--cleanup-delay',
+        '500',
+      );
       expect(moved.status, moved.stderr).toBe(0);
       expect(moved.stdout).toMatch(
         /moved partitions 7 of orders from shard-\d to shard-0: \d+ rows, writes held [\d.]+ ms/,

@@ -51,7 +51,7 @@ export interface Reshard {
   /** Plan, then run the moves one after another (`dryRun`: only plan). */
   rebalance(options: RebalanceOptions & { cluster: string }): Promise<RebalanceReport>;
   /** Finish (map committed) or roll back (not committed) every move a crash interrupted. */
-  recoverMoves(options?: { cluster?: string }): Promise<RecoveredMove[]>;
+  recoverMoves(options?: { cluster?: string; cleanupDelayMs?: number }): Promise<RecoveredMove[]>;
   /** Delete rows that moves kept on their sources (`keepSource`), on every shard of the cluster. */
   cleanupMovedPartitions(options: {
     cluster: string;
@@ -69,6 +69,7 @@ const DEFAULTS = {
   cutoverLagBytes: 1024 * 1024,
   copyTimeoutMs: 3_600_000,
   deleteBatchSize: 5000,
+  cleanupDelayMs: 15_000,
   progressIntervalMs: 500,
 };
 
@@ -107,6 +108,9 @@ function resolveOptions(o: Partial<MovePartitionsOptions>, clusterId: string): R
         clusterId,
       });
     }
+  }
+  if (!Number.isFinite(out.cleanupDelayMs) || out.cleanupDelayMs < 0) {
+    throw new PgmError('INVALID_ARGUMENT', 'movePartitions: cleanupDelayMs must be a number >= 0', { clusterId });
   }
   if (!Number.isFinite(out.cutoverLagBytes) || out.cutoverLagBytes < 0) {
     throw new PgmError('INVALID_ARGUMENT', 'movePartitions: cutoverLagBytes must be a number >= 0', { clusterId });
@@ -196,10 +200,17 @@ export function createReshard(env: ReshardEnvironment): Reshard {
     return rec;
   }
 
-  async function finish(ctx: MoveContext, journal: MoveJournal, batchSize: number): Promise<[MoveRecord, number]> {
+  async function finish(
+    ctx: MoveContext,
+    journal: MoveJournal,
+    batchSize: number,
+    delayMs: number,
+  ): Promise<[MoveRecord, number]> {
     let rec = ctx.record;
     if (rec.state === 'committed') rec = await step(journal, rec, 'cleaning');
     await dropReplication(ctx);
+    // Instances that have not heard of the new map yet still read from the old owner: its rows stay a while.
+    if (!rec.keepSource && delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     const deleted = rec.keepSource
       ? 0
       : await deleteInBatches(ctx.source.primary, ctx.tables, ctx.sourceFilter, batchSize, ctx.cluster.map.guardBypass);
@@ -216,7 +227,12 @@ export function createReshard(env: ReshardEnvironment): Reshard {
     return ctx.record;
   }
 
-  async function recoverOne(cluster: ClusterAccess, journal: MoveJournal, rec: MoveRecord): Promise<RecoveredMove> {
+  async function recoverOne(
+    cluster: ClusterAccess,
+    journal: MoveJournal,
+    rec: MoveRecord,
+    cleanupDelayMs: number,
+  ): Promise<RecoveredMove> {
     let ctx: MoveContext;
     try {
       ctx = await moveContext(cluster, rec);
@@ -231,19 +247,23 @@ export function createReshard(env: ReshardEnvironment): Reshard {
     }
     if (rec.state === 'committing') ctx = { ...ctx, record: await settle(ctx, journal) };
     if (ctx.record.state === 'committed' || ctx.record.state === 'cleaning') {
-      const [done] = await finish(ctx, journal, DEFAULTS.deleteBatchSize);
+      const [done] = await finish(ctx, journal, DEFAULTS.deleteBatchSize, cleanupDelayMs);
       return { move: done, outcome: 'finished' };
     }
     const done = await rollback(ctx, journal, `interrupted in state ${rec.state}; rolled back by recoverMoves()`);
     return { move: done, outcome: 'rolledBack' };
   }
 
-  async function recoverCluster(cluster: ClusterAccess, journal: MoveJournal): Promise<RecoveredMove[]> {
+  async function recoverCluster(
+    cluster: ClusterAccess,
+    journal: MoveJournal,
+    cleanupDelayMs = DEFAULTS.cleanupDelayMs,
+  ): Promise<RecoveredMove[]> {
     const out: RecoveredMove[] = [];
     const unfinished = await journal.unfinished(cluster.id);
     // A committed map whose new owner was not granted yet, or a fence of a crashed cutover: the stored map decides.
     if (unfinished.length > 0) await cluster.map.syncOwnership();
-    for (const rec of unfinished) out.push(await recoverOne(cluster, journal, rec));
+    for (const rec of unfinished) out.push(await recoverOne(cluster, journal, rec, cleanupDelayMs));
     return out;
   }
 
@@ -317,7 +337,7 @@ export function createReshard(env: ReshardEnvironment): Reshard {
         { clusterId: cluster.id, details: { reasons } },
       );
     }
-    const [done, deleted] = await finish(ctx, journal, o.deleteBatchSize);
+    const [done, deleted] = await finish(ctx, journal, o.deleteBatchSize, o.cleanupDelayMs);
     emit('moveCompleted', { ...done, cutover: report, deletedFromSource: deleted });
     return {
       ...done,
@@ -368,7 +388,7 @@ export function createReshard(env: ReshardEnvironment): Reshard {
     to: string,
     o: Resolved,
   ): Promise<MoveReport> {
-    await recoverCluster(cluster, journal);
+    await recoverCluster(cluster, journal, o.cleanupDelayMs);
     const map = await cluster.map.read();
     const bySource = new Map<string, number[]>();
     const skipped: number[] = [];
@@ -444,7 +464,11 @@ export function createReshard(env: ReshardEnvironment): Reshard {
       for (const id of ids) {
         const cluster = access(id);
         const journal = await journalOf(cluster);
-        out.push(...(await journal.withClusterLock(cluster.id, () => recoverCluster(cluster, journal))));
+        out.push(
+          ...(await journal.withClusterLock(cluster.id, () =>
+            recoverCluster(cluster, journal, options.cleanupDelayMs ?? DEFAULTS.cleanupDelayMs),
+          )),
+        );
       }
       return out;
     },

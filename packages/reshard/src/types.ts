@@ -120,6 +120,12 @@ export interface MovePartitionsOptions {
   cutoverLagBytes?: number;
   /** Longest time for the initial copy and catch-up before the move is rolled back, ms. Default 1 h. */
   copyTimeoutMs?: number;
+  /**
+   * Wait this long after the commit before deleting the moved rows from the source: instances that
+   * have not heard of the new map yet still read there (the router README: normally milliseconds,
+   * at worst a LISTEN ping interval plus a reconnection). Default 15000.
+   */
+  cleanupDelayMs?: number;
   /** Rows deleted per batch from the source after the move. Default 5000. */
   deleteBatchSize?: number;
   /** How often progress is read and `moveProgress` emitted, ms. Default 500. */
