@@ -2,17 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgMultiverse } from '../src/index.js';
 import {
   CLUSTER,
+  expectConsistent,
   type Harness,
   keysIn,
-  leftovers,
-  misplacedRows,
-  PARTITIONS,
   partitionOf,
-  partitionSummary,
   SCHEMA,
   spawnChild,
   startHarness,
-  storedMap,
 } from './fixtures/move-harness.js';
 import { startLoad } from './fixtures/move-load.js';
 
@@ -43,17 +39,6 @@ afterAll(async () => {
 });
 
 const hashOwner = (k: number) => `shard-${partitionOf(k) % 2}`;
-
-async function expectConsistent(): Promise<string[]> {
-  const { owners } = await storedMap(h);
-  expect(await misplacedRows(h, owners)).toEqual({ 'shard-0': 0, 'shard-1': 0, 'shard-2': 0 });
-  for (let p = 0; p < PARTITIONS; p++) {
-    const s = await partitionSummary(h, owners[p]!, p);
-    expect(s.shard, `partition ${p} on ${owners[p]}`).toEqual(s.control);
-  }
-  expect(await leftovers(h)).toEqual([]);
-  return owners;
-}
 
 const cases = [
   { crashAt: 'copy', partition: 0, source: 'shard-0', outcome: 'rolledBack', owner: 'shard-0' },
@@ -100,7 +85,7 @@ describe('a crashed move is finished or rolled back by a fresh process', () => {
       expect(result.rywViolations).toEqual([]);
       expect(result.writes.length).toBeGreaterThan(0);
 
-      const owners = await expectConsistent();
+      const owners = await expectConsistent(h);
       expect(owners[c.partition]).toBe(c.owner);
     });
   }

@@ -8,13 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgMultiverse } from '../src/index.js';
 import {
   CLUSTER,
+  expectConsistent,
   type Harness,
   keysIn,
   leftovers,
-  misplacedRows,
   PARTITIONS,
   partitionOf,
-  partitionSummary,
   percentile,
   SCHEMA,
   startHarness,
@@ -50,17 +49,6 @@ async function seed(keys: number[], owners: readonly string[]): Promise<void> {
     `INSERT INTO ${SCHEMA}.orders (user_id, id, v, note) SELECT k, g, 0, repeat('x', 40) FROM unnest($1::int8[]) AS k, generate_series(1, 20) AS g`,
     [keys],
   );
-}
-
-async function expectConsistent(): Promise<readonly string[]> {
-  const owners = (await storedMap(h)).owners;
-  expect(await misplacedRows(h, owners)).toEqual({ 'shard-0': 0, 'shard-1': 0, 'shard-2': 0 });
-  for (let p = 0; p < PARTITIONS; p++) {
-    const s = await partitionSummary(h, owners[p]!, p);
-    expect(s.shard, `partition ${p} on ${owners[p]}`).toEqual(s.control);
-  }
-  expect(await leftovers(h)).toEqual([]);
-  return owners;
 }
 
 describe('movePartitions: a third server added, partitions moved under load', () => {
@@ -140,7 +128,7 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       expect(percentile(held, 99)).toBeLessThanOrEqual(HOLD_TIMEOUT_MS);
 
       // Every row on exactly the shard the new map names; counts and checksums equal the control copy.
-      const owners = await expectConsistent();
+      const owners = await expectConsistent(h);
       expect(moving.map((p) => owners[p])).toEqual(['shard-2', 'shard-2']);
     } finally {
       await pgm.close();
@@ -171,7 +159,7 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       expect(result.errors).toEqual([]);
       expect(result.rywViolations).toEqual([]);
       expect(run.moves.flatMap((r) => r.moves).length).toBe(dry.plan.moves.length);
-      const owners = await expectConsistent();
+      const owners = await expectConsistent(h);
       expect(owners.filter((o) => o === 'shard-1')).toHaveLength(4);
       expect(owners.filter((o) => o === 'shard-2')).toHaveLength(4);
     } finally {
@@ -276,7 +264,7 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       const usage = await pgmCli('move', '--cluster', CLUSTER, '--to', 'shard-0');
       expect(usage.status).toBe(2);
       expect(usage.stderr).toMatch(/--partitions and --to are required/);
-      await expectConsistent();
+      await expectConsistent(h);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
