@@ -269,4 +269,41 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('a cutover that overruns holdTimeoutMs aborts the move, never the writes', async () => {
+    const pgm = new PgMultiverse({ enableMigrations: true, migrations: { migrationsPath: h.migrationsDir } });
+    await pgm.initialize(h.config3);
+    try {
+      const before = await storedMap(h);
+      const partition = before.owners.indexOf('shard-1');
+      const aborted: string[] = [];
+      pgm.on('cutoverAborted', (e) => aborted.push(e.reason));
+      const load = startLoad(pgm, h.control, { writers: 4, readers: 2, keys: keysIn([partition], 16, 30_000) });
+      await new Promise((r) => setTimeout(r, 200));
+      // 1 ms cannot hold a fence, a catch-up and a commit: every attempt gives up.
+      const err = await pgm
+        .movePartitions({
+          cluster: CLUSTER,
+          partitions: [partition],
+          to: 'shard-2',
+          holdTimeoutMs: 1,
+          cutoverAttempts: 2,
+        })
+        .catch((e) => e);
+      await new Promise((r) => setTimeout(r, 200));
+      const result = await load.stop();
+      expect(err.code).toBe('MOVE_CUTOVER_TIMEOUT');
+      expect(err.message).toMatch(/aborted 2 times.*rolled back.*held write went to the source/);
+      expect(aborted).toHaveLength(2);
+      // No write failed or was lost; the source still owns the partition, nothing is left behind.
+      expect(result.errors).toEqual([]);
+      expect(result.refused).toBe(0);
+      expect(result.rywViolations).toEqual([]);
+      expect(result.writes.length).toBeGreaterThan(0);
+      const owners = await expectConsistent(h);
+      expect(owners[partition]).toBe('shard-1');
+    } finally {
+      await pgm.close();
+    }
+  });
 });

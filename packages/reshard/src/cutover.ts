@@ -1,7 +1,7 @@
 import { PgmError } from '@pg-multiverse/core';
 import type { MoveContext } from './move-context.js';
 import { currentLsn, replicationName, slotState } from './replication.js';
-import type { CutoverReport, MoveRecord } from './types.js';
+import type { CutoverHold, CutoverReport, MoveRecord } from './types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,7 +33,16 @@ export async function cutover(
   const partitions = ctx.record.partitions;
   const t0 = performance.now();
   let rec = record;
-  const hold = await map.hold(partitions, { timeoutMs: opts.holdTimeoutMs, maxQueued: opts.maxQueued });
+  let hold: CutoverHold;
+  try {
+    hold = await map.hold(partitions, { timeoutMs: opts.holdTimeoutMs, maxQueued: opts.maxQueued });
+  } catch (err) {
+    // The hold gave up before it was in place (its timeout while writes in flight finished): nothing to undo.
+    if (err instanceof PgmError && (err as { code: string }).code === 'MOVE_ABORTED') {
+      return { record: rec, abortReason: err.message, holdMs: performance.now() - t0 };
+    }
+    throw err;
+  }
   const steps = { acquireMs: performance.now() - t0, fenceMs: 0, catchUpMs: 0, commitMs: 0 };
   let mark = performance.now();
   const lap = () => {
