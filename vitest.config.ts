@@ -26,7 +26,7 @@ export default defineConfig({
       { find: /^@pg-multiverse\/balancer\/testing$/, replacement: pkg('balancer').replace(/index\.ts$/, 'testing.ts') },
       { find: /^@pg-multiverse\/core\/testing$/, replacement: pkg('core').replace(/index\.ts$/, 'testing.ts') },
       {
-        find: /^@pg-multiverse\/(core|balancer|cache|router|tx|migrate|cli|testkit)$/,
+        find: /^@pg-multiverse\/(core|balancer|cache|router|tx|migrate|reshard|cli|testkit)$/,
         replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)),
       },
       { find: /^pg-multiverse$/, replacement: pkg('pg-multiverse') },

@@ -1,6 +1,7 @@
 import type { QueryCacheEvents } from '@pg-multiverse/cache';
 import type { PgmError } from '@pg-multiverse/core';
 import type { MigrationEvents } from '@pg-multiverse/migrate';
+import type { ReshardEvents } from '@pg-multiverse/reshard';
 import type { RouterEvents, RouterWarning } from '@pg-multiverse/router';
 import type { TransactionEvents } from '@pg-multiverse/tx';
 
@@ -52,16 +53,26 @@ export const MIGRATION_EVENTS = [
   'migrationFailed',
 ] as const satisfies readonly (keyof MigrationEvents)[];
 
+export const RESHARD_EVENTS = [
+  'moveStarted',
+  'moveStateChanged',
+  'moveProgress',
+  'cutoverAborted',
+  'moveCompleted',
+  'moveRolledBack',
+] as const satisfies readonly (keyof ReshardEvents)[];
+
 /**
  * Events of `PgMultiverse`: the router's, the cache's, the transaction
- * manager's and the migration manager's, each with the payload type its
+ * manager's, the migration manager's and the move engine's, each with the payload type its
  * package declares, plus the facade's own `error`. Payloads never contain
  * passwords or query parameters.
  */
 export type PgMultiverseEvents = Pick<Payloads<RouterEvents>, 'queryExecuted' | (typeof ROUTER_EVENTS)[number]> &
   Pick<QueryCacheEvents, (typeof CACHE_EVENTS)[number]> &
   Pick<Payloads<TransactionEvents>, (typeof TRANSACTION_EVENTS)[number]> &
-  Pick<Payloads<MigrationEvents>, (typeof MIGRATION_EVENTS)[number]> & {
+  Pick<Payloads<MigrationEvents>, (typeof MIGRATION_EVENTS)[number]> &
+  Pick<Payloads<ReshardEvents>, (typeof RESHARD_EVENTS)[number]> & {
     /**
      * Something failed that the caller's promise could not report: code
      * `POST_COMMIT_FAILED` (a committed transaction's follow-up failed).

@@ -10,6 +10,18 @@ export {
 export { createMemoryStore, createRedisStore } from '@pg-multiverse/cache';
 export * from '@pg-multiverse/core';
 export type { Migration, MigrationContext } from '@pg-multiverse/migrate';
+export {
+  formatRebalancePlan,
+  type MovePartitionsOptions,
+  type MoveProgress,
+  type MoveRecord,
+  type MoveReport,
+  RESHARD_ERROR_CODES,
+  type RebalanceOptions,
+  type RebalancePlan,
+  type RebalanceReport,
+  type RecoveredMove,
+} from '@pg-multiverse/reshard';
 export { type ClusterHealth, classifySql, hashShard, type NodeHealth } from '@pg-multiverse/router';
 export type { InDoubtTransaction, RecoveryReport } from '@pg-multiverse/tx';
 export type { CopyFromOptions, CopyFromResult, CopyInput } from './copy-from.js';

@@ -32,6 +32,15 @@ import {
   type MigrationStatus,
 } from '@pg-multiverse/migrate';
 import {
+  createReshard,
+  type MovePartitionsOptions,
+  type MoveReport,
+  type RebalanceOptions,
+  type RebalanceReport,
+  type RecoveredMove,
+  type Reshard,
+} from '@pg-multiverse/reshard';
+import {
   type ClusterHealth,
   createRouter,
   type QueryExecutedEvent,
@@ -55,6 +64,7 @@ import {
   CACHE_EVENTS,
   MIGRATION_EVENTS,
   type PgMultiverseEvents,
+  RESHARD_EVENTS,
   ROUTER_EVENTS,
   TRANSACTION_EVENTS,
 } from './events.js';
@@ -63,6 +73,7 @@ import { type NodeAddress, nodeAddresses } from './node-addresses.js';
 import type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
 import { type PoolBackend, RoutingPool, type RoutingPoolOptions } from './pool.js';
 import { prometheusHandler, renderPrometheus } from './prometheus.js';
+import { reshardEnvironment } from './reshard-environment.js';
 import { mergeWriteResults, runShardWrites } from './shard-write.js';
 import { isPrepareTransaction, loadOpenTelemetryApi, type Span, TRACER_NAME, Tracing } from './tracing.js';
 
@@ -83,6 +94,7 @@ export class PgMultiverse extends EventEmitter {
   private cache: QueryCache | undefined;
   private tm: TransactionManager | undefined;
   private mm: MigrationManager | undefined;
+  private reshard: Reshard | undefined;
   private metrics: MetricsCollector | undefined;
   private tracing: Tracing | undefined;
   /** Transactions that sent PREPARE TRANSACTION (counted as two-phase commits when they end). */
@@ -968,6 +980,62 @@ export class PgMultiverse extends EventEmitter {
     const report = await tm.recover();
     if (report.reason !== undefined) report.reason = redactSecrets(report.reason, this.secrets);
     return report;
+  }
+
+  // ---- partition moves (sharded clusters) ----------------------------------------------------
+
+  private needReshard(): Reshard {
+    const router = this.need();
+    if (!this.reshard) {
+      this.reshard = createReshard(
+        reshardEnvironment(
+          router,
+          () => this.mm,
+          (fn) => runWithStatementContext({}, fn),
+        ),
+      );
+      this.forward(this.reshard, RESHARD_EVENTS);
+    }
+    return this.reshard;
+  }
+
+  private async redacting<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw err instanceof Error ? redactError(err, this.secrets) : err;
+    }
+  }
+
+  /**
+   * Move partitions of a sharded cluster to another listed shard, online: copy by logical
+   * replication, a bounded hold of their writes at the cutover, a new partition map version,
+   * cleanup. See `@pg-multiverse/reshard` for every step and guarantee.
+   */
+  async movePartitions(options: MovePartitionsOptions): Promise<MoveReport> {
+    const r = this.needReshard();
+    return this.redacting(() => r.movePartitions(options));
+  }
+
+  /** Spread the partitions of a sharded cluster evenly over `servers` (`dryRun`: only the plan). */
+  async rebalance(options: RebalanceOptions & { cluster: string }): Promise<RebalanceReport> {
+    const r = this.needReshard();
+    return this.redacting(() => r.rebalance(options));
+  }
+
+  /** Finish or roll back the moves of a cluster that a crash interrupted. */
+  async recoverMoves(options: { cluster: string; cleanupDelayMs?: number }): Promise<RecoveredMove[]> {
+    const r = this.needReshard();
+    return this.redacting(() => r.recoverMoves(options));
+  }
+
+  /** Delete the rows moves kept on their sources (`keepSource`). */
+  async cleanupMovedPartitions(options: {
+    cluster: string;
+    batchSize?: number;
+  }): Promise<{ deleted: number; byShard: Record<string, number> }> {
+    const r = this.needReshard();
+    return this.redacting(() => r.cleanupMovedPartitions(options));
   }
 
   // ---- migrations -------------------------------------------------------------------------
