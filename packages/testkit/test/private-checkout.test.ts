@@ -1,41 +1,19 @@
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { embeddedBinDir, findPgBinaries, reapOrphans, startTopology, type Topology } from '../src/index.js';
 import { serverUser } from '../src/run-as.js';
 import { pickBaseTmpDir, pickBinCacheDir, serverUserCanEnter } from '../src/tmp-base.js';
-import { viaProxy } from './helpers.js';
+import { useOwnTmpBase, viaProxy } from './helpers.js';
+
+// Its own base directory: other runs sharing /tmp reap orphaned binary copies there too, and
+// must not take the copy this file expects its own reapOrphans to find.
+const ownBase = useOwnTmpBase('private-checkout');
 
 // A checkout in a directory made by `mktemp -d` as root (mode 700): when the servers run as the
 // unprivileged `postgres` user, that user cannot enter it, so binaries found there must still work.
-// This file's servers, templates and binary copies live in a base directory of its own
-// (PGM_TESTKIT_TMPDIR, read once per process on first use): other test runs sharing /tmp
-// reap orphans there too, and must not take the copy this file expects its own reapOrphans to find.
-const savedTmpBase = process.env.PGM_TESTKIT_TMPDIR;
-let ownBase: string;
-beforeAll(() => {
-  ownBase = mkdtempSync(join(pickBinCacheDir({}), 'pgm-private-checkout-base-'));
-  chmodSync(ownBase, 0o755); // the server user must enter it
-  process.env.PGM_TESTKIT_TMPDIR = ownBase;
-});
-afterAll(() => {
-  if (savedTmpBase === undefined) delete process.env.PGM_TESTKIT_TMPDIR;
-  else process.env.PGM_TESTKIT_TMPDIR = savedTmpBase;
-  rmSync(ownBase, { recursive: true, force: true });
-});
-
 describe('binaries inside a directory the server user cannot enter', () => {
   const savedPgBin = process.env.PG_BIN;
   let priv: string;
@@ -74,7 +52,7 @@ describe('binaries inside a directory the server user cannot enter', () => {
     }
     // Run as root: the servers ran from a world-readable copy of bin/, lib/ and share/.
     const cache = dirname(bins.serverBinDir);
-    expect(dirname(cache)).toBe(ownBase);
+    expect(dirname(cache)).toBe(ownBase());
     expect(basename(cache)).toMatch(/^pgm-testkit-bin-[0-9a-f]{16}$/);
     expect(readdirSync(cache).sort()).toEqual(['bin', 'lib', 'share', 'source']);
     expect(statSync(cache).mode & 0o777).toBe(0o755);
