@@ -19,7 +19,9 @@ if (typeof (Map as { groupBy?: unknown }).groupBy !== 'function') {
 const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
 // Tests import sibling packages from source, so a change is tested without a rebuild.
-// (The CLI tests spawn the built binary; `pnpm test` builds first.)
+// (Some tests run the built packages: the CLI binaries, pack-smoke. `pnpm test` builds first; the
+// integration project's first global setup builds once, before any test file, when a dist is stale.
+// No test file builds: one rebuilding dist while another runs it fails both.)
 export default defineConfig({
   resolve: {
     alias: [
@@ -50,7 +52,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['packages/*/test/**/*.test.ts', 'examples/test/**/*.test.ts', 'bench/soak/*.test.ts'],
-          globalSetup: ['./packages/testkit/src/vitest-global-setup.ts'],
+          globalSetup: ['./scripts/vitest-dist-setup.ts', './packages/testkit/src/vitest-global-setup.ts'],
         },
       },
     ],

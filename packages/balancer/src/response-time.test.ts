@@ -51,13 +51,14 @@ describe('responseTime', () => {
   it('follows the latency the router records (core recordLatency), and keeps no copy of its own', () => {
     const b = responseTime();
     expect(b.observe).toBeUndefined();
-    const a = makeNode('a', { ewmaLatencyMs: 1, lastSampleAt: performance.now() });
-    const c = makeNode('c', { ewmaLatencyMs: 50, lastSampleAt: performance.now() });
+    const now = 1_000; // one fixed clock reading: no sample can age between the lines below
+    const a = makeNode('a', { ewmaLatencyMs: 1, lastSampleAt: now });
+    const c = makeNode('c', { ewmaLatencyMs: 50, lastSampleAt: now });
     for (let k = 0; k < 5; k++) {
-      recordLatency(a, 40, true, performance.now());
-      recordLatency(c, 2, true, performance.now());
+      recordLatency(a, 40, true, now);
+      recordLatency(c, 2, true, now);
     }
-    expect(b.pick([a, c])!.id).toBe('c');
+    expect(b.pick([a, c], { now })!.id).toBe('c');
   });
 
   it('avoids a node whose statements fail fast (recordLatency adds the failure penalty)', () => {

@@ -1,5 +1,5 @@
 import { type Balancer, type NodeState, quoteIdent, recordLatency } from '@pg-multiverse/core';
-import { uniqueName } from '@pg-multiverse/testkit';
+import { uniqueName, waitForReplicas } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { healthAware, leastConnections, responseTime, roundRobin } from '../src/index.js';
@@ -20,13 +20,9 @@ const slowPort = ctx.clusters.users_cluster!.replicas.find((r) => r.id === slowI
 const pools = new Map<string, pg.Pool>();
 let primary: pg.Pool;
 
-async function waitForFunction(pool: pg.Pool): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const { rows } = await pool.query('SELECT to_regprocedure($1) IS NOT NULL AS ok', [`${schema}.read_row()`]);
-    if (rows[0].ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`function ${fn} never replicated`);
+async function expectFunction(pool: pg.Pool): Promise<void> {
+  const { rows } = await pool.query('SELECT to_regprocedure($1) IS NOT NULL AS ok', [`${schema}.read_row()`]);
+  if (!rows[0].ok) throw new Error(`function ${fn} not on a replica that replayed its creation`);
 }
 
 beforeAll(async () => {
@@ -39,10 +35,11 @@ beforeAll(async () => {
        SELECT CASE WHEN inet_server_port() = ${Number(slowPort)} THEN (SELECT 1 FROM pg_sleep(0.1)) ELSE 1 END
      $$`,
   );
+  await waitForReplicas(cluster);
   for (const r of cluster.replicas) {
     const pool = conn(r, 4);
     pools.set(r.id, pool);
-    await waitForFunction(pool);
+    await expectFunction(pool);
   }
 });
 

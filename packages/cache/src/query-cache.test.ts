@@ -1,5 +1,5 @@
 import type { CacheEntry, CacheStore } from '@pg-multiverse/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeValue } from './codec.js';
 import type { QueryCacheEvents } from './events.js';
 import type { BusInvalidation, NotifyBus } from './notify-bus.js';
@@ -216,33 +216,45 @@ describe('createQueryCache', () => {
     expect((await cache.wrap('a', {}, async () => result([2]))).hit).toBe(false);
   });
 
+  // Expiry reads the wall clock (Date.now): these tests move a fake Date instead of sleeping,
+  // so a busy machine cannot let a fresh entry go stale between two steps.
   it('serves stale within swrMs while one refresh runs', async () => {
-    const cache = createQueryCache({ swrMs: 60_000 });
-    const stale = collect(cache, 'cacheStale');
-    let n = 0;
-    const loader = async () => result([++n]);
-    await cache.wrap('k', { ttlMs: 20 }, loader);
-    await new Promise((r) => setTimeout(r, 40));
-    const s = await cache.wrap('k', { ttlMs: 20 }, loader);
-    expect(s).toMatchObject({ hit: true, stale: true });
-    expect((s.value as R).rows).toEqual([1]);
-    expect(stale).toHaveLength(1);
-    // the refresh stores the new value
-    for (let i = 0; i < 100 && n < 2; i++) await new Promise((r) => setTimeout(r, 5));
-    await new Promise((r) => setImmediate(r));
-    const fresh = await cache.wrap('k', { ttlMs: 60_000 }, loader);
-    expect((fresh.value as R).rows).toEqual([2]);
-    expect(cache.stats().staleHits).toBe(1);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const cache = createQueryCache({ swrMs: 60_000 });
+      const stale = collect(cache, 'cacheStale');
+      let n = 0;
+      const loader = async () => result([++n]);
+      await cache.wrap('k', { ttlMs: 20 }, loader);
+      vi.advanceTimersByTime(40);
+      const s = await cache.wrap('k', { ttlMs: 20 }, loader);
+      expect(s).toMatchObject({ hit: true, stale: true });
+      expect((s.value as R).rows).toEqual([1]);
+      expect(stale).toHaveLength(1);
+      // the refresh stores the new value (the clock stands still, so it stays fresh)
+      await vi.waitFor(async () => expect(((await cache.wrap('k', {}, loader)).value as R).rows).toEqual([2]), {
+        timeout: 60_000,
+      });
+      expect(n).toBe(2);
+      expect(cache.stats().staleHits).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('treats an expired entry as a miss without swrMs', async () => {
-    const cache = createQueryCache();
-    let n = 0;
-    await cache.wrap('k', { ttlMs: 10 }, async () => result([++n]));
-    await new Promise((r) => setTimeout(r, 30));
-    const r = await cache.wrap('k', { ttlMs: 10 }, async () => result([++n]));
-    expect(r.hit).toBe(false);
-    expect((r.value as R).rows).toEqual([2]);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const cache = createQueryCache();
+      let n = 0;
+      await cache.wrap('k', { ttlMs: 10 }, async () => result([++n]));
+      vi.advanceTimersByTime(30);
+      const r = await cache.wrap('k', { ttlMs: 10 }, async () => result([++n]));
+      expect(r.hit).toBe(false);
+      expect((r.value as R).rows).toEqual([2]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('compresses large entries and stays correct', async () => {

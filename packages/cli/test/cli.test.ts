@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { uniqueName, withSchemas } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { binPath, ensureBuilt, type PgmRun, pgm } from './helpers.js';
+import { binPath, type PgmRun, pgm } from './helpers.js';
 
 const topo = inject('pgmTopology');
 const sA = uniqueName('cli_a');
@@ -48,7 +48,6 @@ async function columns(node: typeof usersPrimary, schema: string, table: string)
 }
 
 beforeAll(() => {
-  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), 'pgm-cli-e2e-'));
   const text = JSON.stringify({ clusters: withHostVar(clusters), migrations: { migrationsPath: './db/migrations' } });
   expect(text).toContain('"host":"${PGM_HOST}"');

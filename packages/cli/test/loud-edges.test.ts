@@ -4,14 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@pg-multiverse/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { binPath, ensureBuilt, pgm, repoRoot } from './helpers.js';
+import { binPath, pgm, repoRoot } from './helpers.js';
 
 // Issue 15, the CLI's part: errors name what failed, bad settings are refused, help is light.
 const topo = inject('pgmTopology');
 let dir: string;
 
 beforeAll(() => {
-  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), 'pgm-cli-loud-'));
   mkdirSync(join(dir, 'migrations'));
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { uniqueName } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureBuilt, pgm } from './helpers.js';
+import { pgm } from './helpers.js';
 
 // `pgm` on a cluster sharded over two servers: one target per shard, named cluster[shard].
 const { config } = inject('pgmTopology');
@@ -15,7 +15,6 @@ const controlSchema = uniqueName('ctl');
 let dir: string;
 
 beforeAll(() => {
-  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), 'pgm-cli-shards-'));
   mkdirSync(join(dir, 'migrations'));
   writeFileSync(

@@ -52,7 +52,7 @@ afterAll(async () => {
 });
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
-  const end = Date.now() + 20_000;
+  const end = Date.now() + 60_000;
   for (;;) {
     const v = await fn();
     if (v) return v;

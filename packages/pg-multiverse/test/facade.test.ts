@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { uniqueName, withSchemas } from '@pg-multiverse/testkit';
+import { uniqueName, waitForReplicas, withSchemas } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { type ClusterConfiguration, PgMultiverse, type QueryTracer, type SpanLike } from 'pg-multiverse';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -28,15 +28,7 @@ beforeAll(async () => {
     `CREATE SCHEMA ${CS}; CREATE TABLE ${CS}.ledger (id serial PRIMARY KEY, amount int NOT NULL CHECK (amount >= 0))`,
   );
   // Replicas must see the schema before replica reads of it.
-  for (let i = 0; i < 100; i++) {
-    const pools = (shared.users_cluster!.replicas ?? []).map(poolOf);
-    const ok = await Promise.all(
-      pools.map((p) => p.query(`SELECT to_regclass('${US}.items') AS t`).then((r) => r.rows[0].t !== null)),
-    );
-    await Promise.all(pools.map((p) => p.end()));
-    if (ok.every(Boolean)) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForReplicas(shared.users_cluster!);
 });
 afterAll(async () => {
   await admin.end();

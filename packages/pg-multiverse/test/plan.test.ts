@@ -1,7 +1,7 @@
 // One plan per statement: the router plans, the facade composes that plan (cache, metrics, tracing)
 // and every router option is reachable from PgMultiverseOptions. Shared topology.
 import { createRouter } from '@pg-multiverse/router';
-import { uniqueName, withSchemas } from '@pg-multiverse/testkit';
+import { uniqueName, waitForReplicas, withSchemas } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { PgMultiverse } from 'pg-multiverse';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -19,15 +19,7 @@ beforeAll(async () => {
      CREATE FUNCTION ${US}.bump() RETURNS int LANGUAGE sql AS 'UPDATE ${US}.counter SET n = n + 1 RETURNING n'`,
   );
   // The replicas must know the function before a read could be sent there.
-  for (const replica of shared.users_cluster!.replicas ?? []) {
-    const p = new pg.Pool(replica as pg.PoolConfig);
-    for (let i = 0; i < 400; i++) {
-      const r = await p.query(`SELECT to_regproc('${US}.bump') AS f`);
-      if (r.rows[0].f !== null) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    await p.end();
-  }
+  await waitForReplicas(shared.users_cluster!);
 });
 afterAll(async () => {
   await admin.end();

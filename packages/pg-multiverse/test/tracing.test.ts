@@ -12,7 +12,7 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { uniqueName, withSchemas } from '@pg-multiverse/testkit';
+import { uniqueName, waitForReplicas, withSchemas } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { type ClusterConfiguration, PgMultiverse } from 'pg-multiverse';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -72,16 +72,7 @@ beforeAll(async () => {
   });
   await pgm.initialize(config);
   // Replicas must have replayed the schema before replica reads of it.
-  for (let i = 0; i < 200; i++) {
-    const ok = await pgm
-      .query(`SELECT 1 FROM ${US}.items LIMIT 1`, [], { role: 'replica', consistency: 'eventual' })
-      .then(
-        () => true,
-        () => false,
-      );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForReplicas(shared.users_cluster!);
 });
 afterAll(async () => {
   await pgm?.close();

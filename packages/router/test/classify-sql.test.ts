@@ -1,5 +1,5 @@
 import { tokenizeSql } from '@pg-multiverse/core';
-import { uniqueName } from '@pg-multiverse/testkit';
+import { uniqueName, waitForReplicas } from '@pg-multiverse/testkit';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -67,11 +67,7 @@ beforeAll(async () => {
     INSERT INTO "${schema}".t VALUES (1, 1, 1, true, 'x', 1, 1);
     INSERT INTO "${schema}".u VALUES (1)`);
   // wait until the replica has replayed the schema
-  for (let i = 0; i < 200; i++) {
-    const { rows } = await replica.query('SELECT to_regclass($1) IS NOT NULL AS ok', [`"${schema}".u`]);
-    if (rows[0].ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForReplicas(ctx.config.users_cluster!);
   await replica.query(`SET search_path TO "${schema}"`);
 });
 

@@ -17,7 +17,7 @@ function events(event: keyof RouterEvents, match: Record<string, unknown> = {}) 
   return seen.filter((e) => e.event === event && Object.entries(match).every(([k, v]) => e.data[k] === v));
 }
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -185,8 +185,9 @@ describe('faults', () => {
       const waited = Date.now() - started;
       expect(isPgmError(err)).toBe(true);
       expect(['CONNECTION_FAILED', 'NO_AVAILABLE_NODE']).toContain(err.code);
-      // Bounded by the connection timeout (generous margin: this asserts "no hang", not speed).
-      expect(waited).toBeLessThan(CONNECT_TIMEOUT * 4);
+      // It fails on the connection timeout (the codes above; a query timeout would be another code),
+      // and does not hang: a bound generous enough for a busy machine, not a measure of speed.
+      expect(waited).toBeLessThan(30_000);
       await waitFor(() => events('clusterDown', { clusterId: 'main' }).length > 0, 'cluster down');
       // Once marked down, writes fail at once with a clear error.
       await expect(router.query('INSERT INTO kv VALUES (4, $1)', ['x'], { schema: 'app' })).rejects.toMatchObject({

@@ -96,7 +96,7 @@ async function copyPartition(from: 's0' | 's1' | 's2', to: 's0' | 's1' | 's2', p
   return rows.length;
 }
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return;

@@ -37,7 +37,7 @@ beforeAll(async () => {
     );
   }
   const config = withSchemas(ctx.config, { users_cluster: [usersSchema], commerce_cluster: [commerceSchema] });
-  router = createRouter(config, { monitor: { healthCheckInterval: 500, healthCheckTimeout: 2000 } });
+  router = createRouter(config, { monitor: { healthCheckInterval: 500, healthCheckTimeout: 10_000 } });
   await router.start();
   // Replicas must have replayed the DDL before reads go there.
   await waitFor(async () => {
@@ -50,7 +50,7 @@ afterAll(async () => {
   await router?.close();
 });
 
-async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -291,7 +291,7 @@ describe('pools', () => {
         commercePrimary.port,
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${app}'`,
       );
-      for (let i = 0; i < 50 && dropped.length < 3; i++) await new Promise((res) => setTimeout(res, 20));
+      await waitFor(() => dropped.length >= 3);
       expect(dropped).toEqual(['primary', 'primary', 'primary']);
       const again = await r.query<{ one: number }>('SELECT 1 AS one');
       expect(again.rows).toEqual([{ one: 1 }]);

@@ -1,6 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import type { NodeConnection } from '../src/index.js';
+import { pickBinCacheDir } from '../src/tmp-base.js';
 
 /** One query through the node's proxy (what an application sees). */
 export async function viaProxy<R extends pg.QueryResultRow = Record<string, unknown>>(
@@ -42,4 +45,26 @@ export function descendants(root: number): number[] {
   };
   walk(root);
   return out;
+}
+
+/**
+ * Gives this test file a base directory of its own for data, sockets, templates and binary
+ * copies (PGM_TESTKIT_TMPDIR, read once per process on first use; call at the top of the file).
+ * Other test runs sharing /tmp or /dev/shm reap orphans there, and must not take what this
+ * file's own `reapOrphans` is expected to find. Returns a getter of the directory.
+ */
+export function useOwnTmpBase(label: string): () => string {
+  const saved = process.env.PGM_TESTKIT_TMPDIR;
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(pickBinCacheDir({}), `pgm-own-base-${label}-`));
+    chmodSync(dir, 0o755); // the server user must enter it
+    process.env.PGM_TESTKIT_TMPDIR = dir;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.PGM_TESTKIT_TMPDIR;
+    else process.env.PGM_TESTKIT_TMPDIR = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return () => dir;
 }

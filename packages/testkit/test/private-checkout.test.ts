@@ -6,7 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { embeddedBinDir, findPgBinaries, reapOrphans, startTopology, type Topology } from '../src/index.js';
 import { serverUser } from '../src/run-as.js';
 import { pickBaseTmpDir, pickBinCacheDir, serverUserCanEnter } from '../src/tmp-base.js';
-import { viaProxy } from './helpers.js';
+import { useOwnTmpBase, viaProxy } from './helpers.js';
+
+// Its own base directory: other runs sharing /tmp reap orphaned binary copies there too, and
+// must not take the copy this file expects its own reapOrphans to find.
+const ownBase = useOwnTmpBase('private-checkout');
 
 // A checkout in a directory made by `mktemp -d` as root (mode 700): when the servers run as the
 // unprivileged `postgres` user, that user cannot enter it, so binaries found there must still work.
@@ -48,6 +52,7 @@ describe('binaries inside a directory the server user cannot enter', () => {
     }
     // Run as root: the servers ran from a world-readable copy of bin/, lib/ and share/.
     const cache = dirname(bins.serverBinDir);
+    expect(dirname(cache)).toBe(ownBase());
     expect(basename(cache)).toMatch(/^pgm-testkit-bin-[0-9a-f]{16}$/);
     expect(readdirSync(cache).sort()).toEqual(['bin', 'lib', 'share', 'source']);
     expect(statSync(cache).mode & 0o777).toBe(0o755);

@@ -2,9 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { reapOrphans, startTopology } from '../src/index.js';
-import { descendants, isAlive } from './helpers.js';
+import { descendants, isAlive, useOwnTmpBase } from './helpers.js';
+
+// Its own base directory: other runs sharing /tmp or /dev/shm reap orphans there, and must not
+// reap the topology this file fakes an owner's death for before its own reapOrphans does.
+useOwnTmpBase('stop-cleanup');
 
 describe('topo.stop()', () => {
   it('leaves no server process of the kit behind and removes the temp dir', async () => {
@@ -47,8 +51,8 @@ describe('topo.stop()', () => {
     expect(isAlive(replicaPid)).toBe(false);
     expect(existsSync(topo.dir)).toBe(false);
     // backends of a killed postmaster notice its death and exit on their own
-    for (let i = 0; i < 100 && children.some(isAlive); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(children.filter(isAlive)).toEqual([]);
+    // (awaited as a condition; the bound is generous: on a busy machine they exit late)
+    await vi.waitFor(() => expect(children.filter(isAlive)).toEqual([]), { timeout: 60_000, interval: 50 });
   });
 
   it('reapOrphans() cleans up a topology whose owner process died', async () => {
@@ -63,8 +67,7 @@ describe('topo.stop()', () => {
     const removed = reapOrphans(join(topo.dir, '..'));
     expect(removed).toContain(topo.dir);
     expect(existsSync(topo.dir)).toBe(false);
-    for (let i = 0; i < 100 && servers.some(isAlive); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(servers.filter(isAlive)).toEqual([]);
+    await vi.waitFor(() => expect(servers.filter(isAlive)).toEqual([]), { timeout: 60_000, interval: 50 });
     await topo.stop();
   });
 

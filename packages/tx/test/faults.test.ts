@@ -19,7 +19,7 @@ let h: Harness;
 let primaries: Record<string, ClusterConn>;
 const schemas = { c1: ['fa'], c2: ['fb'] };
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

@@ -1,6 +1,6 @@
 import { isPgmError, PgmError } from '@pg-multiverse/core';
 import { uniqueName } from '@pg-multiverse/testkit';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { TransactionCommittedEvent, TransactionRolledBackEvent } from '../src/index.js';
 import { type Harness, harness } from './helpers.js';
 
@@ -243,11 +243,17 @@ describe('cross-cluster transactions on two clusters', () => {
     expect(isPgmError(err, 'TRANSACTION_TIMEOUT')).toBe(true);
     expect(rolledBack.at(-1)!.reason).toBe('timeout');
     expect(await has('commerce_cluster', O, 40)).toBe(false);
-    // The sleeping statement was cancelled: no backend of ours still sleeps.
-    const sleeping = await h.pools.users_cluster!.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'",
+    // The sleeping statement was cancelled: no backend of ours still sleeps (well before its 60 s;
+    // awaited as a condition, since a cancel request lands asynchronously on a busy server).
+    await vi.waitFor(
+      async () => {
+        const sleeping = await h.pools.users_cluster!.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'",
+        );
+        expect(sleeping.rows[0].n).toBe(0);
+      },
+      { timeout: 30_000, interval: 50 },
     );
-    expect(sleeping.rows[0].n).toBe(0);
     expect(h.tm.metrics().timedOut).toBe(1);
   });
 
