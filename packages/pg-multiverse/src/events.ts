@@ -41,6 +41,7 @@ export const CACHE_EVENTS = [
 export const TRANSACTION_EVENTS = [
   'transactionStarted',
   'transactionCommitted',
+  'transactionFinished',
   'transactionRolledBack',
   'transactionRecovered',
   'recoveryFailed',

@@ -62,6 +62,14 @@ import { type PoolBackend, RoutingPool, type RoutingPoolOptions } from './pool.j
 import { prometheusHandler, renderPrometheus } from './prometheus.js';
 import { isPrepareTransaction, loadOpenTelemetryApi, type Span, TRACER_NAME, Tracing } from './tracing.js';
 
+/** What the facade keeps of a transaction between its commit event and `withTransaction` returning. */
+interface CommittedTransaction {
+  statements: StatementRecord[];
+  pending: string[];
+  /** Participant -> its COMMIT PREPARED still running at the decision (`tm.whenCommitted`). */
+  committing: Map<string, Promise<boolean>>;
+}
+
 /** What `withTransaction`'s callback receives (see `@pg-multiverse/tx`). */
 export type TransactionContext = Transaction;
 
@@ -88,7 +96,7 @@ export class PgMultiverse extends EventEmitter {
   private closed = false;
   private initializing: Promise<void> | undefined;
   /** Statements of transactions this instance runs, filled on commit, for cache invalidation. */
-  private readonly committedStatements = new Map<string, { statements: StatementRecord[]; pending: string[] }>();
+  private readonly committedStatements = new Map<string, CommittedTransaction>();
   /** Participant id (`cluster` or `cluster[shard]`) -> where it is, for holds after a commit. */
   private readonly participantTargets = new Map<string, { clusterId: string; shardId?: string }>();
   /** Participants whose primary has `max_prepared_transactions = 0`: the error a cross-cluster transaction gets. */
@@ -287,6 +295,8 @@ export class PgMultiverse extends EventEmitter {
       if (waiting) {
         waiting.statements.push(...e.statements);
         waiting.pending.push(...e.pendingRecovery);
+        // Taken now, while the transaction's own COMMIT PREPAREDs are among those running there.
+        for (const p of e.committing) waiting.committing.set(p, this.tm!.whenCommitted(p));
       }
     });
     if (o.enableTransactions !== false && participants.length > 1 && !o.lazyConnect) {
@@ -581,7 +591,7 @@ export class PgMultiverse extends EventEmitter {
           (tx) => {
             txId = tx.id;
             observed.transactionId = tx.id;
-            this.committedStatements.set(tx.id, { statements: [], pending: [] });
+            this.committedStatements.set(tx.id, { statements: [], pending: [], committing: new Map() });
             // The callback runs in the transaction span's context: the application's own spans nest under it.
             return this.tracing ? this.tracing.inTransaction(tx.id, () => callback(tx)) : callback(tx);
           },
@@ -601,11 +611,44 @@ export class PgMultiverse extends EventEmitter {
     // Committed: now (and only now) the cache may forget what the transaction wrote, and a
     // read-your-writes session in scope learns the clusters' new WAL positions. Nothing here
     // may turn the commit into a rejection: a failure is reported as an 'error' event.
-    const done = (txId ? this.committedStatements.get(txId) : undefined) ?? { statements: [], pending: [] };
+    const done = (txId ? this.committedStatements.get(txId) : undefined) ?? {
+      statements: [],
+      pending: [],
+      committing: new Map(),
+    };
     if (txId) this.committedStatements.delete(txId);
     this.holdPending(router, txId, done.pending);
-    await this.afterCommit(router, txId, done.statements);
+    const session = router.currentSession();
+    const finishing = this.holdCommitting(router, txId, done, session);
+    await this.afterCommit(router, txId, done.statements, session, undefined, finishing);
     return result;
+  }
+
+  /**
+   * The decision is durable and the callback's result goes back now, while COMMIT PREPARED still runs
+   * on these participants: statements routed there wait until it is done (a failed one: until recovery
+   * finished it), then the cache forgets again what was written there (a fill that read before the
+   * commit) and the session learns the position after it. Returns the clusters so held (their session
+   * position is noted by the hold, not before the write is there).
+   */
+  private holdCommitting(
+    router: Router,
+    txId: string | undefined,
+    done: CommittedTransaction,
+    session: SessionToken | undefined,
+  ): Set<string> {
+    const held = new Set<string>();
+    for (const [participant, committed] of done.committing) {
+      const target = this.participantTargets.get(participant);
+      if (!target) continue;
+      held.add(target.clusterId);
+      const statements = done.statements.filter((s) => s.clusterId === target.clusterId);
+      router.holdUntil(target, async () => {
+        if (!(await committed)) await this.recoverParticipant(txId, participant);
+        await this.afterCommit(router, txId, statements, session, target.clusterId);
+      });
+    }
+    return held;
   }
 
   /**
@@ -613,26 +656,31 @@ export class PgMultiverse extends EventEmitter {
    * statements routed there wait until recovery has finished it (never a read around it).
    */
   private holdPending(router: Router, txId: string | undefined, pending: readonly string[]): void {
-    const tm = this.tm!;
     for (const participant of pending) {
       const target = this.participantTargets.get(participant);
       if (!target) continue;
-      router.holdUntil(target, async () => {
-        // A few tries (the primary that failed the commit may be back in a moment); then the waiting
-        // statements fail, and the next one tries again.
-        let last = '';
-        for (let attempt = 0; attempt < 5; attempt++) {
-          if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-          const report = await tm.recover();
-          if (report.ran && !report.failedClusters.includes(participant)) return;
-          last = report.ran ? `it could not reach ${participant}` : (report.reason ?? 'it could not run');
-        }
-        throw new PgmError(
-          'TRANSACTION_IN_DOUBT',
-          `transaction ${txId ?? ''} committed; recovery has not finished it on ${participant} yet: ${last}`,
-        );
-      });
+      router.holdUntil(target, () => this.recoverParticipant(txId, participant));
     }
+  }
+
+  /**
+   * Run recovery until it finished `participant` (a committed transaction's COMMIT PREPARED there failed).
+   * A few tries (the primary that failed the commit may be back in a moment); then the waiting
+   * statements fail, and the next one tries again.
+   */
+  private async recoverParticipant(txId: string | undefined, participant: string): Promise<void> {
+    const tm = this.tm!;
+    let last = '';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      const report = await tm.recover();
+      if (report.ran && !report.failedClusters.includes(participant)) return;
+      last = report.ran ? `it could not reach ${participant}` : (report.reason ?? 'it could not run');
+    }
+    throw new PgmError(
+      'TRANSACTION_IN_DOUBT',
+      `transaction ${txId ?? ''} committed; recovery has not finished it on ${participant} yet: ${last}`,
+    );
   }
 
   /** Follow-up of a committed transaction: never throws (the commit stands whatever happens here). */
@@ -642,6 +690,7 @@ export class PgMultiverse extends EventEmitter {
     statements: StatementRecord[],
     session: SessionToken | undefined = router.currentSession(),
     written?: string,
+    notYet?: ReadonlySet<string>,
   ): Promise<void> {
     if (this.cache && statements.length > 0) {
       try {
@@ -654,6 +703,7 @@ export class PgMultiverse extends EventEmitter {
     }
     if (!session) return;
     for (const clusterId of written !== undefined ? [written] : new Set(statements.map((s) => s.clusterId))) {
+      if (notYet?.has(clusterId)) continue;
       try {
         // Marks the position unknown (reads there ask the primary first) when the primary cannot answer.
         await router.noteWrite(clusterId, undefined, session);
@@ -687,6 +737,7 @@ export class PgMultiverse extends EventEmitter {
       analyze: (sql) => router.analyze(sql),
       plan: (sql, o) => router.plan(sql, o),
       primary: (clusterId) => router.primary(clusterId),
+      committing: (clusterId) => this.tm?.whenCommitted(clusterId) ?? Promise.resolve(true),
       createSession: () => router.createSession(),
       currentSession: () => router.currentSession(),
       sessionLevelInUse: () =>

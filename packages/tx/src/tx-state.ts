@@ -79,10 +79,13 @@ function getSession(
   primary: (clusterId: string) => ConnectionProvider,
   clusterId: string,
   schema: string,
+  beforeOpen: ((participantId: string) => Promise<unknown>) | undefined,
 ): Promise<Session> {
   let pending = state.sessions.get(clusterId);
   if (pending) return pending;
   pending = (async () => {
+    // Before taking a connection: what we wait for may need one of the same pool.
+    if (beforeOpen) await beforeOpen(clusterId);
     let session: Session;
     try {
       session = await openSession(primary(clusterId), clusterId);
@@ -118,11 +121,13 @@ export interface Participants {
   primary: (participantId: string) => ConnectionProvider;
   participantOf?: ((clusterId: string, shardKey: unknown) => string) | undefined;
   maxParticipants?: number | undefined;
+  /** Waited for before a participant's session is opened (an earlier transaction's COMMIT PREPARED there). */
+  beforeOpen?: ((participantId: string) => Promise<unknown>) | undefined;
 }
 
 /** The object the callback receives. */
 export function createTxHandle(state: TxState, participants: Participants): Transaction {
-  const { primary, participantOf, maxParticipants } = participants;
+  const { primary, participantOf, maxParticipants, beforeOpen } = participants;
   const active = () => {
     if (state.phase !== 'active') throw finishedError(state);
   };
@@ -192,7 +197,7 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
           { schema, clusterId },
         );
       }
-      const session = await getSession(state, primary, participant, schema);
+      const session = await getSession(state, primary, participant, schema, beforeOpen);
       state.statements.push({ clusterId, ...(participant !== clusterId ? { participant } : {}), schema, sql });
       const path = searchPathFor(schema);
       if (!session.mayHaveWritten && analyzeSql(sql).kind !== 'read') session.mayHaveWritten = true;
