@@ -371,6 +371,7 @@ export class PgMultiverse extends EventEmitter {
       metrics?.recordTransaction('committed', e.twoPhase ? 'committed' : undefined);
       tracing?.transactionCommitted(e);
     });
+    if (tracing) tm.on('transactionFinished', (e) => tracing.transactionFinished(e));
     tm.on('transactionRolledBack', (e) => {
       // Rolled back after PREPARE TRANSACTION was sent: a two-phase commit that did not commit.
       const twoPhase = this.twoPhaseStarted.delete(e.id);
@@ -643,6 +644,9 @@ export class PgMultiverse extends EventEmitter {
       if (!target) continue;
       held.add(target.clusterId);
       const statements = done.statements.filter((s) => s.clusterId === target.clusterId);
+      // As soon as it is there, every instance's cache forgets it again (a fill elsewhere may have read
+      // between the first invalidation and the write becoming visible).
+      void committed.then((ok) => (ok ? this.invalidateCommitted(txId, statements) : undefined));
       router.holdUntil(target, async () => {
         if (!(await committed)) await this.recoverParticipant(txId, participant);
         await this.afterCommit(router, txId, statements, session, target.clusterId);
@@ -692,15 +696,7 @@ export class PgMultiverse extends EventEmitter {
     written?: string,
     notYet?: ReadonlySet<string>,
   ): Promise<void> {
-    if (this.cache && statements.length > 0) {
-      try {
-        await this.cache.invalidateWrites(
-          statements.map((s) => ({ schema: s.schema, sql: s.sql, clusterId: s.clusterId })),
-        );
-      } catch (err) {
-        this.reportAfterCommit(txId, 'invalidate the cache', err);
-      }
-    }
+    await this.invalidateCommitted(txId, statements);
     if (!session) return;
     for (const clusterId of written !== undefined ? [written] : new Set(statements.map((s) => s.clusterId))) {
       if (notYet?.has(clusterId)) continue;
@@ -710,6 +706,18 @@ export class PgMultiverse extends EventEmitter {
       } catch (err) {
         this.reportAfterCommit(txId, `note the write position on "${clusterId}"`, err);
       }
+    }
+  }
+
+  /** The cache forgets what a committed transaction wrote (every instance, through the buses). Never throws. */
+  private async invalidateCommitted(txId: string | undefined, statements: StatementRecord[]): Promise<void> {
+    if (!this.cache || statements.length === 0) return;
+    try {
+      await this.cache.invalidateWrites(
+        statements.map((s) => ({ schema: s.schema, sql: s.sql, clusterId: s.clusterId })),
+      );
+    } catch (err) {
+      this.reportAfterCommit(txId, 'invalidate the cache', err);
     }
   }
 
