@@ -70,6 +70,14 @@ interface CommittedTransaction {
   committing: Map<string, Promise<boolean>>;
 }
 
+/** A committed transaction's COMMIT PREPARED on one participant, still running or left to recovery. */
+interface FinishingCommit {
+  txId: string | undefined;
+  /** Settles true once it went through and its follow-up ran; false when it was left to recovery. */
+  ok: Promise<boolean>;
+  followUp(): Promise<void>;
+}
+
 /** What `withTransaction`'s callback receives (see `@pg-multiverse/tx`). */
 export type TransactionContext = Transaction;
 
@@ -97,6 +105,8 @@ export class PgMultiverse extends EventEmitter {
   private initializing: Promise<void> | undefined;
   /** Statements of transactions this instance runs, filled on commit, for cache invalidation. */
   private readonly committedStatements = new Map<string, CommittedTransaction>();
+  /** Per participant: committed transactions whose COMMIT PREPARED there is not known done (see holdCommitting). */
+  private readonly finishing = new Map<string, { items: Set<FinishingCommit>; held: boolean }>();
   /** Participant id (`cluster` or `cluster[shard]`) -> where it is, for holds after a commit. */
   private readonly participantTargets = new Map<string, { clusterId: string; shardId?: string }>();
   /** Participants whose primary has `max_prepared_transactions = 0`: the error a cross-cluster transaction gets. */
@@ -644,15 +654,48 @@ export class PgMultiverse extends EventEmitter {
       if (!target) continue;
       held.add(target.clusterId);
       const statements = done.statements.filter((s) => s.clusterId === target.clusterId);
-      // As soon as it is there, every instance's cache forgets it again (a fill elsewhere may have read
-      // between the first invalidation and the write becoming visible).
-      void committed.then((ok) => (ok ? this.invalidateCommitted(txId, statements) : undefined));
-      router.holdUntil(target, async () => {
-        if (!(await committed)) await this.recoverParticipant(txId, participant);
-        await this.afterCommit(router, txId, statements, session, target.clusterId);
-      });
+      let entry = this.finishing.get(participant);
+      if (!entry) this.finishing.set(participant, (entry = { items: new Set(), held: false }));
+      const items = entry.items;
+      // The cache forgets it again (every instance: a fill elsewhere may have read before the write was
+      // there) and the session learns the position after it.
+      const followUp = () => this.afterCommit(router, txId, statements, session, target.clusterId);
+      const item: FinishingCommit = {
+        txId,
+        followUp,
+        // Done eagerly when the COMMIT PREPARED went through; a failed one stays for the hold (recovery).
+        ok: committed.then(async (ok) => {
+          if (!ok) return false;
+          await followUp();
+          items.delete(item);
+          return true;
+        }),
+      };
+      items.add(item);
+      // One hold per participant at a time (a hold is removed only when a statement runs it).
+      if (!entry.held) {
+        entry.held = true;
+        const e = entry;
+        router.holdUntil(target, async () => {
+          await this.settleFinishing(participant, e.items);
+          e.held = false;
+        });
+      }
     }
     return held;
+  }
+
+  /** Until no commit of `items` is left: wait for each; one left to recovery is finished by it first. */
+  private async settleFinishing(participant: string, items: Set<FinishingCommit>): Promise<void> {
+    while (items.size > 0) {
+      for (const item of [...items]) {
+        if (!(await item.ok)) {
+          await this.recoverParticipant(item.txId, participant);
+          await item.followUp();
+        }
+        items.delete(item);
+      }
+    }
   }
 
   /**
