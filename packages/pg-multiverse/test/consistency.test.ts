@@ -386,7 +386,19 @@ describe('withTransaction resolves once the decision is durable; COMMIT PREPARED
       const inTx = pgm.withTransaction(['bank'], async (tx) => ({
         rows: (await tx.query<{ v: number }>('SELECT v FROM kv WHERE id = 1')).rows,
       }));
-      const reads = [read(), read({ cache: true }), inTx];
+      // So does a transaction of a pgm.pool() client there.
+      const viaPool = (async () => {
+        const client = await pgm.pool().connect();
+        try {
+          await client.query('BEGIN');
+          const r = (await client.query('SELECT v FROM bank.kv WHERE id = 1')) as { rows: { v: number }[] };
+          await client.query('COMMIT');
+          return r;
+        } finally {
+          client.release();
+        }
+      })();
+      const reads = [read(), read({ cache: true }), inTx, viaPool];
       let settled = false;
       void Promise.allSettled(reads).then(() => {
         settled = true;
