@@ -336,7 +336,10 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
       closed = true;
       if (timer) clearInterval(timer);
       timer = undefined;
-      await Promise.allSettled([...running, ...(recovering ? [recovering] : [])]);
+      // Until nothing is left: a transaction finishing now adds its background COMMIT PREPAREDs.
+      while (running.size > 0 || recovering) {
+        await Promise.allSettled([...running, ...(recovering ? [recovering] : [])]);
+      }
     },
   };
   return manager;
