@@ -42,6 +42,7 @@ export const CACHE_EVENTS = [
 export const TRANSACTION_EVENTS = [
   'transactionStarted',
   'transactionCommitted',
+  'transactionFinished',
   'transactionRolledBack',
   'transactionRecovered',
   'recoveryFailed',

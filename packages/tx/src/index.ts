@@ -15,6 +15,7 @@ export type {
   TransactionCallback,
   TransactionCommittedEvent,
   TransactionEvents,
+  TransactionFinishedEvent,
   TransactionHooks,
   TransactionManagerOptions,
   TransactionMetrics,
