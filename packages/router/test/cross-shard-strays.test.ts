@@ -73,6 +73,9 @@ afterAll(async () => {
   await topo?.stop();
 });
 
+const keyOf = (p: number) =>
+  [...Array(40).keys()].map((i) => i + 1).find((x) => hashShard(x, PARTITIONS, 'int8') === p)!;
+
 const q = <R>(sql: string, params?: unknown[]) => r.query<R>(sql, params, { schema });
 
 describe('cross-shard statements while a shard holds stray rows', () => {
@@ -88,6 +91,8 @@ describe('cross-shard statements while a shard holds stray rows', () => {
       `SELECT user_id::int AS k, v FROM ${schema}.items ORDER BY v DESC LIMIT 5`,
       `SELECT v % 3 AS g, count(*) AS n, sum(v) AS s FROM ${schema}.items i GROUP BY v % 3 ORDER BY g`,
       `SELECT user_id::int AS k FROM ${schema}.items AS i WHERE i.v BETWEEN 30 AND 60 ORDER BY k`,
+      // Keys of a stray partition (1, owned by shard-0) and of shard-1's own: both shards, shard-1 filtered.
+      `SELECT count(*) AS n, sum(v) AS s FROM ${schema}.items WHERE user_id IN (${keyOf(1)}, ${keyOf(2)})`,
     ];
     for (const sql of reads) {
       const got = await q(sql);
@@ -104,7 +109,7 @@ describe('cross-shard statements while a shard holds stray rows', () => {
   });
 
   it('a keyed read of a stray partition goes to its owner alone, unfiltered', async () => {
-    const k = [...Array(40).keys()].map((i) => i + 1).find((x) => hashShard(x, PARTITIONS, 'int8') === 1)!;
+    const k = keyOf(1);
     const got = await r.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.items WHERE user_id = $1`, [k], {
       schema,
     });
@@ -136,6 +141,7 @@ describe('cross-shard statements while a shard holds stray rows', () => {
     await run(`UPDATE ${schema}.items SET v = v + 1000 WHERE v % 2 = 0`);
     await run(`DELETE FROM ${schema}.items WHERE v < 30 OR v > 1100`);
     await run(`UPDATE ${schema}.items SET v = v + 1`);
+    await run(`UPDATE ${schema}.items SET v = v + 5 WHERE user_id IN (${keyOf(1)}, ${keyOf(3)})`);
     const check = `SELECT user_id::int AS k, v FROM ${schema}.items ORDER BY k`;
     expect((await q(check)).rows).toEqual((await oracle(check)).rows);
     // The stray copies on shard-1 were left alone (a move's replication and cleanup own them).

@@ -71,11 +71,14 @@ export function withStrayFilter(
   }
   if (!seenBody) return { refused: 'a statement without FROM' };
   if (tableRefs !== 1) return { refused: `a statement that names its table "${last}" more than once` };
+  // Cut after the last token before the clause that follows, so that a trailing `--` comment
+  // never swallows the predicate (comments there are dropped).
+  let cut = 0;
+  for (const t of tokens) if (t.start < end) cut = t.end;
+  const rest = text.slice(end);
   if (where >= 0) {
     const w = tokens[where]!;
-    return {
-      text: `${text.slice(0, w.end)} (${text.slice(w.end, end).trimEnd()}) AND ${pred} ${text.slice(end)}`.trimEnd(),
-    };
+    return { text: `${text.slice(0, w.end)} (${text.slice(w.end, cut).trim()}) AND ${pred}${rest ? ` ${rest}` : ''}` };
   }
-  return { text: `${text.slice(0, end).trimEnd()} WHERE ${pred} ${text.slice(end)}`.trimEnd() };
+  return { text: `${text.slice(0, cut)} WHERE ${pred}${rest ? ` ${rest}` : ''}` };
 }
