@@ -234,7 +234,7 @@ export function createRouter(
     secrets,
     monitor: () => monitor,
     kindOf: planner.kindOf,
-    strayFilter: (clusterId, shardId) => maps.filter(clusterId, shardId)?.sql,
+    strayFilter: (clusterId, shardId) => maps.strayFilter(clusterId, shardId),
   });
   const maps = createPartitionMaps({
     clusters,
@@ -377,7 +377,7 @@ export function createRouter(
           'shardWrites(plan): the plan is not a write on several shards (plan.crossShard)',
         );
       }
-      return shardWrites(plan, params, (shardId) => maps.filter(plan.clusterId, shardId)?.sql);
+      return shardWrites(plan, params, (shardId) => maps.strayFilter(plan.clusterId, shardId));
     },
     execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {
       try {
