@@ -228,7 +228,14 @@ export function createRouter(
   const monitor = createHealthMonitor(() => clusters.values(), settings, emit, secrets);
   const analyzer = createSqlAnalyzer(options.writeFunctions ? { writeFunctions: options.writeFunctions } : {});
   const planner = createPlanner(registry, analyzer, settings);
-  const executor = createExecutor({ emitter, emit, secrets, monitor: () => monitor, kindOf: planner.kindOf });
+  const executor = createExecutor({
+    emitter,
+    emit,
+    secrets,
+    monitor: () => monitor,
+    kindOf: planner.kindOf,
+    strayFilter: (clusterId, shardId) => maps.strayFilter(clusterId, shardId),
+  });
   const maps = createPartitionMaps({
     clusters,
     emit,
@@ -370,7 +377,7 @@ export function createRouter(
           'shardWrites(plan): the plan is not a write on several shards (plan.crossShard)',
         );
       }
-      return shardWrites(plan, params);
+      return shardWrites(plan, params, (shardId) => maps.strayFilter(plan.clusterId, shardId));
     },
     execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {
       try {

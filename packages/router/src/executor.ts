@@ -30,6 +30,8 @@ export interface ExecutorContext {
   secrets: readonly string[];
   monitor: () => HealthMonitor;
   kindOf: (sql: string) => 'read' | 'write';
+  /** The partition filter of a shard holding stray rows (`router.partitionFilter`), else undefined. */
+  strayFilter: (clusterId: string, shardId: string) => string | undefined;
 }
 
 export interface Executor {
@@ -346,7 +348,7 @@ export function createExecutor(ctx: ExecutorContext): Executor {
     return runRead<R>(p, p, params, t0, chooseRead(p.cluster, p.g, p), false, shape);
   }
 
-  const crossShardRead = createCrossShardReader({ execute, emitExecuted });
+  const crossShardRead = createCrossShardReader({ execute, emitExecuted, strayFilter: ctx.strayFilter });
 
   return {
     execute,

@@ -6,12 +6,15 @@ import type { RoutedResult, RouteInfo } from '../types.js';
 import { countValue, MergeRefused, mergeRows, ordersText, type ShardRows } from './merge.js';
 import { crossShardRefusal } from './refusal.js';
 import { type MergeSpec, type Refused, rewriteCrossShardRead } from './rewrite.js';
+import { withStrayFilter } from './stray-filter.js';
 
 export interface CrossShardReadDeps {
   /** The executor's own `execute` (holds, node choice, read retries) for each shard's quiet plan. */
   execute: <R>(p: Plan, params: readonly unknown[] | undefined) => Promise<RoutedResult<R>>;
   /** Report the whole statement once (`queryExecuted` with `shardIds`). */
   emitExecuted: (route: RouteInfo, sql: string, schema: string | undefined, ok: boolean, err?: unknown) => void;
+  /** The partition filter of a shard holding stray rows, else undefined (see stray-filter.ts). */
+  strayFilter: (clusterId: string, shardId: string) => string | undefined;
 }
 
 const specs = new Map<string, MergeSpec | Refused>();
@@ -122,8 +125,26 @@ export function createCrossShardReader(deps: CrossShardReadDeps) {
     } catch (err) {
       return err instanceof MergeRefused ? refused(err.refusal) : fail(err);
     }
+    // Shards holding stray rows of partitions they do not own (a partition move) read only their own.
+    const texts: string[] = [];
+    for (const g of p.groups) {
+      const pred = g.shardId === undefined ? undefined : deps.strayFilter(p.clusterId, g.shardId);
+      if (pred === undefined) {
+        texts.push(stmt.text);
+        continue;
+      }
+      const tables = p.analysis.statements[0] ? [...p.analysis.statements[0].read] : [];
+      const f = withStrayFilter(stmt.text, pred, tables);
+      if ('refused' in f) {
+        return refused({
+          refused: `${f.refused} while shard "${g.shardId}" holds stray rows of a partition move`,
+          why: 'only a read of one table can be filtered to the partitions each shard owns; pass { shardKey }, or run it after the move cleanup',
+        });
+      }
+      texts.push(f.text);
+    }
     const settled = await Promise.allSettled(
-      p.groups.map((g) => deps.execute<Record<string, unknown>>(p.forGroup(g, stmt.text), stmt.values)),
+      p.groups.map((g, i) => deps.execute<Record<string, unknown>>(p.forGroup(g, texts[i]!), stmt.values)),
     );
     const ok: Array<{ g: GroupRuntime; res: RoutedResult<Record<string, unknown>> }> = [];
     const failed: Array<{ g: GroupRuntime; err: unknown }> = [];

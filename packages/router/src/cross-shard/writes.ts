@@ -3,6 +3,7 @@ import type { Plan } from '../planner.js';
 import { groupOfPartition, partitionsOfValues, type ShardTargets } from '../shard.js';
 import type { ClusterRuntime, GroupRuntime } from '../topology.js';
 import { crossShardRefusal } from './refusal.js';
+import { withStrayFilter } from './stray-filter.js';
 
 /** One shard's statement of a cross-shard write (`router.shardWrites`). */
 export interface ShardWrite {
@@ -116,7 +117,11 @@ function splitInsert(p: Plan, params: readonly unknown[]): ShardWrite[] {
  * every shard the plan concerns (the shards their keys name, or all). Anything else is refused
  * (`CROSS_SHARD_UNSUPPORTED`), never guessed.
  */
-export function shardWrites(p: Plan, params: readonly unknown[]): ShardWrite[] {
+export function shardWrites(
+  p: Plan,
+  params: readonly unknown[],
+  strayFilter: (shardId: string) => string | undefined = () => undefined,
+): ShardWrite[] {
   if (p.analysis.multiStatement) {
     throw crossShardRefusal(p, 'a text of several statements', 'send them one by one');
   }
@@ -124,7 +129,21 @@ export function shardWrites(p: Plan, params: readonly unknown[]): ShardWrite[] {
   const plain = !/^\s*\(*\s*with\b/i.test(p.sql.slice(p.analysis.statements[0]?.start ?? 0));
   if (command === 'INSERT' && plain) return splitInsert(p, params);
   if ((command === 'UPDATE' || command === 'DELETE') && plain) {
-    return p.groups.map((g) => ({ shardId: g.shardId!, sql: p.sql, params }));
+    // A shard holding stray rows (a partition move) writes only the rows of partitions it owns.
+    return p.groups.map((g) => {
+      const pred = strayFilter(g.shardId!);
+      if (pred === undefined) return { shardId: g.shardId!, sql: p.sql, params };
+      const st = p.analysis.statements[0]!;
+      const f = withStrayFilter(p.sql, pred, [...new Set([...st.written, ...st.read])]);
+      if ('refused' in f) {
+        throw crossShardRefusal(
+          p,
+          `${f.refused} while shard "${g.shardId}" holds stray rows of a partition move`,
+          'only a write to one table can be filtered to the partitions each shard owns; pass { shardKey }, or run it after the move cleanup',
+        );
+      }
+      return { shardId: g.shardId!, sql: f.text, params };
+    });
   }
   if (DDL.has(command)) return p.groups.map((g) => ({ shardId: g.shardId!, sql: p.sql, params }));
   throw crossShardRefusal(p, command === '' ? 'this statement' : `a ${plain ? '' : 'WITH ... '}${command} statement`);

@@ -65,6 +65,8 @@ export interface PartitionMaps {
     change: { add?: number[]; remove?: number[] },
   ): Promise<PartitionMap>;
   filter(clusterId: string, shardId: string, column?: string): { partitions: number[]; sql: string } | undefined;
+  /** For the router's fan-outs: the shard-key filter of a shard holding strays; undefined without a map or strays. */
+  strayFilter(clusterId: string, shardId: string): string | undefined;
   /** A statement on a lent session (a transaction) failed: a not-owner refusal makes the map be read again. */
   noteSessionError(clusterId: string, err: unknown): void;
 }
@@ -680,6 +682,11 @@ export function createPartitionMaps(ctx: {
     noteSessionError(clusterId, err) {
       const st = states.get(clusterId);
       if (st && isNotOwner(err)) reload(st, 'not-owner').catch(() => undefined);
+    },
+    strayFilter(clusterId, shardId) {
+      const st = states.get(clusterId);
+      if (!st?.map.strays[shardId]?.length) return undefined;
+      return this.filter(clusterId, shardId)?.sql;
     },
     filter(clusterId, shardId, column) {
       const st = stateOf(clusterId);
