@@ -179,6 +179,8 @@ try {
           keyType: 'int8',
           partitions: 4,
           shards: SHARDS.map((id) => ({ id, primary: direct(servers[0]!) })),
+          // Its own stored map: the cross-shard router above stored one for cluster "sharded" with other shards.
+          partitionMap: { schema: 'pgm_sharding_point' },
         },
       },
     },
