@@ -75,7 +75,7 @@ export async function dropSubscription(
 
 /** Current WAL insert position of a server. */
 export async function currentLsn(p: ConnectionProvider): Promise<string> {
-  const r = await p.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  const r = await p.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
   return r.rows[0]!.lsn;
 }
 

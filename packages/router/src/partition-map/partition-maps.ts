@@ -435,9 +435,11 @@ export function createPartitionMaps(ctx: {
         }
         for (const [k, v] of Object.entries(strays)) if (v.length === 0) delete strays[k];
         // Every row copied to a target is at or before its position now: the floor for read-your-writes.
+        // The insert position, not pg_current_wal_lsn(): that is the write position, which can be behind a
+        // commit not yet written out (synchronous_commit off), so a replica short of the copy looked caught up.
         await Promise.all(
           [...targets].map(async ([g, ps]) => {
-            const r = await g.primaryProvider.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l');
+            const r = await g.primaryProvider.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
             const lsn = formatLsn(parseLsn(r.rows[0]!.l)!);
             for (const p of ps) moved[p] = { ...moved[p]!, lsn };
           }),

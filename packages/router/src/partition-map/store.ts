@@ -112,7 +112,7 @@ export function createMapStore(schema: string) {
            PERFORM set_config('synchronous_commit', 'on', true);
            PERFORM pg_advisory_xact_lock(${lockKey('cid', 'p')}) FROM unnest(parts) AS p ORDER BY p;
            DELETE FROM ${owned} WHERE cluster_id = cid AND partition = ANY(parts);
-           RETURN pg_current_wal_lsn()::text;
+           RETURN pg_current_wal_insert_lsn()::text;
          END $f$`,
       );
     },
