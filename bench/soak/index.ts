@@ -264,10 +264,6 @@ async function soak(topo: Topology): Promise<number> {
     const pending = (e as { pendingRecovery?: string[] }).pendingRecovery;
     if (pending && pending.length > 0) pendingRecovery.set(e.id, pending);
   });
-  // A COMMIT PREPARED run in the background after the call resolved reports its outcome here.
-  pgm.on('transactionFinished', (e) => {
-    if (e.pendingRecovery.length > 0) pendingRecovery.set(e.id, e.pendingRecovery);
-  });
   pgm.on('cacheError', (e) => {
     const what = `${e.operation}: ${errorCode(e.error)}`;
     cacheErrors[what] = (cacheErrors[what] ?? 0) + 1;

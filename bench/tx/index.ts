@@ -2,10 +2,7 @@
 // primary each, connected directly). Every transaction updates one random row per cluster:
 //   raw            BEGIN; UPDATE; COMMIT on one pg.Pool                          (one cluster, the physical limit)
 //   single         tm.withTransaction([one schema])   -> plain BEGIN/COMMIT
-//   cross          tm.withTransaction([two schemas])  -> atomic commit over two clusters (resolves at the
-//                  durable decision; COMMIT PREPARED runs on in the background and overlaps the next
-//                  transaction's first statement, so the count below shows 4 and a fraction: the last
-//                  transaction's COMMIT PREPARED has nothing to overlap)
+//   cross          tm.withTransaction([two schemas])  -> atomic commit over two clusters
 //   raw_2pc        the best hand-written atomic commit over two pg clients (pipeline mode):
 //                  BEGIN+UPDATE pipelined on c1, then on c2 (the callback's order), PREPARE on both
 //                  in parallel, a durable decision row (synchronous_commit on) on c1, COMMIT PREPARED

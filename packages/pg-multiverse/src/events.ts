@@ -42,7 +42,6 @@ export const CACHE_EVENTS = [
 export const TRANSACTION_EVENTS = [
   'transactionStarted',
   'transactionCommitted',
-  'transactionFinished',
   'transactionRolledBack',
   'transactionRecovered',
   'recoveryFailed',

@@ -77,22 +77,6 @@ import { reshardEnvironment } from './reshard-environment.js';
 import { mergeWriteResults, runShardWrites } from './shard-write.js';
 import { isPrepareTransaction, loadOpenTelemetryApi, type Span, TRACER_NAME, Tracing } from './tracing.js';
 
-/** What the facade keeps of a transaction between its commit event and `withTransaction` returning. */
-interface CommittedTransaction {
-  statements: StatementRecord[];
-  pending: string[];
-  /** Participant -> its COMMIT PREPARED still running at the decision (`tm.whenCommitted`). */
-  committing: Map<string, Promise<boolean>>;
-}
-
-/** A committed transaction's COMMIT PREPARED on one participant, still running or left to recovery. */
-interface FinishingCommit {
-  txId: string | undefined;
-  /** Settles true once it went through and its follow-up ran; false when it was left to recovery. */
-  ok: Promise<boolean>;
-  followUp(): Promise<void>;
-}
-
 /** What `withTransaction`'s callback receives (see `@pg-multiverse/tx`). */
 export type TransactionContext = Transaction;
 
@@ -120,9 +104,7 @@ export class PgMultiverse extends EventEmitter {
   private closed = false;
   private initializing: Promise<void> | undefined;
   /** Statements of transactions this instance runs, filled on commit, for cache invalidation. */
-  private readonly committedStatements = new Map<string, CommittedTransaction>();
-  /** Per participant: committed transactions whose COMMIT PREPARED there is not known done (see holdCommitting). */
-  private readonly finishing = new Map<string, { items: Set<FinishingCommit>; held: boolean }>();
+  private readonly committedStatements = new Map<string, { statements: StatementRecord[]; pending: string[] }>();
   /** Participant id (`cluster` or `cluster[shard]`) -> where it is, for holds after a commit. */
   private readonly participantTargets = new Map<string, { clusterId: string; shardId?: string }>();
   /** Participants whose primary has `max_prepared_transactions = 0`: the error a cross-cluster transaction gets. */
@@ -330,8 +312,6 @@ export class PgMultiverse extends EventEmitter {
       if (waiting) {
         waiting.statements.push(...e.statements);
         waiting.pending.push(...e.pendingRecovery);
-        // Taken now, while the transaction's own COMMIT PREPAREDs are among those running there.
-        for (const p of e.committing) waiting.committing.set(p, this.tm!.whenCommitted(p));
       }
     });
     if (o.enableTransactions !== false && participants.length > 1 && !o.lazyConnect) {
@@ -406,7 +386,6 @@ export class PgMultiverse extends EventEmitter {
       metrics?.recordTransaction('committed', e.twoPhase ? 'committed' : undefined);
       tracing?.transactionCommitted(e);
     });
-    if (tracing) tm.on('transactionFinished', (e) => tracing.transactionFinished(e));
     tm.on('transactionRolledBack', (e) => {
       // Rolled back after PREPARE TRANSACTION was sent: a two-phase commit that did not commit.
       const twoPhase = this.twoPhaseStarted.delete(e.id);
@@ -748,7 +727,7 @@ export class PgMultiverse extends EventEmitter {
         (tx) => {
           txId = tx.id;
           observed.transactionId = tx.id;
-          this.committedStatements.set(tx.id, { statements: [], pending: [], committing: new Map() });
+          this.committedStatements.set(tx.id, { statements: [], pending: [] });
           // The callback runs in the transaction span's context: the application's own spans nest under it.
           return this.tracing ? this.tracing.inTransaction(tx.id, () => callback(tx)) : callback(tx);
         },
@@ -769,80 +748,11 @@ export class PgMultiverse extends EventEmitter {
     // Committed: now (and only now) the cache may forget what the transaction wrote, and a
     // read-your-writes session in scope learns the clusters' new WAL positions. Nothing here
     // may turn the commit into a rejection: a failure is reported as an 'error' event.
-    const done = (txId ? this.committedStatements.get(txId) : undefined) ?? {
-      statements: [],
-      pending: [],
-      committing: new Map(),
-    };
+    const done = (txId ? this.committedStatements.get(txId) : undefined) ?? { statements: [], pending: [] };
     if (txId) this.committedStatements.delete(txId);
     this.holdPending(router, txId, done.pending);
-    const session = router.currentSession();
-    const finishing = this.holdCommitting(router, txId, done, session);
-    await this.afterCommit(router, txId, done.statements, wrote, session, finishing);
+    await this.afterCommit(router, txId, done.statements, wrote);
     return result;
-  }
-
-  /**
-   * The decision is durable and the callback's result goes back now, while COMMIT PREPARED still runs
-   * on these participants: statements routed there wait until it is done (a failed one: until recovery
-   * finished it), then the cache forgets again what was written there (a fill that read before the
-   * commit) and the session learns the position after it. Returns the clusters so held (their session
-   * position is noted by the hold, not before the write is there).
-   */
-  private holdCommitting(
-    router: Router,
-    txId: string | undefined,
-    done: CommittedTransaction,
-    session: SessionToken | undefined,
-  ): Set<string> {
-    const held = new Set<string>();
-    for (const [participant, committed] of done.committing) {
-      const target = this.participantTargets.get(participant);
-      if (!target) continue;
-      held.add(target.clusterId);
-      const statements = done.statements.filter((s) => s.clusterId === target.clusterId);
-      let entry = this.finishing.get(participant);
-      if (!entry) this.finishing.set(participant, (entry = { items: new Set(), held: false }));
-      const items = entry.items;
-      // The cache forgets it again (every instance: a fill elsewhere may have read before the write was
-      // there) and the session learns the position after it.
-      const followUp = () => this.afterCommit(router, txId, statements, [target.clusterId], session);
-      const item: FinishingCommit = {
-        txId,
-        followUp,
-        // Done eagerly when the COMMIT PREPARED went through; a failed one stays for the hold (recovery).
-        ok: committed.then(async (ok) => {
-          if (!ok) return false;
-          await followUp();
-          items.delete(item);
-          return true;
-        }),
-      };
-      items.add(item);
-      // One hold per participant at a time (a hold is removed only when a statement runs it).
-      if (!entry.held) {
-        entry.held = true;
-        const e = entry;
-        router.holdUntil(target, async () => {
-          await this.settleFinishing(participant, e.items);
-          e.held = false;
-        });
-      }
-    }
-    return held;
-  }
-
-  /** Until no commit of `items` is left: wait for each; one left to recovery is finished by it first. */
-  private async settleFinishing(participant: string, items: Set<FinishingCommit>): Promise<void> {
-    while (items.size > 0) {
-      for (const item of [...items]) {
-        if (!(await item.ok)) {
-          await this.recoverParticipant(item.txId, participant);
-          await item.followUp();
-        }
-        items.delete(item);
-      }
-    }
   }
 
   /**
@@ -850,31 +760,26 @@ export class PgMultiverse extends EventEmitter {
    * statements routed there wait until recovery has finished it (never a read around it).
    */
   private holdPending(router: Router, txId: string | undefined, pending: readonly string[]): void {
+    const tm = this.tm!;
     for (const participant of pending) {
       const target = this.participantTargets.get(participant);
       if (!target) continue;
-      router.holdUntil(target, () => this.recoverParticipant(txId, participant));
+      router.holdUntil(target, async () => {
+        // A few tries (the primary that failed the commit may be back in a moment); then the waiting
+        // statements fail, and the next one tries again.
+        let last = '';
+        for (let attempt = 0; attempt < 5; attempt++) {
+          if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+          const report = await tm.recover();
+          if (report.ran && !report.failedClusters.includes(participant)) return;
+          last = report.ran ? `it could not reach ${participant}` : (report.reason ?? 'it could not run');
+        }
+        throw new PgmError(
+          'TRANSACTION_IN_DOUBT',
+          `transaction ${txId ?? ''} committed; recovery has not finished it on ${participant} yet: ${last}`,
+        );
+      });
     }
-  }
-
-  /**
-   * Run recovery until it finished `participant` (a committed transaction's COMMIT PREPARED there failed).
-   * A few tries (the primary that failed the commit may be back in a moment); then the waiting
-   * statements fail, and the next one tries again.
-   */
-  private async recoverParticipant(txId: string | undefined, participant: string): Promise<void> {
-    const tm = this.tm!;
-    let last = '';
-    for (let attempt = 0; attempt < 5; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-      const report = await tm.recover();
-      if (report.ran && !report.failedClusters.includes(participant)) return;
-      last = report.ran ? `it could not reach ${participant}` : (report.reason ?? 'it could not run');
-    }
-    throw new PgmError(
-      'TRANSACTION_IN_DOUBT',
-      `transaction ${txId ?? ''} committed; recovery has not finished it on ${participant} yet: ${last}`,
-    );
   }
 
   /** Follow-up of a committed transaction: never throws (the commit stands whatever happens here). */
@@ -884,12 +789,18 @@ export class PgMultiverse extends EventEmitter {
     statements: StatementRecord[],
     wrote: readonly string[] = [],
     session: SessionToken | undefined = router.currentSession(),
-    notYet?: ReadonlySet<string>,
   ): Promise<void> {
-    await this.invalidateCommitted(txId, statements);
+    if (this.cache && statements.length > 0) {
+      try {
+        await this.cache.invalidateWrites(
+          statements.map((s) => ({ schema: s.schema, sql: s.sql, clusterId: s.clusterId })),
+        );
+      } catch (err) {
+        this.reportAfterCommit(txId, 'invalidate the cache', err);
+      }
+    }
     if (!session) return;
     for (const clusterId of new Set([...statements.map((s) => s.clusterId), ...wrote])) {
-      if (notYet?.has(clusterId)) continue;
       try {
         // Marks the position unknown (reads there ask the primary first) when the primary cannot answer.
         await router.noteWrite(clusterId, undefined, session);
@@ -899,28 +810,15 @@ export class PgMultiverse extends EventEmitter {
     }
   }
 
-  /** The cache forgets what a committed transaction wrote (every instance, through the buses). Never throws. */
-  private async invalidateCommitted(txId: string | undefined, statements: StatementRecord[]): Promise<void> {
-    if (!this.cache || statements.length === 0) return;
-    try {
-      await this.cache.invalidateWrites(
-        statements.map((s) => ({ schema: s.schema, sql: s.sql, clusterId: s.clusterId })),
-      );
-    } catch (err) {
-      this.reportAfterCommit(txId, 'invalidate the cache', err);
-    }
-  }
-
   private reportAfterCommit(txId: string | undefined, what: string, err: unknown): void {
     const e = redactError(err as Error, this.secrets);
-    const report = new PgmError(
-      'POST_COMMIT_FAILED',
-      `transaction ${txId ?? ''} committed, but could not ${what}: ${e.message}`,
-      { cause: e, ...(txId ? { details: { id: txId } } : {}) },
+    this.emit(
+      'error',
+      new PgmError('POST_COMMIT_FAILED', `transaction ${txId ?? ''} committed, but could not ${what}: ${e.message}`, {
+        cause: e,
+        ...(txId ? { details: { id: txId } } : {}),
+      }),
     );
-    this.emit('error', report);
-    // Only our own no-op listener (the constructor's): nobody would hear it; a process warning is.
-    if (this.listenerCount('error') <= 1) process.emitWarning(report.message, { code: 'POST_COMMIT_FAILED' });
   }
 
   /**
@@ -936,7 +834,6 @@ export class PgMultiverse extends EventEmitter {
       analyze: (sql) => router.analyze(sql),
       plan: (sql, o) => router.plan(sql, o),
       primary: (clusterId) => router.primary(clusterId),
-      committing: (clusterId) => this.tm?.whenCommitted(clusterId) ?? Promise.resolve(true),
       createSession: () => router.createSession(),
       currentSession: () => router.currentSession(),
       sessionLevelInUse: () =>

@@ -269,8 +269,6 @@ export class RoutingPoolClient extends EventEmitter {
 
   /** Borrow a session of the cluster's primary for the transaction; send BEGIN, the search_path and what waited. */
   private async pin(t: OpenTransaction, clusterId: string, schema: string | undefined): Promise<void> {
-    // A committed cross-cluster transaction's write there may still be finishing: start after it.
-    await this.backend.committing(clusterId);
     const provider = this.backend.primary(clusterId);
     let giveBack!: (err?: Error) => void;
     let session!: Promise<void>;

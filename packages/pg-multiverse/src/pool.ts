@@ -59,8 +59,6 @@ export interface PoolBackend {
   analyze(sql: string): SqlTextAnalysis;
   plan(sql: string, options: RouteOptions): QueryPlan;
   primary(clusterId: string): ConnectionProvider;
-  /** Settles once a cross-cluster transaction's COMMIT PREPARED still running on `clusterId` is done (before a pin). */
-  committing(clusterId: string): Promise<unknown>;
   createSession(): SessionToken;
   currentSession(): SessionToken | undefined;
   /** True when some cluster or registered schema reads at `consistency: 'session'` by default. */

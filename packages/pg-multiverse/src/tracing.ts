@@ -6,7 +6,6 @@ import type { QueryExecutedEvent, QueryPlan, RouteInfo } from '@pg-multiverse/ro
 import type {
   HookInfo,
   TransactionCommittedEvent,
-  TransactionFinishedEvent,
   TransactionRolledBackEvent,
   TransactionStartedEvent,
 } from '@pg-multiverse/tx';
@@ -216,11 +215,8 @@ export class Tracing {
   transactionCommitted(e: TransactionCommittedEvent): void {
     const t = this.tx.get(e.id);
     if (!t) return;
-    // COMMIT PREPARED still runs in the background: the commit phase (its statements' parent) stays
-    // open until `transactionFinished`; the transaction's span ends now, as the call resolves.
-    const finishing = e.committing.length > 0 && t.phase?.name === 'commit';
-    if (!finishing) this.tx.delete(e.id);
-    if (t.phase && !finishing) {
+    this.tx.delete(e.id);
+    if (t.phase) {
       if (e.pendingRecovery.length > 0) t.phase.span.setAttribute('pgm.pending_recovery', [...e.pendingRecovery]);
       t.phase.span.end();
     }
@@ -229,16 +225,6 @@ export class Tracing {
     t.span.setAttribute('pgm.outcome', 'committed');
     if (e.pendingRecovery.length > 0) t.span.setAttribute('pgm.pending_recovery', [...e.pendingRecovery]);
     t.span.end();
-  }
-
-  /** The background COMMIT PREPAREDs of a committed transaction ended: its commit phase ends. */
-  transactionFinished(e: TransactionFinishedEvent): void {
-    const t = this.tx.get(e.id);
-    if (!t) return;
-    this.tx.delete(e.id);
-    if (!t.phase) return;
-    if (e.pendingRecovery.length > 0) t.phase.span.setAttribute('pgm.pending_recovery', [...e.pendingRecovery]);
-    t.phase.span.end();
   }
 
   transactionRolledBack(e: TransactionRolledBackEvent): void {

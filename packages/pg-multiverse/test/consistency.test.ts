@@ -285,8 +285,7 @@ describe('a committed transaction is visible to every read after it', () => {
     });
     await pgm.initialize(topo.config);
     let pending: string[] = [];
-    // COMMIT PREPARED runs after withTransaction resolved (the decision was durable): its end is this event.
-    pgm.on('transactionFinished', (e) => {
+    pgm.on('transactionCommitted', (e) => {
       pending = e.pendingRecovery;
       armed = false;
       other.proxy.restore();
@@ -297,6 +296,7 @@ describe('a committed transaction is visible to every read after it', () => {
         await tx.query('UPDATE kv SET v = 500 WHERE id = 6', [], { schema: 'app' });
         await tx.query('UPDATE kv SET v = 500 WHERE id = 1', [], { schema: 'bank' });
       });
+      expect(pending).toEqual(['other']); // the case under test happened
       // After the call, on both sides, a read sees the write, or fails while other's primary is not back:
       // never the value from before the commit.
       const a = await pgm.query<{ v: number }>('SELECT v FROM kv WHERE id = 6', [], {
@@ -314,130 +314,11 @@ describe('a committed transaction is visible to every read after it', () => {
         }
       });
       expect(b.rows[0]!.v).toBe(500);
-      expect(pending).toEqual(['other']); // the case under test happened
       expect(failures.filter((c) => c !== 'NO_AVAILABLE_NODE')).toEqual([]);
       expect((await other.query('SELECT count(*)::int AS n FROM pg_prepared_xacts')).rows).toEqual([{ n: 0 }]);
     } finally {
       other.proxy.restore();
       await pgm.close();
-    }
-  });
-});
-
-/**
- * A pg.Client whose COMMIT PREPARED waits, once `gate.armed`, until the test opens the gate: the
- * background COMMIT PREPARED of a committed transaction made slow deterministically (no sleeping).
- */
-function gatedPool(c: string) {
-  let open!: () => void;
-  const gate = {
-    armed: false,
-    reached: false,
-    opened: new Promise<void>((r) => {
-      open = r;
-    }),
-    open: () => open(),
-  };
-  class GatedClient extends pg.Client {
-    override query(...args: unknown[]): never {
-      if (gate.armed && typeof args[0] === 'string' && args[0].startsWith('COMMIT PREPARED')) {
-        gate.reached = true;
-        const run = () => (super.query as (...a: unknown[]) => unknown).apply(this, args);
-        if (typeof args.at(-1) === 'function') {
-          void gate.opened.then(run);
-          return undefined as never;
-        }
-        return gate.opened.then(run) as never;
-      }
-      return (super.query as (...a: unknown[]) => never).apply(this, args);
-    }
-  }
-  const pool = new pg.Pool({ ...(topo.config[c]!.primary as pg.PoolConfig), Client: GatedClient });
-  return { gate, pool };
-}
-
-const preparedOn = async (c: string) =>
-  (await primaryOf(c).query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_xacts')).rows[0]!.n;
-
-describe('withTransaction resolves once the decision is durable; COMMIT PREPARED finishes in the background', () => {
-  it('a read right after it (cached or not) waits for the participant whose COMMIT PREPARED is still running, and sees the write', async () => {
-    const { gate, pool } = gatedPool('other');
-    const pgm = new PgMultiverse({
-      enableCache: true,
-      transactions: { recoveryIntervalMs: 0 },
-      providers: { 'other/primary': pool },
-    });
-    await pgm.initialize(topo.config);
-    try {
-      const read = (o: { cache?: boolean } = {}) =>
-        pgm.query<{ v: number }>('SELECT v FROM kv WHERE id = 1', [], { schema: 'bank', ...o });
-      const before = (await read({ cache: true })).rows[0]!.v; // cached now
-      const committing: string[][] = [];
-      pgm.on('transactionCommitted', (e) => committing.push(e.committing));
-      gate.armed = true;
-      await pgm.withTransaction(['app', 'bank'], async (tx) => {
-        await tx.query('UPDATE kv SET v = 600 WHERE id = 7', [], { schema: 'app' });
-        await tx.query('UPDATE kv SET v = $1 WHERE id = 1', [before + 600], { schema: 'bank' });
-      });
-      // Resolved while other's COMMIT PREPARED waits at the gate: the write is not in the database there yet.
-      expect(gate.reached).toBe(true);
-      expect(committing).toEqual([['other']]);
-      expect(await preparedOn('other')).toBe(1);
-      // A transaction begun now starts on other after that COMMIT PREPARED (else its snapshot would miss the write).
-      const inTx = pgm.withTransaction(['bank'], async (tx) => ({
-        rows: (await tx.query<{ v: number }>('SELECT v FROM kv WHERE id = 1')).rows,
-      }));
-      // So does a transaction of a pgm.pool() client there.
-      const viaPool = (async () => {
-        const client = await pgm.pool().connect();
-        try {
-          await client.query('BEGIN');
-          const r = (await client.query('SELECT v FROM bank.kv WHERE id = 1')) as { rows: { v: number }[] };
-          await client.query('COMMIT');
-          return r;
-        } finally {
-          client.release();
-        }
-      })();
-      const reads = [read(), read({ cache: true }), inTx, viaPool];
-      let settled = false;
-      void Promise.allSettled(reads).then(() => {
-        settled = true;
-      });
-      // They were sent; they wait while the transaction is still prepared there.
-      expect(await preparedOn('other')).toBe(1);
-      expect(settled).toBe(false);
-      gate.open();
-      for (const r of await Promise.all(reads)) expect(r.rows[0]!.v).toBe(before + 600);
-      expect(await preparedOn('other')).toBe(0);
-    } finally {
-      gate.open();
-      await pgm.close();
-    }
-  });
-
-  it('close() waits for a COMMIT PREPARED still running in the background', async () => {
-    const { gate, pool } = gatedPool('other');
-    const pgm = new PgMultiverse({ transactions: { recoveryIntervalMs: 0 }, providers: { 'other/primary': pool } });
-    await pgm.initialize(topo.config);
-    let closing: Promise<void> | undefined;
-    try {
-      gate.armed = true;
-      await pgm.withTransaction(['app', 'bank'], async (tx) => {
-        await tx.query('UPDATE kv SET v = 700 WHERE id = 8', [], { schema: 'app' });
-        await tx.query('UPDATE kv SET v = 700 WHERE id = 1', [], { schema: 'bank' });
-      });
-      expect(gate.reached).toBe(true);
-      closing = pgm.close();
-      expect(await preparedOn('other')).toBe(1);
-      gate.open();
-      await closing;
-      // Nothing left for recovery: the commit went through before the pools were ended.
-      expect(await preparedOn('other')).toBe(0);
-      expect((await primaryOf('other').query('SELECT v FROM bank.kv WHERE id = 1')).rows).toEqual([{ v: 700 }]);
-    } finally {
-      gate.open();
-      await (closing ?? pgm.close());
     }
   });
 });

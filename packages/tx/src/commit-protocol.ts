@@ -23,12 +23,6 @@ export interface CommitOutcome {
   twoPhase: boolean;
   clusters: string[];
   pendingRecovery: string[];
-  /**
-   * Prepared participants whose `COMMIT PREPARED` still runs once the decision is durable (their
-   * sessions are released by it): participant id -> settles `true` when it went through, `false`
-   * when it was left to recovery. Never rejects.
-   */
-  committing: Map<string, Promise<boolean>>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -242,14 +236,14 @@ export async function commitAll(ctx: ProtocolContext, state: TxState): Promise<C
   if (state.timedOut) throw timeoutError(state);
   if (sessions.length <= 1) {
     if (sessions[0]) await commitPlain(sessions[0]);
-    return { twoPhase: false, clusters, pendingRecovery: [], committing: new Map() };
+    return { twoPhase: false, clusters, pendingRecovery: [] };
   }
 
   if (state.options.readOnly) {
     // READ ONLY participants cannot write anything another session sees (temporary tables at most,
     // which cannot be prepared anyway): nothing to make atomic.
     await Promise.all(sessions.map(commitPlain));
-    return { twoPhase: false, clusters, pendingRecovery: [], committing: new Map() };
+    return { twoPhase: false, clusters, pendingRecovery: [] };
   }
 
   const writers = sessions.filter((s) => s.mayHaveWritten);
@@ -263,7 +257,7 @@ export async function commitAll(ctx: ProtocolContext, state: TxState): Promise<C
     if (writers.length <= 1) {
       // One-phase: readers have nothing to make durable; the single writer's COMMIT is the decision.
       await Promise.all([...readers.map(commitReader), ...writers.map(commitPlain)]);
-      return { twoPhase: false, clusters, pendingRecovery: [], committing: new Map() };
+      return { twoPhase: false, clusters, pendingRecovery: [] };
     }
     for (const s of readers) checked.add(s);
   }
@@ -305,21 +299,14 @@ export async function commitAll(ctx: ProtocolContext, state: TxState): Promise<C
   } catch {
     /* test hook; the decision stands */
   }
-  // The outcome is fixed: COMMIT PREPARED runs on without the caller (the manager makes this
-  // manager's later sessions there wait for it; the facade holds routed statements there).
-  const committing = new Map<string, Promise<boolean>>();
-  for (const [clusterId, gid] of state.attempted) {
-    const s = sessions.find((x) => x.clusterId === clusterId)!;
-    const done = commitPrepared(ctx, s, gid).then(
-      async (ok) => {
-        await s.release().catch(() => undefined);
-        return ok;
-      },
-      () => false,
-    );
-    committing.set(clusterId, done);
-  }
-  return { twoPhase: true, clusters, pendingRecovery: [], committing };
+  const pendingRecovery: string[] = [];
+  await Promise.all(
+    [...state.attempted].map(async ([clusterId, gid]) => {
+      const s = sessions.find((x) => x.clusterId === clusterId)!;
+      if (!(await commitPrepared(ctx, s, gid))) pendingRecovery.push(clusterId);
+    }),
+  );
+  return { twoPhase: true, clusters, pendingRecovery };
 }
 
 /** Roll back every participant (prepared ones with ROLLBACK PREPARED). Never throws. */

@@ -15,7 +15,6 @@ export type {
   TransactionCallback,
   TransactionCommittedEvent,
   TransactionEvents,
-  TransactionFinishedEvent,
   TransactionHooks,
   TransactionManagerOptions,
   TransactionMetrics,

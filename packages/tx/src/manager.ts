@@ -30,16 +30,7 @@ export interface TransactionManager extends TypedEmitter<TransactionEvents> {
   /** `preflight()`, then `recover()`, then the recovery interval. */
   start(): Promise<RecoveryReport>;
   metrics(): TransactionMetrics;
-  /**
-   * Settles once every `COMMIT PREPARED` this manager has running on `participantId` when called (a
-   * committed transaction's, after `withTransaction` resolved) has finished: `true` when each went
-   * through, `false` when one was left to recovery. Never rejects; `true` at once when none runs.
-   */
-  whenCommitted(participantId: string): Promise<boolean>;
-  /**
-   * Stop the recovery timer; waits for running transactions, their `COMMIT PREPARED`s still running
-   * after the decision, and a running recovery. Idempotent.
-   */
+  /** Stop the recovery timer; waits for running transactions and a running recovery. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -74,13 +65,6 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
   };
   let closed = false;
   const running = new Set<Promise<unknown>>();
-  // COMMIT PREPARED still running after a decision, per participant (see whenCommitted).
-  const committing = new Map<string, Set<Promise<boolean>>>();
-  const whenCommitted = async (participantId: string): Promise<boolean> => {
-    const now = committing.get(participantId);
-    if (!now || now.size === 0) return true;
-    return (await Promise.all([...now])).every(Boolean);
-  };
 
   // Preflight results are cached per cluster; a failure is not cached (the admin may fix it).
   const checked = new Map<string, Promise<unknown>>();
@@ -144,8 +128,6 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
       participantOf: options.participantOf,
       maxParticipants: options.maxParticipants,
       participants: options.clusterIds,
-      // A participant whose earlier COMMIT PREPARED still runs: this transaction starts there after it.
-      beforeOpen: whenCommitted,
     });
 
     let timer: NodeJS.Timeout | undefined;
@@ -209,12 +191,9 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
           ? timeoutError(state, err)
           : err;
       }
-      // Prepared participants are released by their own COMMIT PREPARED, running on in the background.
-      await Promise.all(state.opened.filter((s) => !outcome.committing.has(s.clusterId)).map((s) => s.release()));
+      await releaseAll(state);
       m.committed++;
       if (outcome.twoPhase) m.twoPhaseCommitted++;
-      // Tracked before the event: a listener may ask whenCommitted() at once.
-      const finished = outcome.committing.size > 0 ? trackCommitting(outcome) : undefined;
       emit('transactionCommitted', {
         id: state.id,
         clusters: outcome.clusters,
@@ -222,42 +201,12 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
         twoPhase: outcome.twoPhase,
         statements: state.statements,
         pendingRecovery: outcome.pendingRecovery,
-        committing: [...outcome.committing.keys()],
       });
-      if (finished) {
-        const all = finished.then((left) => {
-          emit('transactionFinished', {
-            id: state.id,
-            clusters: [...outcome.committing.keys()],
-            durationMs: performance.now() - startedAt,
-            pendingRecovery: left,
-          });
-        });
-        running.add(all);
-        void all.finally(() => running.delete(all));
-      }
       return result;
     } finally {
       clearTimeout(timer);
       m.active--;
     }
-  }
-
-  /** Follow the COMMIT PREPAREDs a committed transaction left running; settles with those left to recovery. */
-  function trackCommitting(outcome: Awaited<ReturnType<typeof commitAll>>): Promise<string[]> {
-    const entries = [...outcome.committing];
-    for (const [participant, done] of entries) {
-      let set = committing.get(participant);
-      if (!set) committing.set(participant, (set = new Set()));
-      set.add(done);
-      void done.then(() => {
-        set.delete(done);
-        if (set.size === 0 && committing.get(participant) === set) committing.delete(participant);
-      });
-    }
-    return Promise.all(entries.map(async ([participant, done]) => ((await done) ? undefined : participant))).then(
-      (left) => left.filter((p): p is string => p !== undefined),
-    );
   }
 
   const manager: TransactionManager = {
@@ -331,16 +280,12 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     metrics() {
       return { ...m, prepared: { ...m.prepared } };
     },
-    whenCommitted,
     async close() {
       if (closed) return;
       closed = true;
       if (timer) clearInterval(timer);
       timer = undefined;
-      // Until nothing is left: a transaction finishing now adds its background COMMIT PREPAREDs.
-      while (running.size > 0 || recovering) {
-        await Promise.allSettled([...running, ...(recovering ? [recovering] : [])]);
-      }
+      await Promise.allSettled([...running, ...(recovering ? [recovering] : [])]);
     },
   };
   return manager;

@@ -81,13 +81,10 @@ function getSession(
   primary: (clusterId: string) => ConnectionProvider,
   clusterId: string,
   schema: string,
-  beforeOpen: ((participantId: string) => Promise<unknown>) | undefined,
 ): Promise<Session> {
   let pending = state.sessions.get(clusterId);
   if (pending) return pending;
   pending = (async () => {
-    // Before taking a connection: what we wait for may need one of the same pool.
-    if (beforeOpen) await beforeOpen(clusterId);
     let session: Session;
     try {
       session = await openSession(primary(clusterId), clusterId);
@@ -125,13 +122,11 @@ export interface Participants {
   maxParticipants?: number | undefined;
   /** Every participant id (to check a `{ shard }` option). */
   participants?: (() => string[]) | undefined;
-  /** Waited for before a participant's session is opened (an earlier transaction's COMMIT PREPARED there). */
-  beforeOpen?: ((participantId: string) => Promise<unknown>) | undefined;
 }
 
 /** The object the callback receives. */
 export function createTxHandle(state: TxState, participants: Participants): Transaction {
-  const { primary, participantOf, maxParticipants, participants: knownParticipants, beforeOpen } = participants;
+  const { primary, participantOf, maxParticipants, participants: knownParticipants } = participants;
   const active = () => {
     if (state.phase !== 'active') throw finishedError(state);
   };
@@ -213,7 +208,7 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
         { schema, clusterId },
       );
     }
-    const session = await getSession(state, primary, participant, schema, beforeOpen);
+    const session = await getSession(state, primary, participant, schema);
     return { schema, clusterId, participant, session };
   };
   /** Run `fn` on the session with the schema's search_path in force. */

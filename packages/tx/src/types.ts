@@ -140,23 +140,6 @@ export interface TransactionCommittedEvent {
   statements: StatementRecord[];
   /** Clusters whose `COMMIT PREPARED` did not go through yet; recovery finishes them. */
   pendingRecovery: string[];
-  /**
-   * Prepared participants whose `COMMIT PREPARED` still runs, in the background, when this event is
-   * emitted (the decision is durable; `withTransaction` resolves now). `transactionFinished` follows
-   * when they are done; `tm.whenCommitted(participant)` waits for them.
-   */
-  committing: string[];
-}
-
-/** The background `COMMIT PREPARED`s of a committed transaction (its `committing`) have all ended. */
-export interface TransactionFinishedEvent {
-  id: string;
-  /** The participants that were committing (`TransactionCommittedEvent.committing`). */
-  clusters: string[];
-  /** From the start of the transaction. */
-  durationMs: number;
-  /** Those whose `COMMIT PREPARED` did not go through (after `commitRetries`); recovery finishes them. */
-  pendingRecovery: string[];
 }
 
 export interface TransactionRolledBackEvent {
@@ -183,7 +166,6 @@ export interface RecoveryFailedEvent {
 export type TransactionEvents = {
   transactionStarted: [TransactionStartedEvent];
   transactionCommitted: [TransactionCommittedEvent];
-  transactionFinished: [TransactionFinishedEvent];
   transactionRolledBack: [TransactionRolledBackEvent];
   transactionRecovered: [TransactionRecoveredEvent];
   recoveryFailed: [RecoveryFailedEvent];

@@ -2,7 +2,7 @@ import { isPgmError, type PgmError, quoteLiteral } from '@pg-multiverse/core';
 import { startTopology, type Topology } from '@pg-multiverse/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RecoveryFailedEvent, TransactionFinishedEvent } from '../src/index.js';
+import type { RecoveryFailedEvent } from '../src/index.js';
 import { isPreparedBusyError } from '../src/recovery.js';
 import { type ClusterConn, type Harness, harness } from './helpers.js';
 
@@ -97,12 +97,14 @@ describe('recovery racing a live COMMIT PREPARED', () => {
     const failures: RecoveryFailedEvent[] = [];
     h.tm.on('recoveryFailed', (e) => failures.push(e));
     try {
-      const finished = new Promise<TransactionFinishedEvent>((r) => live.tm.once('transactionFinished', r));
+      let pending: string[] = [];
+      live.tm.on('transactionCommitted', (e) => {
+        pending = e.pendingRecovery;
+      });
       await live.tm.withTransaction(['fa', 'fb'], async (tx) => {
         await tx.query('INSERT INTO items VALUES (1, $1)', ['a'], { schema: 'fa' });
         await tx.query('INSERT INTO items VALUES (1, $1)', ['b'], { schema: 'fb' });
       });
-      const pending = (await finished).pendingRecovery;
       expect(hookError).toBeUndefined();
       // The coordinator's own COMMIT PREPARED on c2 found it busy too: left for recovery, not an error.
       expect(pending).toEqual(['c2']);

@@ -61,32 +61,14 @@ export function harness(
     ownerId,
     decisionSchema,
   });
-  // The tests' own reads (`pools`) follow the manager's contract for statements outside it: they start
-  // after a COMMIT PREPARED still running in the background there (`whenCommitted`). The manager's
-  // providers use the pools as they are.
-  const reading: Record<string, pg.Pool> = {};
-  for (const [id, pool] of Object.entries(pools)) {
-    reading[id] = new Proxy(pool, {
-      get(target, prop) {
-        if (prop === 'query') {
-          return async (...args: unknown[]) => {
-            await tm.whenCommitted(id);
-            return (target.query as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        }
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-  }
   return {
     tm,
-    pools: reading,
+    pools,
     providers,
     ownerId,
     decisionSchema,
     async prepared(clusterId) {
-      const r = await reading[clusterId]!.query<{ gid: string }>(
+      const r = await pools[clusterId]!.query<{ gid: string }>(
         'SELECT gid FROM pg_prepared_xacts WHERE starts_with(gid, $1) ORDER BY gid',
         [`pgm:${ownerId}:`],
       );

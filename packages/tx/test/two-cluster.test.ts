@@ -1,8 +1,7 @@
-import { isPgmError, PgmError, poolProvider } from '@pg-multiverse/core';
+import { isPgmError, PgmError } from '@pg-multiverse/core';
 import { uniqueName } from '@pg-multiverse/testkit';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import type { TransactionCommittedEvent, TransactionFinishedEvent, TransactionRolledBackEvent } from '../src/index.js';
+import type { TransactionCommittedEvent, TransactionRolledBackEvent } from '../src/index.js';
 import { type Harness, harness } from './helpers.js';
 
 const topo = inject('pgmTopology');
@@ -330,76 +329,6 @@ describe('participants chosen by shard key (participantOf)', () => {
     } finally {
       for (const x of [sharded, limited, plain]) await x.close();
       await h.pools.commerce_cluster!.query(`DROP SCHEMA IF EXISTS "${U}" CASCADE`);
-    }
-  });
-});
-
-describe('COMMIT PREPARED in the background', () => {
-  it('withTransaction resolves at the decision; whenCommitted, a later transaction there and close() wait for the COMMIT PREPARED', async () => {
-    const g = harness(
-      { users_cluster: topo.config.users_cluster!.primary, commerce_cluster: topo.config.commerce_cluster!.primary },
-      { users_cluster: [U], commerce_cluster: [O] },
-    );
-    // commerce_cluster's COMMIT PREPARED waits at a gate the test opens (made slow deterministically).
-    let open!: () => void;
-    const opened = new Promise<void>((r) => {
-      open = r;
-    });
-    let armed = false;
-    let reached = false;
-    class GatedClient extends pg.Client {
-      override query(...args: unknown[]): never {
-        if (armed && typeof args[0] === 'string' && args[0].startsWith('COMMIT PREPARED')) {
-          reached = true;
-          return opened.then(() => (super.query as (...a: unknown[]) => unknown).apply(this, args)) as never;
-        }
-        return (super.query as (...a: unknown[]) => never).apply(this, args);
-      }
-    }
-    const c = topo.config.commerce_cluster!.primary as pg.PoolConfig;
-    const gatedPool = new pg.Pool({ ...c, Client: GatedClient, max: 4 });
-    g.providers.commerce_cluster = poolProvider(gatedPool, 'commerce_cluster/primary');
-    let closing: Promise<void> | undefined;
-    try {
-      const committing: string[][] = [];
-      g.tm.on('transactionCommitted', (e) => committing.push(e.committing));
-      const finished = new Promise<TransactionFinishedEvent>((r) => g.tm.once('transactionFinished', r));
-      armed = true;
-      await g.tm.withTransaction([U, O], async (tx) => {
-        await tx.query('INSERT INTO items VALUES (50, $1)', ['u'], { schema: U });
-        await tx.query('INSERT INTO items VALUES (50, $1)', ['o'], { schema: O });
-      });
-      expect(reached).toBe(true);
-      expect(committing).toEqual([['commerce_cluster']]);
-      // Resolved; the coordinator's part is committed, commerce_cluster's is still prepared (invisible elsewhere).
-      expect(await has('users_cluster', U, 50)).toBe(true);
-      expect(await has('commerce_cluster', O, 50)).toBe(false);
-      const prepared = async () =>
-        (
-          await h.pools.commerce_cluster!.query('SELECT gid FROM pg_prepared_xacts WHERE starts_with(gid, $1)', [
-            `pgm:${g.ownerId}:`,
-          ])
-        ).rowCount;
-      // This manager's later transaction there starts after that COMMIT PREPARED: it sees the row.
-      const later = g.tm.withTransaction([O], async (tx) =>
-        Number((await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM items WHERE id = 50')).rows[0]!.n),
-      );
-      const when = g.tm.whenCommitted('commerce_cluster');
-      closing = g.tm.close();
-      expect(await prepared()).toBe(1);
-      open();
-      expect(await when).toBe(true);
-      expect(await later).toBe(1);
-      expect((await finished).pendingRecovery).toEqual([]);
-      await closing;
-      expect(await prepared()).toBe(0);
-      expect(await has('commerce_cluster', O, 50)).toBe(true);
-      expect(await g.tm.whenCommitted('commerce_cluster')).toBe(true);
-    } finally {
-      open();
-      await (closing ?? g.tm.close());
-      await gatedPool.end();
-      await g.close();
     }
   });
 });
