@@ -1,7 +1,7 @@
 import { parseExplain } from './explain.js';
 import { BoundedMemo } from './memo.js';
 import { splitStatements } from './split-statements.js';
-import { isName, isPunct, isWord, quotePart, readName, skipGroup, statementStart } from './syntax.js';
+import { FROM_LIST_END, isName, isPunct, isWord, quotePart, readName, skipGroup, statementStart } from './syntax.js';
 import type { SqlToken } from './tokenize.js';
 import { assignedColumns } from './update-targets.js';
 import { parseWithClause } from './with-clause.js';
@@ -64,20 +64,8 @@ export interface ShardKeyAnalysis {
   readonly insert?: InsertValues;
 }
 
-const CLAUSE_END = new Set([
-  'where',
-  'group',
-  'having',
-  'window',
-  'order',
-  'limit',
-  'offset',
-  'fetch',
-  'for',
-  'union',
-  'intersect',
-  'except',
-  'returning',
+const CLAUSE_END = new Set<string>([
+  ...FROM_LIST_END,
   'on',
   'using',
   'join',
@@ -690,22 +678,7 @@ function fromList(p: Parser, scope: Scope, i: number, end: number): Relation[] {
   return all;
 }
 
-const FROM_STOP = new Set([
-  'where',
-  'group',
-  'having',
-  'window',
-  'order',
-  'limit',
-  'offset',
-  'fetch',
-  'for',
-  'union',
-  'intersect',
-  'except',
-  'returning',
-  'into',
-]);
+const FROM_STOP = new Set<string>([...FROM_LIST_END, 'into']);
 
 /** SELECT over [i, end) (no set operation at this level). */
 function parseSelect(p: Parser, scope: Scope, i: number, end: number): void {

@@ -1,5 +1,5 @@
 import { parseExplain } from './explain.js';
-import { isName, isPunct, isWord, quotePart, readName, skipGroup, statementStart } from './syntax.js';
+import { FROM_LIST_END, isName, isPunct, isWord, quotePart, readName, skipGroup, statementStart } from './syntax.js';
 import type { SqlToken } from './tokenize.js';
 import { cteNames } from './with-clause.js';
 
@@ -36,26 +36,7 @@ export function statementTables(tokens: readonly SqlToken[]): StatementTables {
 }
 
 /** Words that end a FROM list at their nesting level. */
-const FROM_END = new Set([
-  'where',
-  'group',
-  'having',
-  'window',
-  'order',
-  'limit',
-  'offset',
-  'fetch',
-  'for',
-  'union',
-  'intersect',
-  'except',
-  'returning',
-  'set',
-  'when',
-  'into',
-  'values',
-  'select',
-]);
+const FROM_END = new Set<string>([...FROM_LIST_END, 'set', 'when', 'into', 'values', 'select']);
 
 /** Words that cannot be a table name right after FROM/JOIN/INTO (they start something else). */
 const NOT_A_TABLE = new Set(['select', 'values', 'with', 'lateral', 'only', 'table', 'rows']);

@@ -51,3 +51,20 @@ export function readName(tokens: readonly SqlToken[], j: number): { parts: strin
   }
   return { parts, next: k };
 }
+
+/** Words that end a FROM list at its own nesting level: the clauses after it, set operations, RETURNING. */
+export const FROM_LIST_END = [
+  'where',
+  'group',
+  'having',
+  'window',
+  'order',
+  'limit',
+  'offset',
+  'fetch',
+  'for',
+  'union',
+  'intersect',
+  'except',
+  'returning',
+] as const;
