@@ -244,6 +244,10 @@ try {
       cross_vs_raw_two_plain: ratio(runs, 'cross', 'raw_two_plain'),
       single_vs_raw: ratio(runs, 'single', 'raw'),
       cross_vs_raw: ratio(runs, 'cross', 'raw'),
+      // The floors against the same one-cluster transaction: what a hand-written atomic commit, and two plain
+      // non-atomic transactions, reach against it. cross_vs_single cannot be better than these allow.
+      raw_2pc_vs_single: ratio(runs, 'raw_2pc', 'single'),
+      raw_two_plain_vs_single: ratio(runs, 'raw_two_plain', 'single'),
     };
     byConcurrency[`c${concurrency}`] = figures;
     console.error(`concurrency ${concurrency}: ${JSON.stringify(figures)}`);
