@@ -23,7 +23,10 @@ function exportedNames(source: string): string[] {
     for (const part of m[1]!.split(',')) {
       const item = part.trim();
       if (item === '' || item.startsWith('type ')) continue;
-      const name = item.split(/\s+as\s+/).pop()?.trim();
+      const name = item
+        .split(/\s+as\s+/)
+        .pop()
+        ?.trim();
       if (name) names.add(name);
     }
   }
@@ -44,7 +47,8 @@ function errorCodes(source: string): string[] {
 describe('package READMEs', () => {
   it('finds the packages and their exports', () => {
     expect(packages).toEqual(expect.arrayContaining(['core', 'router', 'tx', 'pg-multiverse']));
-    const sample = "export { a, b as c, type T } from './x.js';\nexport type { U } from './u.js';\nexport function f() {}";
+    const sample =
+      "export { a, b as c, type T } from './x.js';\nexport type { U } from './u.js';\nexport function f() {}";
     expect(exportedNames(sample)).toEqual(['a', 'c', 'f']);
   });
 
