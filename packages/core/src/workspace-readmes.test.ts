@@ -44,12 +44,28 @@ function errorCodes(source: string): string[] {
   return [...list.matchAll(/'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!);
 }
 
+/** Event names: the keys of every `export interface ...Events { name: [payload] }` in the package's sources. */
+function eventNames(dir: string): string[] {
+  const names: string[] = [];
+  for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.ts') || file.endsWith('.test.ts')) continue;
+    const source = readFileSync(join(dir, file), 'utf8');
+    for (const m of source.matchAll(/^export interface \w*Events\b[^{]*\{([\s\S]*?)^\}/gm)) {
+      for (const k of m[1]!.matchAll(/^ {2}'?([A-Za-z]\w*)'?\??:\s*\[/gm)) names.push(k[1]!);
+    }
+  }
+  return names;
+}
+
 describe('package READMEs', () => {
   it('finds the packages and their exports', () => {
     expect(packages).toEqual(expect.arrayContaining(['core', 'router', 'tx', 'pg-multiverse']));
     const sample =
       "export { a, b as c, type T } from './x.js';\nexport type { U } from './u.js';\nexport function f() {}";
     expect(exportedNames(sample)).toEqual(['a', 'c', 'f']);
+    expect(eventNames(join(packagesDir, 'router', 'src'))).toEqual(
+      expect.arrayContaining(['nodeDown', 'queryExecuted']),
+    );
   });
 
   for (const name of packages) {
@@ -62,6 +78,9 @@ describe('package READMEs', () => {
         for (const code of errorCodes(readFileSync(codesFile, 'utf8'))) {
           if (!readme.includes(code)) missing.push(`error code ${code}`);
         }
+      }
+      for (const event of eventNames(join(packagesDir, name, 'src'))) {
+        if (!new RegExp(`\\b${event}\\b`).test(readme)) missing.push(`event ${event}`);
       }
       expect(missing, `not in packages/${name}/README.md`).toEqual([]);
     });
