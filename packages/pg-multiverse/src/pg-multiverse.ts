@@ -836,8 +836,9 @@ export class PgMultiverse extends EventEmitter {
     const backend: PoolBackend = {
       query: (sql, params, options, extra) => this.runQuery(sql, params, options, extra),
       analyze: (sql) => router.analyze(sql),
-      plan: (sql, o) => router.plan(sql, o),
-      primary: (clusterId) => router.primary(clusterId),
+      plan: (sql, o, params) => router.plan(sql, o, params),
+      primary: (clusterId, shardId) =>
+        shardId === undefined ? router.primary(clusterId) : router.shardPrimary(clusterId, shardId),
       createSession: () => router.createSession(),
       currentSession: () => router.currentSession(),
       sessionLevelInUse: () =>

@@ -214,3 +214,43 @@ describe('withTransaction on a sharded cluster: no shardKey needed', () => {
     expect(await counts('orders')).toEqual([0, 1]);
   });
 });
+
+describe('pgm.pool() on a sharded cluster', () => {
+  it("a client's transaction runs on the shard its first keyed statement names; other shards are refused", async () => {
+    const pool = pgm.pool({ schema });
+    try {
+      // outside transactions, pool.query routes as query() does
+      await pool.query('INSERT INTO orders (id, user_id, total) VALUES ($1, $2, 1), ($3, $4, 1)', [1, k0, 2, k1]);
+      expect(await counts('orders')).toEqual([1, 1]);
+      expect((await pool.query('SELECT count(*)::int AS n FROM orders')).rows).toEqual([{ n: 2 }]);
+
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        // nothing pinned yet: a statement on several shards is refused, the transaction stays open
+        const first = await client.query('UPDATE orders SET total = 0').catch((e: unknown) => e);
+        expect((first as { code: string }).code).toBe('CROSS_SHARD_UNSUPPORTED');
+        expect((first as Error).message).toMatch(/2 shards .*pgm\.withTransaction/);
+        await client.query('INSERT INTO orders (id, user_id, total) VALUES ($1, $2, 5)', [3, k1b]);
+        const mine = await client.query('SELECT total FROM orders WHERE user_id = $1', [k1b]);
+        expect(mine.rows).toEqual([{ total: 5 }]);
+        for (const [sql, params] of [
+          ['INSERT INTO orders (id, user_id, total) VALUES ($1, $2, 5)', [4, k0b]],
+          ['SELECT count(*)::int AS n FROM orders', []],
+        ] as const) {
+          const err = await client.query(sql, [...params]).catch((e: unknown) => e);
+          expect((err as { code: string }).code, sql).toBe('CROSS_SHARD_UNSUPPORTED');
+          expect((err as Error).message, sql).toMatch(/runs on shard "shard-1"/);
+        }
+        expect(client.getTransactionStatus()).toBe('T');
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      expect(await counts('orders')).toEqual([1, 2]);
+      expect(await misplaced('orders')).toEqual([0, 0]);
+    } finally {
+      await pool.end();
+    }
+  });
+});
