@@ -215,6 +215,30 @@ describe('withTransaction on a sharded cluster: no shardKey needed', () => {
   });
 });
 
+describe('withTransaction on a sharded cluster with enableTransactions off', () => {
+  it('a statement that would open a second shard is FEATURE_DISABLED; nothing is written', async () => {
+    const off = new PgMultiverse({ enableTransactions: false });
+    await off.initialize(config);
+    try {
+      await off.query('INSERT INTO orders (id, user_id, total) VALUES (1, $1, 1), (2, $2, 1)', [k0, k1], {
+        schema,
+        atomic: false,
+      });
+      // one shard: a plain transaction, no shardKey needed
+      await off.withTransaction([schema], (tx) => tx.query('UPDATE orders SET total = 7 WHERE user_id = $1', [k1]));
+      expect(await sum()).toEqual([1, 7]);
+      const err = await off
+        .withTransaction([schema], (tx) => tx.query('UPDATE orders SET total = total + 1'))
+        .catch((e) => e);
+      expect(err.code).toBe('FEATURE_DISABLED');
+      expect(err.message).toMatch(/orders_cluster\[shard-0\], orders_cluster\[shard-1\].*enableTransactions: false/);
+      expect(await sum()).toEqual([1, 7]);
+    } finally {
+      await off.close();
+    }
+  });
+});
+
 describe('pgm.pool() on a sharded cluster', () => {
   it("a client's transaction runs on the shard its first keyed statement names; other shards are refused", async () => {
     const pool = pgm.pool({ schema });
