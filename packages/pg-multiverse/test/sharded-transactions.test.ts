@@ -1,3 +1,4 @@
+import type { QueryExecutedEvent } from '@pg-multiverse/router';
 import { uniqueName } from '@pg-multiverse/testkit';
 import type { TransactionCommittedEvent } from '@pg-multiverse/tx';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -77,6 +78,27 @@ describe('withTransaction on a sharded cluster: no shardKey needed', () => {
     });
     expect(lastParticipants()).toEqual([P1, P1]);
     expect(await counts('orders')).toEqual([0, 1]);
+  });
+
+  it('the key in the SQL costs the statements (round trips) an explicit shardKey costs', async () => {
+    const statements: string[][] = [];
+    const count = (e: QueryExecutedEvent) => e.transactionId !== undefined && statements.at(-1)!.push(e.sql);
+    pgm.on('queryExecuted', count);
+    try {
+      for (const key of [{ shardKey: k1 }, {}]) {
+        statements.push([]);
+        await pgm.withTransaction([schema], async (tx) => {
+          await tx.query('INSERT INTO orders (id, user_id, total) VALUES ($1, $2, 1)', [statements.length, k1], key);
+          await tx.query('UPDATE orders SET total = total + 1 WHERE user_id = $1', [k1], key);
+        });
+      }
+    } finally {
+      pgm.off('queryExecuted', count);
+    }
+    // BEGIN travels with the first statement; then the UPDATE and COMMIT: the same with and without shardKey
+    expect(statements[1]).toEqual(statements[0]);
+    expect(statements[0]!.length).toBe(3);
+    expect(await counts('orders')).toEqual([0, 2]);
   });
 
   it('a multi-row INSERT spanning shards is split over the participants; reads see it merged; 2PC commits', async () => {
