@@ -48,7 +48,7 @@ beforeEach(async () => {
 });
 
 describe('withTransaction on a sharded cluster: no shardKey needed', () => {
-  it('the key in the SQL ($n, literal, behind an alias, IN on one shard) picks the shard participant', async () => {
+  it('the key in the SQL ($n, literal, behind an alias, IN on one shard, in a CTE) picks the shard participant', async () => {
     const seen = await pgm.withTransaction([schema], async (tx) => {
       await tx.query('INSERT INTO orders (id, user_id, total) VALUES ($1, $2, $3)', [1, k0, 10]);
       await tx.query(`INSERT INTO orders (id, user_id, total) VALUES (2, ${k0b}, 20)`);
@@ -58,11 +58,15 @@ describe('withTransaction on a sharded cluster: no shardKey needed', () => {
         k0,
         k0b,
       ]);
-      return { aliased: aliased.rows, both: both.rows[0]!.n };
+      const cte = await tx.query<{ n: number }>(
+        'WITH mine AS (SELECT id FROM orders WHERE user_id = $1) SELECT count(*)::int AS n FROM mine',
+        [k0b],
+      );
+      return { aliased: aliased.rows, both: both.rows[0]!.n, cte: cte.rows[0]!.n };
     });
-    expect(seen).toEqual({ aliased: [{ total: 10 }], both: 2 });
+    expect(seen).toEqual({ aliased: [{ total: 10 }], both: 2, cte: 1 });
     // every statement on shard-0's participant: one participant, no two-phase commit
-    expect(lastParticipants()).toEqual([P0, P0, P0, P0, P0]);
+    expect(lastParticipants()).toEqual([P0, P0, P0, P0, P0, P0]);
     expect(committed.at(-1)!.twoPhase).toBe(false);
     expect(await counts('orders')).toEqual([2, 0]);
     expect(await sum()).toEqual([31, 0]);
