@@ -187,6 +187,22 @@ describe('withTransaction on a sharded cluster: no shardKey needed', () => {
     expect(await sum()).toEqual([600, 101]);
   });
 
+  it('a savepoint covers the shards a later statement spreads to; rolling back to it undoes every part', async () => {
+    await pgm.withTransaction([schema], async (tx) => {
+      await tx.query('INSERT INTO orders (id, user_id, total) VALUES (1, $1, 1)', [k0]);
+      const sp = await tx.savepoint();
+      // shard-1 joins after the savepoint: it gets the savepoint too
+      await tx.query('INSERT INTO orders (id, user_id, total) VALUES (2, $1, 1), (3, $2, 1)', [k0b, k1]);
+      await tx.query('UPDATE orders SET total = 50');
+      expect((await tx.query<{ n: string }>('SELECT sum(total) AS n FROM orders')).rows[0]!.n).toBe('150');
+      await tx.rollbackToSavepoint(sp);
+      expect((await tx.query<{ n: string }>('SELECT count(*) AS n FROM orders')).rows[0]!.n).toBe('1');
+      await tx.query('INSERT INTO orders (id, user_id, total) VALUES (4, $1, 4)', [k1b]);
+    });
+    expect(await sum()).toEqual([1, 4]);
+    expect(await misplaced('orders')).toEqual([0, 0]);
+  });
+
   it('DDL goes to every shard, inside the transaction (rolled back with it)', async () => {
     const err = await pgm
       .withTransaction([schema], async (tx) => {
@@ -229,6 +245,8 @@ describe('withTransaction on a sharded cluster: no shardKey needed', () => {
           /INSERT ... SELECT/,
         ],
         ["SELECT pg_advisory_xact_lock(1), nextval('nope')", [], {}, 'CROSS_SHARD_UNSUPPORTED', /names no table/],
+        // a locking read is a write to the analysis; on several shards it is refused, as by query()
+        ['SELECT id FROM orders FOR UPDATE', [], {}, 'CROSS_SHARD_UNSUPPORTED', /SELECT statement/],
       ];
       for (const [sql, params, options, code, message] of cases) {
         const err = await tx.query(sql, params, options).catch((e) => e);
