@@ -76,6 +76,7 @@ import { prometheusHandler, renderPrometheus } from './prometheus.js';
 import { reshardEnvironment } from './reshard-environment.js';
 import { mergeWriteResults, runShardWrites } from './shard-write.js';
 import { isPrepareTransaction, loadOpenTelemetryApi, type Span, TRACER_NAME, Tracing } from './tracing.js';
+import { transactionRoute } from './tx-route.js';
 
 /** What `withTransaction`'s callback receives (see `@pg-multiverse/tx`). */
 export type TransactionContext = Transaction;
@@ -281,6 +282,7 @@ export class PgMultiverse extends EventEmitter {
           this.participantTargets.set(locationOf({ cluster, shard }), { clusterId: cluster, shardId: shard });
     }
     const participants = [...this.participantTargets.keys()];
+    const shardedClusters = new Set(Object.keys(shards));
     this.tm = createTransactionManager({
       resolveCluster: (schema: string) => router.resolveCluster(schema),
       primary: (participant: string) => {
@@ -289,6 +291,8 @@ export class PgMultiverse extends EventEmitter {
       },
       participantOf: (clusterId: string, shardKey: unknown) =>
         locationOf({ cluster: clusterId, shard: router.shardFor(clusterId, shardKey).shardId }),
+      // A statement on a sharded cluster goes where query() would send it (the key in its SQL).
+      routeStatement: (request) => transactionRoute(router, shardedClusters, request),
       clusterIds: () => participants,
       // Off: one participant at most (two shards would need the two-phase commit too).
       ...(o.enableTransactions === false ? { maxParticipants: 1 } : {}),
@@ -832,8 +836,9 @@ export class PgMultiverse extends EventEmitter {
     const backend: PoolBackend = {
       query: (sql, params, options, extra) => this.runQuery(sql, params, options, extra),
       analyze: (sql) => router.analyze(sql),
-      plan: (sql, o) => router.plan(sql, o),
-      primary: (clusterId) => router.primary(clusterId),
+      plan: (sql, o, params) => router.plan(sql, o, params),
+      primary: (clusterId, shardId) =>
+        shardId === undefined ? router.primary(clusterId) : router.shardPrimary(clusterId, shardId),
       createSession: () => router.createSession(),
       currentSession: () => router.currentSession(),
       sessionLevelInUse: () =>

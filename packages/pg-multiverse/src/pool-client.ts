@@ -9,7 +9,7 @@ import {
   type StatementShape,
   searchPathFor,
 } from '@pg-multiverse/core';
-import { type RouteOptions, runWithStatementContext, type SessionToken } from '@pg-multiverse/router';
+import { type QueryPlan, type RouteOptions, runWithStatementContext, type SessionToken } from '@pg-multiverse/router';
 import type { QueryOptions } from './options.js';
 import type { PoolStatementExtra } from './pg-multiverse.js';
 import type { PoolBackend } from './pool.js';
@@ -28,6 +28,8 @@ export interface ClientSettings {
 /** The primary session a transaction runs on, lent by the router for the transaction's length. */
 interface PinnedSession {
   clusterId: string;
+  /** On a cluster sharded over listed servers: the shard the session is on. */
+  shardId: string | undefined;
   conn: Connection;
   /** Give the session back (an error discards it); resolves once it is back. */
   finish(err?: Error): Promise<void>;
@@ -232,16 +234,21 @@ export class RoutingPoolClient extends EventEmitter {
         t.queued.push(text);
         return localResult('SET');
       }
-      const plan = this.backend.plan(text, this.routeOptions());
-      await this.pin(t, plan.clusterId, plan.schema);
+      const plan = this.backend.plan(text, this.routeOptions(), values);
+      if (plan.crossShard) throw otherShard(plan, undefined);
+      await this.pin(t, plan.clusterId, plan.shardIds !== undefined ? plan.shardId : undefined, plan.schema);
     } else if (names) {
-      const plan = this.planInTransaction(text);
+      const plan = this.planInTransaction(text, values);
       if (plan !== undefined && plan.clusterId !== t.pinned.clusterId) {
         throw new PgmError(
           'CROSS_CLUSTER_STATEMENT',
           `This transaction runs on cluster "${t.pinned.clusterId}", and this statement belongs to cluster "${plan.clusterId}"; a transaction on a pool client stays on one cluster. Use pgm.withTransaction([...schemas], fn) for an atomic change across clusters (two-phase commit). The transaction is still open: roll it back or go on.`,
           { clusterId: plan.clusterId, details: { transactionCluster: t.pinned.clusterId } },
         );
+      }
+      const shard = t.pinned.shardId;
+      if (plan !== undefined && shard !== undefined && (plan.crossShard || plan.shardId !== shard)) {
+        throw otherShard(plan, shard);
       }
     }
     const res = await this.send(t, text, values, shape);
@@ -253,9 +260,9 @@ export class RoutingPoolClient extends EventEmitter {
    * Where a statement of a pinned transaction belongs; undefined when routing implies no cluster
    * (only unqualified tables, no pool `schema`, no default cluster): it runs on the pinned session.
    */
-  private planInTransaction(text: string): { clusterId: string } | undefined {
+  private planInTransaction(text: string, values: unknown[]): QueryPlan | undefined {
     try {
-      return this.backend.plan(text, this.routeOptions());
+      return this.backend.plan(text, this.routeOptions(), values);
     } catch (err) {
       if (err instanceof PgmError && err.code === 'UNKNOWN_SCHEMA') return undefined;
       throw err;
@@ -267,9 +274,14 @@ export class RoutingPoolClient extends EventEmitter {
     return d !== undefined ? { defaultSchema: d } : {};
   }
 
-  /** Borrow a session of the cluster's primary for the transaction; send BEGIN, the search_path and what waited. */
-  private async pin(t: OpenTransaction, clusterId: string, schema: string | undefined): Promise<void> {
-    const provider = this.backend.primary(clusterId);
+  /** Borrow a session of the cluster's (or shard's) primary for the transaction; send BEGIN, the search_path and what waited. */
+  private async pin(
+    t: OpenTransaction,
+    clusterId: string,
+    shardId: string | undefined,
+    schema: string | undefined,
+  ): Promise<void> {
+    const provider = this.backend.primary(clusterId, shardId);
     let giveBack!: (err?: Error) => void;
     let session!: Promise<void>;
     const conn = await new Promise<Connection>((resolve, reject) => {
@@ -284,6 +296,7 @@ export class RoutingPoolClient extends EventEmitter {
     });
     t.pinned = {
       clusterId,
+      shardId,
       conn,
       finish: (err) => {
         giveBack(err);
@@ -428,6 +441,30 @@ export class RoutingPoolClient extends EventEmitter {
   getTypeParser(): never {
     throw unsupported('client.getTypeParser');
   }
+}
+
+/**
+ * A statement of a pool client's transaction on a sharded cluster that concerns several shards, or
+ * (`pinned`) another shard than the one the transaction runs on: one session holds one shard's
+ * transaction; the statement is refused, the transaction left as it was.
+ */
+function otherShard(plan: QueryPlan, pinned: string | undefined): PgmError {
+  const where = plan.crossShard
+    ? `${plan.shardIds?.length ?? 'several'} shards (${plan.shardReason ?? 'no shard key'})`
+    : `shard "${plan.shardId}"`;
+  return new PgmError(
+    'CROSS_SHARD_UNSUPPORTED',
+    `${pinned === undefined ? 'This transaction' : `This transaction runs on shard "${pinned}" of cluster "${plan.clusterId}", and it`} would run this statement on ${where}; a transaction on a pool client stays on one session of one shard. Add a condition on the shard key naming that shard's keys, or use pgm.withTransaction([...schemas], fn), whose statements may span shards (split, merged, committed by two-phase commit). The transaction is still open: roll it back or go on.`,
+    {
+      clusterId: plan.clusterId,
+      ...(plan.schema !== undefined ? { schema: plan.schema } : {}),
+      details: {
+        construct: `a statement on ${pinned === undefined ? 'several shards' : 'another shard'} in a pool client's transaction`,
+        ...(pinned !== undefined ? { transactionShard: pinned } : {}),
+        shardIds: [...(plan.shardIds ?? [])],
+      },
+    },
+  );
 }
 
 function unsupported(what: string): PgmError {

@@ -57,8 +57,10 @@ const OPTION_KEYS: readonly (keyof RoutingPoolOptions)[] = [
 export interface PoolBackend {
   query<T>(sql: string, params: unknown[], options: QueryOptions, extra: PoolStatementExtra): Promise<QueryResult<T>>;
   analyze(sql: string): SqlTextAnalysis;
-  plan(sql: string, options: RouteOptions): QueryPlan;
-  primary(clusterId: string): ConnectionProvider;
+  /** The router's plan (`params`: a `$n` compared with a shard key picks the shard). */
+  plan(sql: string, options: RouteOptions, params?: readonly unknown[]): QueryPlan;
+  /** The current primary of a cluster, or of one of its listed shards. */
+  primary(clusterId: string, shardId?: string): ConnectionProvider;
   createSession(): SessionToken;
   currentSession(): SessionToken | undefined;
   /** True when some cluster or registered schema reads at `consistency: 'session'` by default. */

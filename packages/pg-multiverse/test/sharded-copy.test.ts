@@ -1,46 +1,22 @@
 import { Readable } from 'node:stream';
-import type { ClusterConfiguration } from '@pg-multiverse/core';
 import { hashShard } from '@pg-multiverse/router';
 import { uniqueName } from '@pg-multiverse/testkit';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PgMultiverse } from '../src/index.js';
-import { misplacedRows } from './fixtures/two-shards.js';
+import { misplacedRows, twoShards } from './fixtures/two-shards.js';
 
 // Sharded COPY FROM STDIN through the facade: a 4-partition cluster over two real servers
 // (partition p on shard-(p % 2)); PostgreSQL itself checks where each row landed.
-const topo = inject('pgmTopology');
-const { id: _a, ...serverA } = topo.config.users_cluster!.primary;
-const { id: _b, ...serverB } = topo.config.commerce_cluster!.primary;
 const schema = uniqueName('fcopy');
-const admin = [new pg.Pool({ ...serverA, max: 2 }), new pg.Pool({ ...serverB, max: 2 })] as const;
-const config: ClusterConfiguration = {
-  orders_cluster: {
-    schemas: [schema],
-    primary: serverA,
-    sharding: {
-      strategy: 'hash',
-      key: 'user_id',
-      keyType: 'int8',
-      partitions: 4,
-      shards: [{ primary: serverA }, { primary: serverB }],
-    },
-  },
-};
+const { admin, config, serverA, counts, ...cluster } = twoShards(inject('pgmTopology'), schema);
 let pgm: PgMultiverse;
 
 const misplaced = (s: 0 | 1, table: string) => misplacedRows(admin[s], schema, table, s);
 
-async function counts(table: string): Promise<[number, number]> {
-  const q = `SELECT count(*)::int AS n FROM ${schema}.${table}`;
-  return [(await admin[0].query(q)).rows[0].n, (await admin[1].query(q)).rows[0].n];
-}
-
 beforeAll(async () => {
+  // pt: an empty hash-partitioned table whose partitioning satisfies_hash_partition checks against.
+  await cluster.create();
   for (const p of admin) {
-    await p.query(`CREATE SCHEMA ${schema}`);
-    // pt: an empty hash-partitioned table whose partitioning satisfies_hash_partition checks against.
-    await p.query(`CREATE TABLE ${schema}.pt (user_id int8) PARTITION BY HASH (user_id)`);
     await p.query(
       `CREATE TABLE ${schema}.events (id int PRIMARY KEY, user_id int8 NOT NULL, note text, amount int CHECK (amount >= 0))`,
     );
@@ -51,10 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pgm?.close();
-  for (const p of admin) {
-    await p.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await p.end();
-  }
+  await cluster.drop();
 });
 
 /** 100,000 rows in `format`, in chunks of ~1000 rows (chunk borders fall mid-row). */

@@ -132,9 +132,14 @@ describe('facade on a cluster sharded over listed servers', () => {
       expect(failed.message).toBe('abort after touching both shards');
       expect([await count(k0), await count(k1)]).toEqual([1, 1]);
 
-      // no shard key on a sharded schema: the router's clear error
-      const noKey = await pgm.withTransaction([schema], (tx) => tx.query('SELECT 1')).catch((e) => e);
-      expect(noKey.code).toBe('SHARD_KEY_REQUIRED');
+      // no shardKey: tx.query routes by the SQL as query() does (a text that reads no table: one shard);
+      // withConnection has no SQL to find a key in, so it still needs one
+      const noKey = await pgm.withTransaction([schema], (tx) => tx.query<{ one: number }>('SELECT 1 AS one'));
+      expect(noKey.rows).toEqual([{ one: 1 }]);
+      const noKeyConn = await pgm
+        .withTransaction([schema], (tx) => tx.withConnection((c) => c.query('SELECT 1')))
+        .catch((e) => e);
+      expect(noKeyConn.code).toBe('SHARD_KEY_REQUIRED');
     } finally {
       await pgm.close();
     }

@@ -1,49 +1,19 @@
-import type { ClusterConfiguration } from '@pg-multiverse/core';
-import { hashShard, type QueryExecutedEvent } from '@pg-multiverse/router';
+import type { QueryExecutedEvent } from '@pg-multiverse/router';
 import { uniqueName } from '@pg-multiverse/testkit';
-import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { PgMultiverse } from '../src/index.js';
-import { misplacedRows } from './fixtures/two-shards.js';
+import { twoShards } from './fixtures/two-shards.js';
 
 // Cross-shard writes through the facade: a 4-partition cluster over two real servers (partition p
 // on shard-(p % 2)). Where each row landed is checked by PostgreSQL itself (satisfies_hash_partition).
-const topo = inject('pgmTopology');
-const { id: _a, ...serverA } = topo.config.users_cluster!.primary;
-const { id: _b, ...serverB } = topo.config.commerce_cluster!.primary;
 const schema = uniqueName('fsw');
-const admin = [new pg.Pool({ ...serverA, max: 2 }), new pg.Pool({ ...serverB, max: 2 })] as const;
-const config: ClusterConfiguration = {
-  orders_cluster: {
-    schemas: [schema],
-    primary: serverA,
-    sharding: {
-      strategy: 'hash',
-      key: 'user_id',
-      keyType: 'int8',
-      partitions: 4,
-      shards: [{ primary: serverA }, { primary: serverB }],
-    },
-  },
-};
-const shardOf = (userId: number): 0 | 1 => (hashShard(userId, 4, 'int8') % 2) as 0 | 1;
-/** The first key from `from` on that shard. */
-const keyOn = (shard: 0 | 1, from = 1): number => {
-  let k = from;
-  while (shardOf(k) !== shard) k++;
-  return k;
-};
+const { admin, config, shardOf, keyOn, perShard, ...cluster } = twoShards(inject('pgmTopology'), schema);
 let pgm: PgMultiverse;
 const events: QueryExecutedEvent[] = [];
 
-async function perShard(sql: string): Promise<[number, number]> {
-  const [a, b] = await Promise.all(admin.map((p) => p.query<{ n: number }>(sql)));
-  return [a!.rows[0]!.n, b!.rows[0]!.n];
-}
-const counts = () => perShard(`SELECT count(*)::int AS n FROM ${schema}.orders`);
+const counts = () => cluster.counts('orders');
 /** Rows PostgreSQL's hash partitioning would not put on the shard holding them. */
-const misplaced = () =>
-  Promise.all([misplacedRows(admin[0], schema, 'orders', 0), misplacedRows(admin[1], schema, 'orders', 1)]);
+const misplaced = () => cluster.misplaced('orders');
 
 beforeAll(async () => {
   for (const p of admin) await p.query(`CREATE SCHEMA ${schema}`);
@@ -54,10 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pgm?.close();
-  for (const p of admin) {
-    await p.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await p.end();
-  }
+  await cluster.drop();
 });
 
 describe('cross-shard writes', () => {

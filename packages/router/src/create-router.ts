@@ -5,6 +5,7 @@ import type {
   ConnectionProvider,
   NormalizedConfiguration,
   PoolStats,
+  QueryResult,
   SchemaOptions,
   SqlTextAnalysis,
 } from '@pg-multiverse/core';
@@ -16,6 +17,7 @@ import {
   validateConfiguration,
   validateRouterOptions,
 } from '@pg-multiverse/core';
+import { readOnShards, type ShardStatementRunner } from './cross-shard/read-on.js';
 import { type ShardWrite, shardWrites } from './cross-shard/writes.js';
 import { createExecutor, parseLsnStrict } from './executor.js';
 import { createHealthMonitor, monitorSettings } from './health-monitor.js';
@@ -84,6 +86,19 @@ export interface Router {
    * split, `SHARD_KEY_REQUIRED` for rows without the key column.
    */
   shardWrites(plan: QueryPlan, params?: readonly unknown[]): ShardWrite[];
+  /**
+   * A cross-shard read (`plan.kind === 'read' && plan.crossShard`) on connections the caller holds, e.g.
+   * a transaction's participants: each shard's statement (rewritten for the merge as `execute` rewrites
+   * it, a stray shard's partition filter ANDed in) goes to `run(shardId, sql, values)`, all shards at
+   * once, and the rows are merged as `execute` merges them (same `CROSS_SHARD_UNSUPPORTED` refusals).
+   * Nothing is retried, no node is chosen and no event is emitted: `run` does that for its connections.
+   * A shard's failure rejects the read.
+   */
+  crossShardRead<R = Record<string, unknown>>(
+    plan: QueryPlan,
+    params: readonly unknown[] | undefined,
+    run: ShardStatementRunner,
+  ): Promise<QueryResult<R>>;
   /** Run a plan made by this router's `plan()` (run it soon: it holds the session position of when it was made). */
   execute<R = Record<string, unknown>>(
     plan: QueryPlan,
@@ -378,6 +393,23 @@ export function createRouter(
         );
       }
       return shardWrites(plan, params, (shardId) => maps.strayFilter(plan.clusterId, shardId));
+    },
+    crossShardRead<R>(plan: QueryPlan, params: readonly unknown[] | undefined, run: ShardStatementRunner) {
+      try {
+        open();
+        if (!(plan instanceof Plan) || clusters.get(plan.clusterId) !== plan.cluster) {
+          throw new PgmError('INVALID_ARGUMENT', "crossShardRead(plan): pass a plan made by this router's plan()");
+        }
+        if (plan.kind !== 'read' || !plan.crossShard) {
+          throw new PgmError(
+            'INVALID_ARGUMENT',
+            'crossShardRead(plan): the plan is not a read on several shards (plan.crossShard)',
+          );
+        }
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return readOnShards<R>(plan, params, run, (clusterId, shardId) => maps.strayFilter(clusterId, shardId));
     },
     execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {
       try {

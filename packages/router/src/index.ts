@@ -10,6 +10,7 @@ export {
   type SqlKind,
 } from './classify-sql.js';
 export { createRouter, type Router } from './create-router.js';
+export type { ShardStatementRunner } from './cross-shard/read-on.js';
 export type { ShardWrite } from './cross-shard/writes.js';
 export { ROUTER_ERROR_CODES } from './error-codes.js';
 export {

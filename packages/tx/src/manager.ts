@@ -126,6 +126,7 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     const tx = createTxHandle(state, {
       primary: options.primary,
       participantOf: options.participantOf,
+      routeStatement: options.routeStatement?.bind(options),
       maxParticipants: options.maxParticipants,
       participants: options.clusterIds,
     });

@@ -13,7 +13,14 @@ import {
 import { beginSql } from './begin-sql.js';
 import { causeText } from './cause-text.js';
 import { isConnectionError, openSession, type Session, SessionSealedError } from './session.js';
-import type { StatementRecord, Transaction, TransactionOptions, TxQueryOptions } from './types.js';
+import type {
+  StatementRecord,
+  StatementRoute,
+  StatementRouteRequest,
+  Transaction,
+  TransactionOptions,
+  TxQueryOptions,
+} from './types.js';
 
 /** Everything one running transaction knows. */
 export interface TxState {
@@ -119,6 +126,8 @@ function getSession(
 export interface Participants {
   primary: (participantId: string) => ConnectionProvider;
   participantOf?: ((clusterId: string, shardKey: unknown) => string) | undefined;
+  /** Where a `tx.query` statement runs, from its SQL (see `TransactionManagerOptions.routeStatement`). */
+  routeStatement?: ((request: StatementRouteRequest) => StatementRoute | undefined) | undefined;
   maxParticipants?: number | undefined;
   /** Every participant id (to check a `{ shard }` option). */
   participants?: (() => string[]) | undefined;
@@ -126,7 +135,7 @@ export interface Participants {
 
 /** The object the callback receives. */
 export function createTxHandle(state: TxState, participants: Participants): Transaction {
-  const { primary, participantOf, maxParticipants, participants: knownParticipants } = participants;
+  const { primary, participantOf, routeStatement, maxParticipants, participants: knownParticipants } = participants;
   const active = () => {
     if (state.phase !== 'active') throw finishedError(state);
   };
@@ -157,8 +166,8 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
   };
   let spCounter = 0;
 
-  /** The participant a statement with `options` runs on, opened (BEGIN) on first use. */
-  const enter = async (options: TxQueryOptions | undefined) => {
+  /** The schema and cluster a statement with `options` concerns. */
+  const target = (options: TxQueryOptions | undefined) => {
     active();
     const schema = options?.schema ?? (state.schemas.length === 1 ? state.schemas[0] : undefined);
     if (schema === undefined) {
@@ -175,15 +184,18 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
         { schema },
       );
     }
-    let participant = clusterId;
     if (options?.shard !== undefined && options.shardKey !== undefined) {
       throw new PgmError('INVALID_ARGUMENT', 'tx.query: pass { shardKey } or { shard }, not both', { schema });
     }
+    return { schema, clusterId };
+  };
+  /** The participant of `options` (`shard`, `shardKey` or the cluster itself). */
+  const participantFor = (schema: string, clusterId: string, options: TxQueryOptions | undefined): string => {
     if (options?.shard !== undefined) {
       if (typeof options.shard !== 'string' || options.shard === '') {
         throw new PgmError('INVALID_ARGUMENT', 'tx.query: { shard } is a listed shard id, e.g. "shard-1"', { schema });
       }
-      participant = locationOf({ cluster: clusterId, shard: options.shard });
+      const participant = locationOf({ cluster: clusterId, shard: options.shard });
       if (knownParticipants && !knownParticipants().includes(participant)) {
         throw new PgmError(
           'INVALID_ARGUMENT',
@@ -191,7 +203,9 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
           { schema, clusterId },
         );
       }
-    } else if (options?.shardKey !== undefined) {
+      return participant;
+    }
+    if (options?.shardKey !== undefined) {
       if (!participantOf) {
         throw new PgmError(
           'INVALID_ARGUMENT',
@@ -199,8 +213,13 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
           { schema },
         );
       }
-      participant = participantOf(clusterId, options.shardKey);
+      return participantOf(clusterId, options.shardKey);
     }
+    return clusterId;
+  };
+  /** The participant's session, opened (BEGIN sent with its first statement) on first use. */
+  const join = (schema: string, clusterId: string, participant: string): Promise<Session> => {
+    active();
     if (maxParticipants !== undefined && !state.sessions.has(participant) && state.sessions.size >= maxParticipants) {
       throw new PgmError(
         'FEATURE_DISABLED',
@@ -208,7 +227,13 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
         { schema, clusterId },
       );
     }
-    const session = await getSession(state, primary, participant, schema);
+    return getSession(state, primary, participant, schema);
+  };
+  /** The participant a statement with `options` runs on, opened (BEGIN) on first use. */
+  const enter = async (options: TxQueryOptions | undefined) => {
+    const { schema, clusterId } = target(options);
+    const participant = participantFor(schema, clusterId, options);
+    const session = await join(schema, clusterId, participant);
     return { schema, clusterId, participant, session };
   };
   /** Run `fn` on the session with the schema's search_path in force. */
@@ -240,33 +265,57 @@ export function createTxHandle(state: TxState, participants: Participants): Tran
     );
   };
 
+  /** One statement on one participant: recorded, BEGIN and search_path sent with it when it is the first. */
+  const runOn = async <R>(
+    schema: string,
+    clusterId: string,
+    participant: string,
+    sql: string,
+    params: readonly unknown[] | undefined,
+  ): Promise<QueryResult<R>> => {
+    const session = await join(schema, clusterId, participant);
+    state.statements.push({ clusterId, ...(participant !== clusterId ? { participant } : {}), schema, sql });
+    const path = searchPathFor(schema);
+    if (!session.mayHaveWritten && analyzeSql(sql).kind !== 'read') session.mayHaveWritten = true;
+    try {
+      return await session.use(
+        async (c) => {
+          if (session.prelude) return session.runFirst<R>(c, sql, params);
+          if (session.searchPath !== path) {
+            await c.query("SELECT set_config('search_path', $1, true)", [path]);
+            session.searchPath = path;
+          }
+          return c.query<R>(sql, params);
+        },
+        false,
+        // With a timeout, the pid must be known while the first statement runs (to cancel it):
+        // the prelude then goes first, on its own.
+        state.options.timeoutMs === undefined,
+      );
+    } catch (err) {
+      throw statementFailed(err, session, schema, clusterId, participant);
+    }
+  };
+
   return {
     id: state.id,
     schemas: state.schemas,
     clusters: () => state.opened.map((s) => s.clusterId),
     async query<R>(sql: string, params?: readonly unknown[], options?: TxQueryOptions): Promise<QueryResult<R>> {
-      const { schema, clusterId, participant, session } = await enter(options);
-      state.statements.push({ clusterId, ...(participant !== clusterId ? { participant } : {}), schema, sql });
-      const path = searchPathFor(schema);
-      if (!session.mayHaveWritten && analyzeSql(sql).kind !== 'read') session.mayHaveWritten = true;
-      try {
-        return await session.use(
-          async (c) => {
-            if (session.prelude) return session.runFirst<R>(c, sql, params);
-            if (session.searchPath !== path) {
-              await c.query("SELECT set_config('search_path', $1, true)", [path]);
-              session.searchPath = path;
-            }
-            return c.query<R>(sql, params);
-          },
-          false,
-          // With a timeout, the pid must be known while the first statement runs (to cancel it):
-          // the prelude then goes first, on its own.
-          state.options.timeoutMs === undefined,
-        );
-      } catch (err) {
-        throw statementFailed(err, session, schema, clusterId, participant);
+      const { schema, clusterId } = target(options);
+      // The statement's own shard(s) (its SQL's key, or its shardKey), unless it names its shard.
+      const route =
+        routeStatement !== undefined && options?.shard === undefined
+          ? routeStatement({ clusterId, schema, sql, params, shardKey: options?.shardKey })
+          : undefined;
+      if (route !== undefined && 'run' in route) {
+        // One statement over several participants: each part runs (and is recorded) on its own.
+        return (await route.run((participant, text, values) =>
+          runOn(schema, clusterId, participant, text, values),
+        )) as QueryResult<R>;
       }
+      const participant = route !== undefined ? route.participant : participantFor(schema, clusterId, options);
+      return runOn<R>(schema, clusterId, participant, sql, params);
     },
     async withConnection<T>(fn: (c: Connection) => Promise<T>, options?: TxQueryOptions): Promise<T> {
       if (typeof fn !== 'function')

@@ -93,6 +93,16 @@ export interface TransactionManagerOptions {
    */
   participantOf?(clusterId: string, shardKey: unknown): string;
   /**
+   * Where one `tx.query` statement runs, from the statement itself (for clusters sharded over listed
+   * servers: the key found in its SQL, or its `shardKey`). Return `{ participant }` for one participant,
+   * `{ run }` for a statement spread over several (`run` gets a runner that executes a statement on a
+   * participant of this transaction and resolves to one result), or `undefined` to keep the default
+   * (the cluster itself, or `participantOf` with `shardKey`). Not asked for `{ shard }` nor for
+   * `withConnection`. May throw to refuse the statement (nothing runs). The facade answers from the
+   * router's plan, as `query()` routes. Default: none.
+   */
+  routeStatement?(request: StatementRouteRequest): StatementRoute | undefined;
+  /**
    * Refuse (`FEATURE_DISABLED`) a transaction that would open more participants
    * than this. Default: no limit. The facade passes 1 when `enableTransactions` is off.
    */
@@ -116,6 +126,27 @@ export interface TransactionManagerOptions {
   /** Points in the two-phase commit (fault injection in tests, 2PC phase spans in the facade), see `TransactionHooks`. */
   hooks?: TransactionHooks;
 }
+
+/** What `routeStatement` is asked about one `tx.query`. */
+export interface StatementRouteRequest {
+  clusterId: string;
+  /** The schema the statement runs in (its search_path). */
+  schema: string;
+  sql: string;
+  params: readonly unknown[] | undefined;
+  /** The statement's `shardKey` option, if given. */
+  shardKey: unknown;
+}
+
+/** Runs one statement on a participant of the transaction (opened, BEGIN sent, on first use). */
+export type ParticipantRunner = (
+  participant: string,
+  sql: string,
+  params: readonly unknown[] | undefined,
+) => Promise<QueryResult>;
+
+/** `routeStatement`'s answer: one participant, or a statement spread over several. */
+export type StatementRoute = { participant: string } | { run(onParticipant: ParticipantRunner): Promise<QueryResult> };
 
 export interface StatementRecord {
   clusterId: string;

@@ -1,7 +1,7 @@
 import { isPgmError, PgmError } from '@pg-multiverse/core';
 import { uniqueName } from '@pg-multiverse/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import type { TransactionCommittedEvent, TransactionRolledBackEvent } from '../src/index.js';
+import type { StatementRouteRequest, TransactionCommittedEvent, TransactionRolledBackEvent } from '../src/index.js';
 import { type Harness, harness } from './helpers.js';
 
 const topo = inject('pgmTopology');
@@ -329,6 +329,70 @@ describe('participants chosen by shard key (participantOf)', () => {
     } finally {
       for (const x of [sharded, limited, plain]) await x.close();
       await h.pools.commerce_cluster!.query(`DROP SCHEMA IF EXISTS "${U}" CASCADE`);
+    }
+  });
+});
+
+describe('participants chosen from the statement (routeStatement)', () => {
+  it('one participant per statement, or one statement over several with its parts recorded', async () => {
+    // "Shards" are the two clusters' primaries, each with a table in schema S.
+    const S = uniqueName('txr');
+    for (const p of Object.values(h.pools)) {
+      await p.query(`CREATE SCHEMA "${S}"`);
+      await p.query(`CREATE TABLE "${S}".items (id int PRIMARY KEY, note text)`);
+    }
+    const shards = ['users_cluster', 'commerce_cluster'];
+    const asked: StatementRouteRequest[] = [];
+    const routed = harness(
+      { users_cluster: topo.config.users_cluster!.primary, commerce_cluster: topo.config.commerce_cluster!.primary },
+      { users_cluster: [S], commerce_cluster: [] },
+      {
+        routeStatement(r) {
+          asked.push(r);
+          // an INSERT goes to the "shard" of its id's parity; anything else to both, counts summed
+          if (r.sql.startsWith('INSERT')) return { participant: shards[Number(r.params![0]) % 2]! };
+          if (r.sql.startsWith('SELECT count')) {
+            return {
+              run: async (on) => {
+                const parts = await Promise.all(shards.map((p) => on(p, r.sql, r.params)));
+                const n = parts.reduce((a, x) => a + Number(x.rows[0]!.n), 0);
+                return { command: 'SELECT', rowCount: 1, rows: [{ n }], fields: parts[0]!.fields };
+              },
+            };
+          }
+          return undefined;
+        },
+      },
+    );
+    try {
+      const seen: TransactionCommittedEvent[] = [];
+      routed.tm.on('transactionCommitted', (e) => seen.push(e));
+      const n = await routed.tm.withTransaction([S], async (tx) => {
+        await tx.query('INSERT INTO items VALUES ($1, $2)', [2, 'even']);
+        await tx.query('INSERT INTO items VALUES ($1, $2)', [3, 'odd']);
+        // undefined: the cluster itself
+        await tx.query('SELECT 1');
+        // the parts see the transaction's own rows on each participant
+        return (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM items')).rows[0]!.n;
+      });
+      expect(n).toBe(2);
+      expect(asked.map((r) => [r.clusterId, r.schema, r.shardKey])).toEqual(
+        Array.from({ length: 4 }, () => ['users_cluster', S, undefined]),
+      );
+      expect(seen[0]!.twoPhase).toBe(true);
+      expect(seen[0]!.statements.map((s) => s.participant ?? s.clusterId)).toEqual([
+        'users_cluster',
+        'commerce_cluster',
+        'users_cluster',
+        'users_cluster',
+        'commerce_cluster',
+      ]);
+      for (const p of Object.values(h.pools)) {
+        expect((await p.query(`SELECT count(*)::int AS n FROM "${S}".items`)).rows[0].n).toBe(1);
+      }
+    } finally {
+      await routed.close();
+      for (const p of Object.values(h.pools)) await p.query(`DROP SCHEMA IF EXISTS "${S}" CASCADE`);
     }
   });
 });
