@@ -349,14 +349,14 @@ function fastState(key: ShardKey, type: ShardKeyType): State | undefined {
   }
 }
 
-/** `hashCombine64(0, hash) % partitions` on the hash's two 32-bit halves: (hash + C) mod 2^64, then mod m. */
+/**
+ * `hashCombine64(0, hash) % partitions` on the hash's two 32-bit halves: (hash + C) mod 2^64, then
+ * mod m. A power-of-two m divides 2^32, so the low word alone decides (no floating-point modulo).
+ */
 function partitionOfHalves(hashHi: number, hashLo: number, m: number): number {
-  let lo = hashLo + C_LO;
-  let carry = 0;
-  if (lo >= TWO32) {
-    lo -= TWO32;
-    carry = 1;
-  }
-  const hi = (hashHi + C_HI + carry) >>> 0; // mod 2^32 (the sum is below 2^33)
+  const sum = hashLo + C_LO;
+  const lo = sum >>> 0; // mod 2^32
+  if ((m & (m - 1)) === 0) return lo & (m - 1);
+  const hi = (hashHi + C_HI + (sum >= TWO32 ? 1 : 0)) >>> 0; // mod 2^32 (the sum is below 2^33)
   return ((hi % m) * (TWO32 % m) + (lo % m)) % m;
 }
