@@ -1,5 +1,6 @@
 // Closed-loop load shared by the throughput benchmarks: `concurrency` workers run
-// `op` back to back for `roundMs`; per-round qps and latency percentiles.
+// `op` back to back for `roundMs`; per-round qps and latency percentiles. `op` gets the
+// operation's number and its worker's (0 .. concurrency-1).
 
 export interface Figures {
   /** Operations completed in the round. */
@@ -10,22 +11,22 @@ export interface Figures {
 }
 
 export async function measure(
-  op: (i: number) => Promise<unknown>,
+  op: (i: number, worker: number) => Promise<unknown>,
   { concurrency, roundMs }: { concurrency: number; roundMs: number },
 ): Promise<Figures> {
   const lat: number[] = [];
   const end = performance.now() + roundMs;
   let n = 0;
-  const worker = async () => {
+  const worker = async (w: number) => {
     while (performance.now() < end) {
       const i = n++;
       const t = performance.now();
-      await op(i);
+      await op(i, w);
       lat.push(performance.now() - t);
     }
   };
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
   const secs = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
@@ -56,7 +57,7 @@ export interface CpuFigures extends Figures {
 }
 
 export async function measureWithCpu(
-  op: (i: number) => Promise<unknown>,
+  op: (i: number, worker: number) => Promise<unknown>,
   opts: { concurrency: number; roundMs: number },
 ): Promise<CpuFigures> {
   const c0 = process.cpuUsage();
@@ -73,8 +74,8 @@ export async function measureWithCpu(
  * noisy machine; quote the median of the pair ratios.
  */
 export async function paired(
-  a: (i: number) => Promise<unknown>,
-  b: (i: number) => Promise<unknown>,
+  a: (i: number, worker: number) => Promise<unknown>,
+  b: (i: number, worker: number) => Promise<unknown>,
   opts: { concurrency: number; roundMs: number; pairs: number },
 ): Promise<{ a: CpuFigures[]; b: CpuFigures[]; ratios: number[]; cpuRatios: number[] }> {
   const out = { a: [] as CpuFigures[], b: [] as CpuFigures[], ratios: [] as number[], cpuRatios: [] as number[] };

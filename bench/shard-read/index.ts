@@ -6,6 +6,13 @@
 //  2. key-routed point reads `SELECT v FROM items WHERE id = $1` (key found in the SQL) through the
 //     router on a sharded cluster vs the router on an unsharded cluster, the same table on the same
 //     server (only routing differs); target >= 0.95; client CPU per read too; raw pg.Pool for reference.
+//     Like with like: both routers send their reads over the same number of connections to that
+//     server (16), one statement per connection, no pool ever waiting. Earlier versions gave every
+//     shard a pool of 16 and random keys: the sharded router then kept about 46 connections (4 pools,
+//     each grown to its own peak) against the unsharded 16, and the connections only a shard's peak
+//     used idled out and were opened again during measured rounds; a per-read cost of the pools,
+//     not of routing. Now each worker reads the keys of one partition (worker w: partition w % 4),
+//     each shard's pool holds 4, and the unsharded router reads the very same keys.
 // Nodes are reached directly (no testkit proxy).
 //   node --import tsx bench/shard-read/index.ts
 import { toPgPoolConfig, validateConfiguration } from '@pg-multiverse/core';
@@ -157,10 +164,11 @@ try {
 
   // 2. key-routed point reads: the routing cost of a sharded cluster. Both routers read the same
   // table on the same server, so only routing differs: the sharded cluster lists that server 4
-  // times as 4 shards and finds the key in the SQL; the unsharded one has one pool. Every pool may
-  // hold all POINT_CONCURRENCY statements (no shard's pool queues while another idles), so the
-  // server sees the same concurrency. Throughput and client CPU per read, paired rounds; raw
-  // pg.Pool for reference.
+  // times as 4 shards and finds the key in the SQL; the unsharded one has one pool. The same
+  // connections on both sides (see the header): worker w reads keys of partition w % 4, so each
+  // shard's pool (max POINT_CONCURRENCY / 4) serves exactly its 4 workers and the server sees
+  // POINT_CONCURRENCY connections from either router; the unsharded router and raw pg.Pool read
+  // the same keys. Throughput and client CPU per read, paired rounds.
   const POINT_CONCURRENCY = 16;
   const pointUnsharded = createRouter(
     { one: { schemas: ['allrows'], primary: direct(servers[0]!) } },
@@ -178,34 +186,42 @@ try {
           key: 'id',
           keyType: 'int8',
           partitions: 4,
-          shards: SHARDS.map((id) => ({ id, primary: direct(servers[0]!) })),
+          // one node id per shard (the testkit's connection says `primary` for each): pool stats per shard
+          shards: SHARDS.map((id) => ({ id, primary: { ...direct(servers[0]!), id: `${id}-primary` } })),
           // Its own stored map: the cross-shard router above stored one for cluster "sharded" with other shards.
           partitionMap: { schema: 'pgm_sharding_point' },
         },
       },
     },
-    { connectionPool: { max: POINT_CONCURRENCY } },
+    { connectionPool: { max: POINT_CONCURRENCY / SHARDS.length } },
   );
   routers.push(shardedPoint);
   await shardedPoint.start();
   const POINT = 'SELECT v FROM items WHERE id = $1';
-  const key = (i: number) => (i % ROWS) + 1;
+  const keysOf = ids.map((xs) => xs.map(Number));
+  const key = (i: number, worker: number) => {
+    const xs = keysOf[worker % SHARDS.length]!;
+    return xs[Math.floor(i / POINT_CONCURRENCY) % xs.length]!;
+  };
   const probe = await shardedPoint.query(POINT, [7], { schema: 'allrows' });
   if (probe.route.shardId !== `s${hashShard(7, 4, 'int8')}`) throw new Error('point read not routed by its key');
   const rawPointPool = new pg.Pool({ ...(toPgPoolConfig(node) as pg.PoolConfig), max: POINT_CONCURRENCY });
   rawPointPool.on('error', () => undefined);
   raws.push(rawPointPool);
   const opts = { concurrency: POINT_CONCURRENCY, roundMs: ROUND_MS };
-  await measure((i) => pointUnsharded.query(POINT, [key(i)], { schema: 'allrows' }), opts); // warm-up
-  await measure((i) => shardedPoint.query(POINT, [key(i)], { schema: 'allrows' }), opts);
-  const point = await paired(
-    (i) => pointUnsharded.query(POINT, [key(i)], { schema: 'allrows' }),
-    (i) => shardedPoint.query(POINT, [key(i)], { schema: 'allrows' }),
-    { ...opts, pairs: ROUNDS },
-  );
+  const unshardedRead = (i: number, w: number) => pointUnsharded.query(POINT, [key(i, w)], { schema: 'allrows' });
+  const shardedRead = (i: number, w: number) => shardedPoint.query(POINT, [key(i, w)], { schema: 'allrows' });
+  await measure(unshardedRead, opts); // warm-up
+  await measure(shardedRead, opts);
+  const point = await paired(unshardedRead, shardedRead, { ...opts, pairs: ROUNDS });
+  const connections = (r: Router) => Object.values(r.poolStats()).reduce((n, x) => n + x.total, 0);
+  const pointConnections = { unsharded: connections(pointUnsharded), sharded: connections(shardedPoint) };
+  if (pointConnections.sharded > POINT_CONCURRENCY || pointConnections.unsharded > POINT_CONCURRENCY) {
+    throw new Error(`point reads used more than ${POINT_CONCURRENCY} connections: ${JSON.stringify(pointConnections)}`);
+  }
   const rawPoint = await paired(
-    (i) => rawPointPool.query('SELECT v FROM allrows.items WHERE id = $1', [key(i)]),
-    (i) => pointUnsharded.query(POINT, [key(i)], { schema: 'allrows' }),
+    (i, w) => rawPointPool.query('SELECT v FROM allrows.items WHERE id = $1', [key(i, w)]),
+    unshardedRead,
     { ...opts, pairs: Math.max(2, ROUNDS / 2) },
   );
   const cpu = (xs: Array<{ cpuUsPerOp: number }>) => round2(median(xs.map((x) => x.cpuUsPerOp)));
@@ -216,6 +232,7 @@ try {
     ratio_min: round2(Math.min(...point.ratios)),
     ratio_max: round2(Math.max(...point.ratios)),
     cpu_ratio: round2(median(point.cpuRatios)),
+    connections: pointConnections,
     unsharded_router_vs_raw: round2(median(rawPoint.ratios)),
     raw: { ...summarize(rawPoint.a), cpu_us_per_read: cpu(rawPoint.a) },
   };

@@ -163,4 +163,24 @@ describe('hashShard integer fast path', () => {
       { numRuns: 5000 },
     );
   });
+
+  it('equals the BigInt computation for power-of-two partition counts (the low-word path)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.maxSafeInteger(), fc.integer()),
+        fc.integer({ min: 0, max: 25 }),
+        fc.string(),
+        fc.uuid(),
+        (key, k, text, uuid) => {
+          const m = 2 ** k;
+          const ref = (v: string | bigint, type: 'int8' | 'text' | 'uuid') =>
+            Number(hashCombine64(0n, columnHash(v, type)) % BigInt(m));
+          expect(hashShard(key, m, 'int8')).toBe(ref(BigInt(key), 'int8'));
+          if (!text.includes('\u0000')) expect(hashShard(text, m, 'text')).toBe(ref(text, 'text'));
+          expect(hashShard(uuid, m, 'uuid')).toBe(ref(uuid, 'uuid'));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
 });

@@ -266,8 +266,12 @@ export function hashShard(key: ShardKey, partitions: number, type: ShardKeyType 
     throw new PgmError('INVALID_ARGUMENT', `hashShard: partitions must be a positive integer, got ${partitions}`);
   }
   if (key === null || key === undefined) invalid('key is required', key);
-  const fast = partitions < MAX_FAST_PARTITIONS ? fastState(key, type) : undefined;
-  if (fast !== undefined) return partitionOfState(fast, partitions);
+  if (partitions < MAX_FAST_PARTITIONS) {
+    const word = intWord(key, type);
+    if (word >= 0) return partitionOfWord(word, partitions);
+    const fast = fastState(key, type);
+    if (fast !== undefined) return partitionOfHalves(fast[1], fast[2], partitions);
+  }
   return Number(hashCombine64(0n, columnHash(key, type)) % BigInt(partitions));
 }
 
@@ -278,26 +282,63 @@ const C_LO = 0x15e5a8e3;
 const MAX_FAST_PARTITIONS = 1 << 26;
 
 /**
- * The column hash state for the common keys without BigInt (safe integers and short decimal
- * strings as int4/int8, strings as text, uuids); undefined: take the BigInt path (same result).
+ * The 32-bit word an int4/int8 key is hashed as (hashint4, and hashint8's high word folded into
+ * the low one), for safe integers and short decimal strings; -1: not such a key (the BigInt path
+ * decides, and says what is wrong with a bad one).
+ */
+function intWord(key: ShardKey, type: ShardKeyType): number {
+  if (type !== 'int8' && type !== 'int4') return -1;
+  let v: number;
+  if (typeof key === 'number') {
+    if (!Number.isSafeInteger(key)) return -1;
+    v = key;
+  } else if (typeof key === 'string' && /^-?\d{1,15}$/.test(key)) v = Number(key);
+  else return -1;
+  if (type === 'int4') return v < INT4_MIN || v > INT4_MAX ? -1 : v >>> 0;
+  // two's complement words of v
+  const lo = v >>> 0;
+  const hi = Math.floor(v / TWO32) >>> 0;
+  return (lo ^ (v >= 0 ? hi : ~hi)) >>> 0;
+}
+
+/** lookup3 state of a 4-byte key once seeded with the partitioning seed: the same for every key. */
+const WORD_SEEDED = seeded(4, SEED_HI, SEED_LO);
+const WORD_A = WORD_SEEDED[0];
+const WORD_B = WORD_SEEDED[1];
+const WORD_C = WORD_SEEDED[2];
+
+/**
+ * `partitionOfHalves` of hash_bytes_uint32_extended(word, partitioning seed): `uint32State` and
+ * `final` on three locals from the precomputed seeded state (no array per key; the key routing
+ * of every point read on a sharded cluster comes here).
+ */
+function partitionOfWord(word: number, m: number): number {
+  let a = (WORD_A + word) >>> 0;
+  let b = WORD_B;
+  let c = WORD_C;
+  c = (c ^ b) >>> 0;
+  c = (c - rot(b, 14)) >>> 0;
+  a = (a ^ c) >>> 0;
+  a = (a - rot(c, 11)) >>> 0;
+  b = (b ^ a) >>> 0;
+  b = (b - rot(a, 25)) >>> 0;
+  c = (c ^ b) >>> 0;
+  c = (c - rot(b, 16)) >>> 0;
+  a = (a ^ c) >>> 0;
+  a = (a - rot(c, 4)) >>> 0;
+  b = (b ^ a) >>> 0;
+  b = (b - rot(a, 14)) >>> 0;
+  c = (c ^ b) >>> 0;
+  c = (c - rot(b, 24)) >>> 0;
+  return partitionOfHalves(b, c, m);
+}
+
+/**
+ * The column hash state for text and uuid keys without BigInt; undefined: take the BigInt path
+ * (same result).
  */
 function fastState(key: ShardKey, type: ShardKeyType): State | undefined {
   switch (type) {
-    case 'int4':
-    case 'int8': {
-      let v: number;
-      if (typeof key === 'number' && Number.isSafeInteger(key)) v = key;
-      else if (typeof key === 'string' && /^-?\d{1,15}$/.test(key)) v = Number(key);
-      else return undefined;
-      if (type === 'int4') {
-        if (v < INT4_MIN || v > INT4_MAX) return undefined; // the BigInt path says what is wrong
-        return uint32State(v >>> 0, SEED_HI, SEED_LO);
-      }
-      // as hashint8: the high word folded into the low one (two's complement words of v)
-      const lo = v >>> 0;
-      const hi = Math.floor(v / TWO32) >>> 0;
-      return uint32State((lo ^ (v >= 0 ? hi : ~hi)) >>> 0, SEED_HI, SEED_LO);
-    }
     case 'text':
       if (typeof key !== 'string' || key.includes('\u0000')) return undefined;
       return bytesState(utf8.encode(key), SEED_HI, SEED_LO);
@@ -308,14 +349,14 @@ function fastState(key: ShardKey, type: ShardKeyType): State | undefined {
   }
 }
 
-/** `hashCombine64(0, hash) % partitions` on the two 32-bit halves: (hash + C) mod 2^64, then mod m. */
-function partitionOfState(s: State, m: number): number {
-  let lo = s[2] + C_LO;
-  let carry = 0;
-  if (lo >= TWO32) {
-    lo -= TWO32;
-    carry = 1;
-  }
-  const hi = (s[1] + C_HI + carry) % TWO32;
+/**
+ * `hashCombine64(0, hash) % partitions` on the hash's two 32-bit halves: (hash + C) mod 2^64, then
+ * mod m. A power-of-two m divides 2^32, so the low word alone decides (no floating-point modulo).
+ */
+function partitionOfHalves(hashHi: number, hashLo: number, m: number): number {
+  const sum = hashLo + C_LO;
+  const lo = sum >>> 0; // mod 2^32
+  if ((m & (m - 1)) === 0) return lo & (m - 1);
+  const hi = (hashHi + C_HI + (sum >= TWO32 ? 1 : 0)) >>> 0; // mod 2^32 (the sum is below 2^33)
   return ((hi % m) * (TWO32 % m) + (lo % m)) % m;
 }

@@ -17,9 +17,15 @@ export function groupOfPartition(c: ClusterRuntime, partition: number): GroupRun
   return c.owners ? c.owners[partition]! : c.groups[0]!;
 }
 
-/** The one group holding `partition`, as a list (a plan's `groups`). */
+/** The one group holding `partition`, as a list (a plan's `groups`; the group's own, no allocation). */
 function groupsOf(c: ClusterRuntime, partition: number): readonly GroupRuntime[] {
-  return [groupOfPartition(c, partition)];
+  return groupOfPartition(c, partition).alone;
+}
+
+/** `[p]` for the partitions of a point statement, shared (plans never change their lists). */
+const ONE_PARTITION: Array<readonly number[]> = [];
+function onePartition(p: number): readonly number[] {
+  return (ONE_PARTITION[p] ??= Object.freeze([p]));
 }
 
 /**
@@ -136,7 +142,7 @@ export function shardTargets(
   const s = c.cfg.sharding!;
   if (shardKey !== undefined && shardKey !== null) {
     const { partition, group } = chooseShard(c, shardKey);
-    return { partitions: [partition], groups: [group], reason: 'shardKey option', analysis: undefined };
+    return { partitions: onePartition(partition), groups: group.alone, reason: 'shardKey option', analysis: undefined };
   }
   if (c.groups.length === 1)
     return { partitions: undefined, groups: c.groups, reason: 'one server', analysis: undefined };
@@ -161,7 +167,7 @@ export function shardTargets(
     // the hot path: one `key = $n`
     const value = params[one.param - 1];
     const partition = value === null || value === undefined ? 0 : partitionOf(c, value);
-    return { partitions: [partition], groups: groupsOf(c, partition), reason: analysis.reason, analysis };
+    return { partitions: onePartition(partition), groups: groupsOf(c, partition), reason: analysis.reason, analysis };
   }
   const partitions = partitionsOfValues(c, analysis.values, params);
   if (partitions === undefined) {

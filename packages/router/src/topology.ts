@@ -81,6 +81,8 @@ export interface GroupRuntime {
   holding?: Promise<void>;
   /** Stable provider delegating to the current primary. */
   primaryProvider: ConnectionProvider;
+  /** This group as a one-element list: the `groups` of every plan confined to it (built once, not per statement). */
+  alone: readonly GroupRuntime[];
 }
 
 export interface ClusterRuntime {
@@ -233,8 +235,10 @@ export function buildCluster(cfg: NormalizedCluster, balancer: Balancer, ctx: No
       nodes,
       primary: nodes[0]!,
       primaryProvider: undefined as unknown as ConnectionProvider,
+      alone: [],
     };
     g.primaryProvider = delegatingPrimary(g, cfg.id, ctx.guardPrimary, ctx.observe);
+    g.alone = Object.freeze([g]);
     groups.push(g);
   };
   const shards = cfg.sharding?.shards ?? [];
