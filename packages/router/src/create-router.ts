@@ -389,8 +389,7 @@ export function createRouter(
         return Promise.reject(err);
       }
       const p = eo?.readOrigin ? plan.withOrigin() : plan;
-      const shape = eo?.shape;
-      return maps.execute<R>(p, params, shape ? (q, ps) => executor.execute(q, ps, shape) : executor.execute);
+      return maps.execute<R>(p, params, executor.execute, eo?.shape);
     },
     resolveCluster: (schema, shardKey) => registry.resolve(schema, shardKey),
     primary(clusterId, shardKey) {
