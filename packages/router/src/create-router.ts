@@ -382,7 +382,7 @@ export function createRouter(
     execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {
       try {
         open();
-        if (!(plan instanceof Plan) || !clusters.has(plan.clusterId) || clusters.get(plan.clusterId) !== plan.cluster) {
+        if (!(plan instanceof Plan) || clusters.get(plan.clusterId) !== plan.cluster) {
           throw new PgmError('INVALID_ARGUMENT', "execute(plan): pass a plan made by this router's plan()");
         }
       } catch (err) {
