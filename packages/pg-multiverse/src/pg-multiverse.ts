@@ -478,7 +478,7 @@ export class PgMultiverse extends EventEmitter {
     const t0 = metrics ? performance.now() : 0;
     return router.execute<T>(plan, params, eo).then(
       (result) => {
-        if (plan.kind === 'write' && this.cache) return this.afterWrite(result, plan, t0, span);
+        if (plan.kind === 'write' && this.cache) return pgErrorsOf(this.afterWrite(result, plan, t0, span), pgErrors);
         metrics?.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, true, false);
         if (span) tracing!.endQuery(span, result, false);
         return result;
