@@ -72,6 +72,7 @@ import { type CacheMetrics, MetricsCollector, type SystemMetrics } from './metri
 import { type NodeAddress, nodeAddresses } from './node-addresses.js';
 import type { InvalidationCriteria, PgMultiverseOptions, QueryOptions } from './options.js';
 import { type PoolBackend, RoutingPool, type RoutingPoolOptions } from './pool.js';
+import { toPgError } from './pool-query.js';
 import { prometheusHandler, renderPrometheus } from './prometheus.js';
 import { reshardEnvironment } from './reshard-environment.js';
 import { mergeWriteResults, runShardWrites } from './shard-write.js';
@@ -193,7 +194,8 @@ export class PgMultiverse extends EventEmitter {
     this.forward(router, ROUTER_EVENTS);
     if (otel) {
       const tracer = (o.tracer ?? otel.trace.getTracer(TRACER_NAME)) as import('@opentelemetry/api').Tracer;
-      this.tracing = new Tracing(otel, tracer, this.nodes, (sql) => router.analyze(sql), this.secrets);
+      const global = o.tracer === undefined;
+      this.tracing = new Tracing(otel, tracer, this.nodes, (sql) => router.analyze(sql), this.secrets, global);
     }
     router.on('warning', (w) => this.emit('warning', w));
     // The router only builds queryExecuted payloads when someone listens: attach our listener
@@ -429,18 +431,21 @@ export class PgMultiverse extends EventEmitter {
     params: unknown[] = [],
     options: QueryOptions = {},
   ): Promise<QueryResult<T>> {
-    return this.runQuery<T>(sql, params, options, undefined);
+    return this.runQuery<T>(sql, params, options, undefined, undefined, false);
   }
 
   /**
-   * `query()`, plus what a `pool()` statement brings: its result shape (rowMode, types, name)
-   * and the pool's `schema` as the fallback for statements that name no schema. The one query path.
+   * `query()`, plus what a `pool()` statement brings: its result shape (rowMode, types, name), its
+   * pool's route options made once (the pool's `schema` as `defaultSchema`, the fallback for
+   * statements that name no schema), and pg's error form (`toPgError`). The one query path.
    */
   private runQuery<T>(
     sql: string,
     params: unknown[],
     options: QueryOptions,
-    extra: PoolStatementExtra | undefined,
+    route: RouteOptions | undefined,
+    shape: StatementShape | undefined,
+    pgErrors: boolean,
   ): Promise<QueryResult<T>> {
     // The router plans (classification, cluster, shard, consistency) synchronously; the facade
     // only wraps that plan with the cache, metrics and tracing. Planning errors reject the promise.
@@ -453,9 +458,7 @@ export class PgMultiverse extends EventEmitter {
         throw new PgmError('INVALID_ARGUMENT', 'query(sql): sql must be a non-empty string');
       }
       if (!Array.isArray(params)) throw new PgmError('INVALID_ARGUMENT', 'query(sql, params): params must be an array');
-      const ro = routeOptions(options);
-      if (extra?.defaultSchema !== undefined) ro.defaultSchema = extra.defaultSchema;
-      plan = router.plan(sql, ro, params);
+      plan = router.plan(sql, route ?? routeOptions(options), params);
       cached =
         this.cache !== undefined &&
         plan.kind === 'read' &&
@@ -465,25 +468,28 @@ export class PgMultiverse extends EventEmitter {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (plan.kind === 'write' && plan.crossShard) return this.crossShardWrite<T>(router, plan, params, options);
+    if (plan.kind === 'write' && plan.crossShard) {
+      return pgErrorsOf(this.crossShardWrite<T>(router, plan, params, options), pgErrors);
+    }
     const tracing = this.tracing;
     // The span starts before the statement runs, in the caller's context (its parent).
     const span = tracing?.startQuery(plan);
-    if (cached) return this.queryCached<T>(router, plan, params, options, span, extra?.shape);
-    const eo = extra?.shape ? { shape: extra.shape } : undefined;
+    if (cached) return pgErrorsOf(this.queryCached<T>(router, plan, params, options, span, shape), pgErrors);
+    const eo = shape ? { shape } : undefined;
     // Plain path (no cache): a promise chain rather than an async function,
     // whose suspended frame was the largest allocation of a query (measured).
     const metrics = this.metrics;
     const t0 = metrics ? performance.now() : 0;
     return router.execute<T>(plan, params, eo).then(
       (result) => {
-        if (plan.kind === 'write' && this.cache) return this.afterWrite(result, plan, t0, span);
+        if (plan.kind === 'write' && this.cache) return pgErrorsOf(this.afterWrite(result, plan, t0, span), pgErrors);
         metrics?.recordQuery(plan.clusterId, plan.kind, performance.now() - t0, true, false);
         if (span) tracing!.endQuery(span, result, false);
         return result;
       },
       (err) => {
-        throw this.queryFailed(err, plan, t0, span, false);
+        const e = this.queryFailed(err, plan, t0, span, false);
+        throw pgErrors ? toPgError(e) : e;
       },
     );
   }
@@ -834,7 +840,12 @@ export class PgMultiverse extends EventEmitter {
   pool(options: RoutingPoolOptions = {}): RoutingPool {
     const router = this.need();
     const backend: PoolBackend = {
-      query: (sql, params, options, extra) => this.runQuery(sql, params, options, extra),
+      query: (sql, params, options, route, shape) => this.runQuery(sql, params, options, route, shape, true),
+      routeOptions: (options, defaultSchema) => {
+        const r = routeOptions(options);
+        if (defaultSchema !== undefined) r.defaultSchema = defaultSchema;
+        return r;
+      },
       analyze: (sql) => router.analyze(sql),
       plan: (sql, o, params) => router.plan(sql, o, params),
       primary: (clusterId, shardId) =>
@@ -1186,10 +1197,13 @@ function errorCodeOf(err: Error): string {
   return typeof e.code === 'string' && e.code !== '' ? e.code : 'UNKNOWN';
 }
 
-/** What a pool statement adds to `query()` (see `pool.ts`). */
-export interface PoolStatementExtra {
-  shape?: StatementShape;
-  defaultSchema?: string;
+/** A statement's promise, rejecting as node-postgres does when `pgErrors` (the pool's; see `toPgError`). */
+function pgErrorsOf<T>(p: Promise<T>, pgErrors: boolean): Promise<T> {
+  return pgErrors
+    ? p.catch((err: unknown) => {
+        throw toPgError(err);
+      })
+    : p;
 }
 
 const typesIds = new WeakMap<object, number>();

@@ -11,14 +11,16 @@ import {
 } from '@pg-multiverse/core';
 import { type QueryPlan, type RouteOptions, runWithStatementContext, type SessionToken } from '@pg-multiverse/router';
 import type { QueryOptions } from './options.js';
-import type { PoolStatementExtra } from './pg-multiverse.js';
 import type { PoolBackend } from './pool.js';
 import { deliver, deliverError, localResult, parseQueryArgs, toPgError } from './pool-query.js';
 
 /** @internal What the pool hands each client. */
 export interface ClientSettings {
   queryOptions: QueryOptions;
-  extra: PoolStatementExtra;
+  /** The route options of the client's routed statements (`queryOptions` and the pool's `schema`), made once. */
+  route: RouteOptions;
+  /** The pool's `schema`, if any. */
+  defaultSchema: string | undefined;
   /** Read-your-writes token of the client's statements, if any (see `RoutingPool.connect`). */
   token: SessionToken | undefined;
   poolId: number;
@@ -152,8 +154,7 @@ export class RoutingPoolClient extends EventEmitter {
         `client.query("${what} ...") outside a transaction: each statement may run on another connection, so ${what} would not apply to the next one; inside BEGIN ... COMMIT the client keeps one session (use SET LOCAL)`,
       );
     }
-    const extra = shape ? { ...this.settings.extra, shape } : this.settings.extra;
-    return this.backend.query<any>(text, values, this.settings.queryOptions, extra);
+    return this.backend.query<any>(text, values, this.settings.queryOptions, this.settings.route, shape);
   }
 
   private async control(text: string, st: SqlStatementAnalysis): Promise<QueryResult<any>> {
@@ -270,7 +271,7 @@ export class RoutingPoolClient extends EventEmitter {
   }
 
   private routeOptions(): RouteOptions {
-    const d = this.settings.extra.defaultSchema;
+    const d = this.settings.defaultSchema;
     return d !== undefined ? { defaultSchema: d } : {};
   }
 

@@ -57,12 +57,10 @@ export function parseQueryArgs(a: unknown, b: unknown, c: unknown): PoolQuery {
     if (config.name !== undefined && (typeof config.name !== 'string' || config.name === '')) {
       throw new PgmError('INVALID_ARGUMENT', 'query(config): name must be a non-empty string');
     }
+    // The config itself is the shape (its rowMode, types and name, checked above): no copy per
+    // statement. pg reads a config when the statement is sent, as pg.Pool's query does.
     if (config.rowMode !== undefined || config.types !== undefined || config.name !== undefined) {
-      const s: { rowMode?: 'array'; types?: StatementShape['types']; name?: string } = {};
-      if (config.rowMode === 'array') s.rowMode = 'array';
-      if (config.types !== undefined) s.types = config.types as StatementShape['types'];
-      if (typeof config.name === 'string') s.name = config.name;
-      shape = s;
+      shape = config as StatementShape;
     }
   } else {
     throw new PgmError('INVALID_ARGUMENT', 'query(text | config): pass the SQL text or a QueryConfig { text, values }');

@@ -6,13 +6,13 @@ import {
   type PoolStats,
   type QueryResult,
   type SqlTextAnalysis,
+  type StatementShape,
 } from '@pg-multiverse/core';
 import type { QueryPlan, RouteOptions, SessionToken } from '@pg-multiverse/router';
 import pg from 'pg';
 import type { QueryOptions } from './options.js';
-import type { PoolStatementExtra } from './pg-multiverse.js';
 import { RoutingPoolClient } from './pool-client.js';
-import { deliver, deliverError, parseQueryArgs, toPgError } from './pool-query.js';
+import { deliver, deliverError, parseQueryArgs } from './pool-query.js';
 
 /** Options of `pgm.pool(options)`. */
 export interface RoutingPoolOptions {
@@ -55,7 +55,19 @@ const OPTION_KEYS: readonly (keyof RoutingPoolOptions)[] = [
 
 /** What the pool needs of the facade: its one query path, the router's analysis and plans, lent primary sessions. */
 export interface PoolBackend {
-  query<T>(sql: string, params: unknown[], options: QueryOptions, extra: PoolStatementExtra): Promise<QueryResult<T>>;
+  /**
+   * `query()`'s path with the statement's shape and route options made once per pool or client
+   * (`routeOptions`); rejects as node-postgres does (`toPgError`).
+   */
+  query<T>(
+    sql: string,
+    params: unknown[],
+    options: QueryOptions,
+    route: RouteOptions,
+    shape: StatementShape | undefined,
+  ): Promise<QueryResult<T>>;
+  /** The route options of `options` (as `query()` makes them), with `defaultSchema` (the pool's `schema`). */
+  routeOptions(options: QueryOptions, defaultSchema: string | undefined): RouteOptions;
   analyze(sql: string): SqlTextAnalysis;
   /** The router's plan (`params`: a `$n` compared with a shard key picks the shard). */
   plan(sql: string, options: RouteOptions, params?: readonly unknown[]): QueryPlan;
@@ -129,7 +141,8 @@ export class RoutingPool extends pg.Pool {
   override ended = false;
   private readonly backend: PoolBackend;
   private readonly queryOptions: QueryOptions;
-  private readonly extra: PoolStatementExtra;
+  /** The route options of every statement of `query()`, made once. */
+  private readonly route: RouteOptions;
   private readonly clients = new Set<RoutingPoolClient>();
   private idleOff: (() => void) | undefined;
   private readonly id = ++nextPoolId;
@@ -168,7 +181,7 @@ export class RoutingPool extends pg.Pool {
     if (options.tags !== undefined) q.tags = options.tags;
     if (options.sessionToken !== undefined) q.sessionToken = options.sessionToken;
     this.queryOptions = q;
-    this.extra = options.schema !== undefined ? { defaultSchema: options.schema } : {};
+    this.route = backend.routeOptions(q, options.schema);
     // Refuse a schema no cluster owns now, not at the first statement (UNKNOWN_SCHEMA names the known ones).
     if (options.schema !== undefined) backend.plan('SELECT 1', { schema: options.schema });
     // Idle-connection errors of the nodes are handled by the router; they are passed on as 'error' only
@@ -209,7 +222,7 @@ export class RoutingPool extends pg.Pool {
     return deliver(this.run(q.text, q.values, q.shape), q.callback);
   }
 
-  private run(text: string, values: unknown[], shape: PoolStatementExtra['shape']): Promise<QueryResult<any>> {
+  private run(text: string, values: unknown[], shape: StatementShape | undefined): Promise<QueryResult<any>> {
     try {
       if (this.ending) throw new PgmError('CLOSED', 'pool.query() after pool.end(); make a new one with pgm.pool()');
       const a = this.backend.analyze(text);
@@ -223,10 +236,7 @@ export class RoutingPool extends pg.Pool {
     } catch (err) {
       return Promise.reject(err);
     }
-    const extra: PoolStatementExtra = shape ? { ...this.extra, shape } : this.extra;
-    return this.backend.query<any>(text, values, this.queryOptions, extra).catch((err: unknown) => {
-      throw toPgError(err);
-    });
+    return this.backend.query<any>(text, values, this.queryOptions, this.route, shape);
   }
 
   /**
@@ -254,9 +264,11 @@ export class RoutingPool extends pg.Pool {
         this.options.sessionToken ??
         this.backend.currentSession() ??
         (wantsOwn ? this.backend.createSession() : undefined);
+      const queryOptions = token ? { ...this.queryOptions, sessionToken: token } : this.queryOptions;
       const client = new RoutingPoolClient(this.backend, {
-        queryOptions: token ? { ...this.queryOptions, sessionToken: token } : this.queryOptions,
-        extra: this.extra,
+        queryOptions,
+        route: token ? this.backend.routeOptions(queryOptions, this.options.schema) : this.route,
+        defaultSchema: this.options.schema,
         token,
         poolId: this.id,
         onRelease: (cl, err) => {

@@ -74,6 +74,15 @@ interface TxSpans {
   prepared: boolean;
 }
 
+interface StatementTemplate {
+  clusterId: string;
+  schema: string | undefined;
+  shardId: string | undefined;
+  name: string;
+  /** Copied for each span (a sampler may add to the object it is given). */
+  attributes: Readonly<Attributes>;
+}
+
 interface MigrationSpan {
   span: Span;
   ctx: Context;
@@ -93,6 +102,10 @@ export class Tracing {
   private readonly tx = new Map<string, TxSpans>();
   private readonly migrations = new Map<string, MigrationSpan>();
   private readonly databases = new Map<string, string>();
+  /** Per analysis (one per SQL text): the last target's span name and attributes (see `templateOf`). */
+  private readonly templates = new WeakMap<SqlTextAnalysis, StatementTemplate>();
+  /** The API's global provider while no SDK is registered behind it (`globalTracer` only; see `noTracerYet`). */
+  private unregistered: OtelApi.ProxyTracerProvider | undefined;
 
   constructor(
     private readonly api: Api,
@@ -100,8 +113,26 @@ export class Tracing {
     private readonly nodes: ReadonlyMap<string, NodeAddress>,
     private readonly analyze: (sql: string) => SqlTextAnalysis,
     private readonly secrets: readonly string[],
+    globalTracer = false,
   ) {
     for (const n of nodes.values()) if (!this.databases.has(n.clusterId)) this.databases.set(n.clusterId, n.database);
+    if (globalTracer) {
+      const provider = api.trace.getTracerProvider();
+      if (provider instanceof api.ProxyTracerProvider) this.unregistered = provider;
+    }
+  }
+
+  /**
+   * True while the API's global tracer has no SDK behind it: a span would be the API's no-op
+   * one, so statements skip making it (and its attributes). Checked per statement (an SDK may
+   * register later); once one has, never again.
+   */
+  private noTracerYet(): boolean {
+    const p = this.unregistered;
+    if (p === undefined) return false;
+    if (p.getDelegateTracer(TRACER_NAME) === undefined) return true;
+    this.unregistered = undefined;
+    return false;
   }
 
   // ---- statements ------------------------------------------------------------------------------
@@ -111,9 +142,32 @@ export class Tracing {
    * every attribute known before running (a sampler sees them). A fresh attributes object per
    * span: the SDK merges its sampler's attributes into the object it is given.
    */
-  startQuery(plan: QueryPlan): Span {
+  startQuery(plan: QueryPlan): Span | undefined {
+    if (this.noTracerYet()) return undefined;
+    const t = this.templateOf(plan);
+    return this.tracer.startSpan(t.name, { kind: SPAN_KIND_CLIENT, attributes: { ...t.attributes } });
+  }
+
+  /**
+   * The name and attributes a `query()` span of `plan` starts with, made once per SQL text (its
+   * memoized analysis) and target (cluster, schema, shard): an application sends the same few
+   * statements over and over, and every span, recording or not, would otherwise build them again.
+   */
+  private templateOf(plan: QueryPlan): StatementTemplate {
+    const t = this.templates.get(plan.analysis);
+    if (t !== undefined && t.clusterId === plan.clusterId && t.schema === plan.schema && t.shardId === plan.shardId) {
+      return t;
+    }
     const attributes = this.statementAttributes(plan.analysis, plan.sql, plan.clusterId, plan.schema, plan.shardId);
-    return this.tracer.startSpan(this.nameOf(attributes), { kind: SPAN_KIND_CLIENT, attributes });
+    const made: StatementTemplate = {
+      clusterId: plan.clusterId,
+      schema: plan.schema,
+      shardId: plan.shardId,
+      name: this.nameOf(attributes),
+      attributes,
+    };
+    this.templates.set(plan.analysis, made);
+    return made;
   }
 
   /** `query()` succeeded: where it ran (or that the cache answered), then end. */
@@ -146,6 +200,7 @@ export class Tracing {
    * router after it ran, so its span is made with its start time and parent.
    */
   statement(e: QueryExecutedEvent): void {
+    if (this.noTracerYet()) return;
     const analysis = this.analyze(e.sql);
     const parent = this.parentOf(e, analysis);
     const attributes = this.statementAttributes(analysis, e.sql, e.clusterId, e.schema, e.shardId);

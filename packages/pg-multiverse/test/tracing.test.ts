@@ -289,4 +289,29 @@ describe('OpenTelemetry spans (database semantic conventions)', () => {
     expect(spans().filter((s) => s.attributes['db.system.name'] !== undefined)).toHaveLength(0);
     expect(() => new PgMultiverse({ tracing: false, tracer })).toThrow(/tracer/);
   });
+
+  it('the global tracer (no tracer option): no spans while no SDK is registered, spans once one is', async () => {
+    // Before an SDK registers, query() skips the API's no-op span; registering one later takes effect
+    // at the next statement (OpenTelemetry's ProxyTracerProvider delegates from then on).
+    const global = new PgMultiverse();
+    await global.initialize(config);
+    try {
+      await global.query('SELECT 1 AS before_sdk', [], { schema: US });
+      expect(spans()).toHaveLength(0);
+      expect(trace.setGlobalTracerProvider(provider)).toBe(true);
+      await global.query('SELECT 1 AS after_sdk', [], { schema: US });
+      await global.withTransaction([US], async (tx) => {
+        await tx.query(`SELECT count(*) FROM ${US}.items`, [], { schema: US });
+      });
+    } finally {
+      trace.disable();
+      await global.close();
+    }
+    const texts = spans().map((s) => s.attributes['db.query.text']);
+    expect(texts).not.toContain('SELECT 1 AS before_sdk');
+    const after = spans().find((s) => s.attributes['db.query.text'] === 'SELECT 1 AS after_sdk')!;
+    expect(after.kind).toBe(SpanKind.CLIENT);
+    expect(after.attributes['pgm.schema']).toBe(US);
+    expect(texts).toContain(`SELECT count(*) FROM ${US}.items`);
+  });
 });

@@ -414,15 +414,14 @@ export function createRouter(
     execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {
       try {
         open();
-        if (!(plan instanceof Plan) || !clusters.has(plan.clusterId) || clusters.get(plan.clusterId) !== plan.cluster) {
+        if (!(plan instanceof Plan) || clusters.get(plan.clusterId) !== plan.cluster) {
           throw new PgmError('INVALID_ARGUMENT', "execute(plan): pass a plan made by this router's plan()");
         }
       } catch (err) {
         return Promise.reject(err);
       }
       const p = eo?.readOrigin ? plan.withOrigin() : plan;
-      const shape = eo?.shape;
-      return maps.execute<R>(p, params, shape ? (q, ps) => executor.execute(q, ps, shape) : executor.execute);
+      return maps.execute<R>(p, params, executor.execute, eo?.shape);
     },
     resolveCluster: (schema, shardKey) => registry.resolve(schema, shardKey),
     primary(clusterId, shardKey) {

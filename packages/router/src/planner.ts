@@ -14,7 +14,7 @@ import type { SchemaRegistry } from './schema-registry.js';
 import { primaryOnly, type ReadRequest } from './select-node.js';
 import { currentSession, type SessionToken } from './session-token.js';
 import { shardTargets } from './shard.js';
-import { clusterOfTables } from './table-route.js';
+import { clusterOfTablesMemo } from './table-route.js';
 import type { ClusterRuntime, GroupRuntime, NodeRuntime } from './topology.js';
 import type { QueryPlan, RouteOptions } from './types.js';
 
@@ -263,7 +263,7 @@ export function createPlanner(
       if (schema !== undefined || o.clusterId !== undefined) c = clusterFor(o);
       else {
         // No schema given: the schema-qualified tables decide, else `defaultSchema`, else the default cluster.
-        const owner = clusterOfTables(analysis, registry);
+        const owner = clusterOfTablesMemo(analysis, registry);
         if (owner === undefined) {
           schema = o.defaultSchema;
           c = registry.cluster(registry.resolve(schema, o.shardKey));

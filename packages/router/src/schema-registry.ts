@@ -13,6 +13,8 @@ export interface SchemaRegistry {
   /** Route `schema` to `clusterId` from now on; returns the cluster it was routed to before, if any. */
   register(schema: string, clusterId: string, options: SchemaOptions): string | undefined;
   schemas(): Record<string, string>;
+  /** Changes with every `register` (what was derived from the ownership before is stale then). */
+  readonly version: number;
 }
 
 export function createSchemaRegistry(
@@ -38,6 +40,8 @@ export function createSchemaRegistry(
     return c;
   }
   if (defaultCluster !== undefined) cluster(defaultCluster);
+
+  let version = 0;
 
   function known(): string {
     return [...map.keys()].sort().join(', ');
@@ -78,10 +82,14 @@ export function createSchemaRegistry(
       cluster(clusterId);
       const previous = map.get(schema)?.clusterId;
       map.set(schema, { ...options, clusterId });
+      version++;
       return previous;
     },
     schemas() {
       return Object.fromEntries([...map].map(([s, e]) => [s, e.clusterId]));
+    },
+    get version() {
+      return version;
     },
   };
 }

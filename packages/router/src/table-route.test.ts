@@ -1,6 +1,7 @@
 import { createSqlAnalyzer, PgmError } from '@pg-multiverse/core';
 import { describe, expect, it } from 'vitest';
-import { clusterOfTables, schemaOfTable } from './table-route.js';
+import { createSchemaRegistry } from './schema-registry.js';
+import { clusterOfTables, clusterOfTablesMemo, schemaOfTable } from './table-route.js';
 
 describe('schemaOfTable', () => {
   it('reads the schema of names as core prints them (quote_ident style)', () => {
@@ -41,5 +42,26 @@ describe('clusterOfTables', () => {
     expect(err).toMatchObject({ code: 'CROSS_CLUSTER_STATEMENT' });
     expect((err as Error).message).toMatch(/"c".*"u"|"u".*"c"/);
     expect((err as Error).message).toContain('withTransaction');
+  });
+});
+
+describe('clusterOfTablesMemo', () => {
+  it('remembers the owner per analysis until a schema is registered, then derives it again', () => {
+    const analyzer = createSqlAnalyzer();
+    const clusters = new Map([
+      ['u', {}],
+      ['c', {}],
+    ]) as unknown as Parameters<typeof createSchemaRegistry>[1];
+    const registry = createSchemaRegistry({ users: 'u' }, clusters, 'u');
+    const a = analyzer.analyze('SELECT * FROM users.accounts JOIN extra.t USING (id)');
+    expect(clusterOfTablesMemo(a, registry)).toBe('u');
+    expect(clusterOfTablesMemo(a, registry)).toBe('u');
+    registry.register('users', 'c', {});
+    expect(clusterOfTablesMemo(a, registry)).toBe('c');
+    registry.register('extra', 'u', {});
+    expect(() => clusterOfTablesMemo(a, registry)).toThrow(/CROSS_CLUSTER|references tables of schema/);
+    // Another registry (another router) never sees this one's answer.
+    const other = createSchemaRegistry({ users: 'u' }, clusters, 'u');
+    expect(clusterOfTablesMemo(a, other)).toBe('u');
   });
 });

@@ -20,6 +20,20 @@ export function schemaOfTable(name: string): string | undefined {
   }
 }
 
+const owners = new WeakMap<SqlTextAnalysis, { registry: SchemaRegistry; version: number; owner: string | undefined }>();
+
+/**
+ * `clusterOfTables`, remembered per analysis (core's analyses are memoized per text and frozen)
+ * until the registry changes: an ORM sends the same few texts over and over.
+ */
+export function clusterOfTablesMemo(analysis: SqlTextAnalysis, registry: SchemaRegistry): string | undefined {
+  const m = owners.get(analysis);
+  if (m !== undefined && m.registry === registry && m.version === registry.version) return m.owner;
+  const owner = clusterOfTables(analysis, registry);
+  owners.set(analysis, { registry, version: registry.version, owner });
+  return owner;
+}
+
 /**
  * The cluster that owns the registered schemas a statement's schema-qualified
  * tables name (read or written), or undefined when it names none (unqualified

@@ -186,14 +186,22 @@ const MEMO_MAX_SIZE = 8_000_000; // characters of SQL text (plus a fixed cost pe
 export function createSqlAnalyzer(options: SqlAnalyzerOptions = {}): SqlAnalyzer {
   const matcher = writeFunctionMatcher([...DEFAULT_WRITE_FUNCTIONS, ...(options.writeFunctions ?? [])]);
   const memo = new BoundedMemo<SqlTextAnalysis>(options.cacheSize ?? 2000, MEMO_MAX_SIZE);
+  // The last text asked about: layers that ask about one statement in turn (the pg.Pool view,
+  // the planner, tracing) get it without hashing the text again, which for a text built per
+  // call (an ORM's) is the costly part of a memo lookup. A repeat hit is not counted in the memo.
+  let lastText: string | undefined;
+  let lastAnalysis: SqlTextAnalysis | undefined;
   return {
     analyze(sql: string): SqlTextAnalysis {
       if (typeof sql !== 'string') return NOT_A_STRING;
+      if (sql === lastText) return lastAnalysis!;
       let a = memo.get(sql);
       if (a === undefined) {
         a = analyzeText(sql, matcher);
         memo.set(sql, a, sql.length + 64);
       }
+      lastText = sql;
+      lastAnalysis = a;
       return a;
     },
   };

@@ -1,4 +1,4 @@
-import { type NormalizedPartitionMapConfig, PgmError, redactSecrets } from '@pg-multiverse/core';
+import { type NormalizedPartitionMapConfig, PgmError, redactSecrets, type StatementShape } from '@pg-multiverse/core';
 import { formatLsn, parseLsn } from '../lsn.js';
 import type { Plan } from '../planner.js';
 import { UNKNOWN_POSITION } from '../session-token.js';
@@ -10,7 +10,7 @@ import { createMapListener, type MapListener } from './listener.js';
 import { checkMap, mapFromConfig, nextMap, type PartitionMap, partitionsOf, sameOwners } from './map.js';
 import { createMapStore, type MapStore, NOT_OWNER_SQLSTATE } from './store.js';
 
-type Run = <R>(p: Plan, params: readonly unknown[] | undefined) => Promise<RoutedResult<R>>;
+type Run = <R>(p: Plan, params: readonly unknown[] | undefined, shape?: StatementShape) => Promise<RoutedResult<R>>;
 
 export interface HoldPartitionsOptions {
   clusterId: string;
@@ -53,7 +53,12 @@ export interface PartitionMaps {
   start(): Promise<void>;
   close(): Promise<void>;
   /** Route a plan by the map in force (holds, re-route after a not-owner refusal); other plans run as they are. */
-  execute<R>(p: Plan, params: readonly unknown[] | undefined, run: Run): Promise<RoutedResult<R>>;
+  execute<R>(
+    p: Plan,
+    params: readonly unknown[] | undefined,
+    run: Run,
+    shape?: StatementShape,
+  ): Promise<RoutedResult<R>>;
   current(clusterId: string): PartitionMap;
   reload(clusterId: string): Promise<PartitionMap>;
   hold(o: HoldPartitionsOptions): Promise<PartitionHold>;
@@ -598,12 +603,18 @@ export function createPartitionMaps(ctx: {
       await Promise.all([...listeners.values()].map((l) => l.close()));
       listeners.clear();
     },
-    execute<R>(p: Plan, params: readonly unknown[] | undefined, run: Run): Promise<RoutedResult<R>> {
+    execute<R>(
+      p: Plan,
+      params: readonly unknown[] | undefined,
+      run: Run,
+      shape?: StatementShape,
+    ): Promise<RoutedResult<R>> {
       const part = p.partition;
-      if (part === undefined) return run<R>(p, params);
+      // Most plans pass straight through: no closure per statement for the shape.
+      if (part === undefined) return run<R>(p, params, shape);
       const st = states.get(p.cluster.id);
-      if (st === undefined) return run<R>(p, params);
-      return route<R>(st, p, part, params, run, undefined);
+      if (st === undefined) return run<R>(p, params, shape);
+      return route<R>(st, p, part, params, shape ? (q, ps) => run(q, ps, shape) : run, undefined);
     },
     current(clusterId) {
       const st = states.get(clusterId);
