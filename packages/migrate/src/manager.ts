@@ -161,7 +161,7 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
   addMigration(migration: Migration): void {
     this.assertOpen();
     const m = normalizeMigration(migration);
-    if (this.getMigrations().some((x) => x.version === m.version)) {
+    if (this.added.some((x) => x.version === m.version) || this.fileMigrations.some((x) => x.version === m.version)) {
       throw new PgmError('MIGRATION_LOAD_FAILED', `Duplicate migration version ${m.version}`);
     }
     this.added.push(m);
@@ -194,13 +194,23 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
     const results = new Map<string, MigrationStepResult>(first.map((s) => [stepKey(s), planned(s)]));
     if (options.dryRun || first.length === 0) return summarize('up', !!options.dryRun, [...results.values()], started);
 
-    for (const [s] of byLocation(first)) {
-      if (present.has(locationOf(s!))) continue;
-      await ensureControlTables(this.provider(s!), this.tables, this.options.autoCreateMigrationsTable ?? true, true);
-      present.add(locationOf(s!));
-    }
+    // Every location missing its control tables gets them at once (not one location after the other).
+    await Promise.all(
+      byLocation(first)
+        .filter(([s]) => !present.has(locationOf(s!)))
+        .map(async ([s]) => {
+          await ensureControlTables(
+            this.provider(s!),
+            this.tables,
+            this.options.autoCreateMigrationsTable ?? true,
+            true,
+          );
+          present.add(locationOf(s!));
+        }),
+    );
     let stopped = false;
-    for (const wave of makeWaves(first, this.options.batchSize ?? 100)) {
+    const waves = makeWaves(first, this.options.batchSize ?? 100);
+    for (const [w, wave] of waves.entries()) {
       const inWave = new Set(wave.map(targetKey));
       if (stopped) {
         for (const r of results.values()) {
@@ -229,7 +239,8 @@ export class MigrationManager extends EventEmitter<MigrationEvents> {
           continueOnError: !!options.continueOnError,
         });
         if (outcome.failed && !options.continueOnError) stopped = true;
-        this.noteApplied(histories, steps, results);
+        // Only a later wave's plan reads what this one applied.
+        if (w < waves.length - 1) this.noteApplied(histories, steps, results);
       } finally {
         await locks.release();
       }
