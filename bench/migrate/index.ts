@@ -7,7 +7,8 @@
 // medians of ROUNDS with their spread (min-max), and the per-round ratios sequential/raw and
 // parallel/raw4 (median and min-max). Before the timed rounds, one counting pass (COUNT_MIGRATIONS
 // migrations, not timed) counts the client round trips (pg `Client#query` calls: node-postgres sends
-// one query at a time) and the statements they carry, per step and per run, of raw and of the manager.
+// one query at a time) and the statements they carry, per step and per run, of raw and of the manager
+// (a `queryAfter` pipeline is one call carrying no text: one round trip, counted as one statement).
 // Each timed run also records the CPU time it cost, this process plus both PostgreSQL servers (every
 // process of theirs, from /proc): on a shared machine CPU time moves less with the load than wall time.
 // The client's own part (this process, `process.cpuUsage`, read outside the /proc scans) is reported
