@@ -474,6 +474,42 @@ describe("a step's opening travels with its first statement", () => {
     }
   });
 
+  it('a session that cannot pipeline: a first statement with parameters goes after the opening', async () => {
+    const pool = new pg.Pool({ ...sb.config.users_cluster!.primary, max: 4 });
+    const provider = counting(pool, 'users_cluster/primary');
+    const mm = new MigrationManager({
+      clusters: { users_cluster: sb.clusters.users_cluster! },
+      primary: () => provider,
+      migrationsPath: sb.dir,
+      controlSchema: sb.controlSchema,
+    });
+    let got: unknown;
+    mm.addMigration({
+      version: '20240101000001_params_first',
+      targetSchemas: [sb.u1],
+      async up(ctx) {
+        got = (await ctx.query<{ s: string }>('SELECT $1::text AS s', ['y'])).rows;
+        await ctx.query('CREATE TABLE q (id int)');
+      },
+    });
+    try {
+      provider.sent.length = 0;
+      expect((await mm.migrate()).applied).toBe(1);
+      expect(got).toEqual([{ s: 'y' }]);
+      const i = provider.sent.findIndex((t) => /^BEGIN; .*SET LOCAL search_path/s.test(t));
+      expect(provider.sent[i]).toMatch(/SET LOCAL search_path TO [^;]*$/);
+      expect(provider.sent.slice(i + 1, i + 4)).toEqual([
+        'SELECT $1::text AS s',
+        'CREATE TABLE q (id int)',
+        expect.stringMatching(/^INSERT INTO .*; COMMIT; RESET ALL$/s),
+      ]);
+      expect(await sb.tables('users_cluster', sb.u1)).toEqual(['q']);
+    } finally {
+      await mm.close();
+      await pool.end();
+    }
+  });
+
   it('a migration that swallows the failure of its first statement still fails, with that error, and leaves nothing', async () => {
     const mm = sb.manager();
     mm.addMigration({
