@@ -7,9 +7,12 @@
 // medians of ROUNDS with their spread (min-max), and the per-round ratios sequential/raw and
 // parallel/raw4 (median and min-max). Before the timed rounds, one counting pass (COUNT_MIGRATIONS
 // migrations, not timed) counts the client round trips (pg `Client#query` calls: node-postgres sends
-// one query at a time) and the statements they carry, per step and per run, of raw and of the manager.
+// one query at a time) and the statements they carry, per step and per run, of raw and of the manager
+// (a `queryAfter` pipeline is one call carrying no text: one round trip, counted as one statement).
 // Each timed run also records the CPU time it cost, this process plus both PostgreSQL servers (every
 // process of theirs, from /proc): on a shared machine CPU time moves less with the load than wall time.
+// The client's own part (this process, `process.cpuUsage`, read outside the /proc scans) is reported
+// apart: client CPU per run and per step, and its ratios.
 //   node --import tsx bench/migrate/index.ts
 import { readdirSync, readFileSync } from 'node:fs';
 import { MigrationManager, splitSql } from '@pg-multiverse/migrate';
@@ -85,15 +88,23 @@ function cpuNow(): number {
 
 interface Run {
   ms: number;
-  /** CPU ms from the start of the timed part until its connections are closed. */
+  /** CPU ms (client + servers) from the start of the timed part until its connections are closed. */
   cpu: number;
+  /** CPU ms of this process alone over the same span. */
+  client: number;
 }
+
+const clientMs = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
 
 async function raw(concurrency: number, migrations = MIGRATIONS): Promise<Run> {
   const cfg = freshConfig();
   const pools = { c1: new pg.Pool({ ...node('c1'), max: 8 }), c2: new pg.Pool({ ...node('c2'), max: 8 }) };
   const targets = targetsOf(cfg);
   const c0 = cpuNow();
+  const k0 = clientMs();
   const t0 = performance.now();
   let next = 0;
   const worker = async () => {
@@ -116,7 +127,8 @@ async function raw(concurrency: number, migrations = MIGRATIONS): Promise<Run> {
   await Promise.all(Array.from({ length: concurrency }, worker));
   const ms = performance.now() - t0;
   await Promise.all([pools.c1.end(), pools.c2.end()]);
-  return { ms, cpu: cpuNow() - c0 };
+  const client = clientMs() - k0;
+  return { ms, cpu: cpuNow() - c0, client };
 }
 
 async function managed(parallel: boolean, migrations = MIGRATIONS): Promise<Run> {
@@ -132,12 +144,14 @@ async function managed(parallel: boolean, migrations = MIGRATIONS): Promise<Run>
   }
   await mm.initialize();
   const c0 = cpuNow();
+  const k0 = clientMs();
   const t0 = performance.now();
   const res = await mm.migrate(parallel ? { parallel: true, maxParallel: 4 } : {});
   const ms = performance.now() - t0;
   if (res.applied !== migrations * targetsOf(cfg).length) throw new Error(`applied ${res.applied}`);
   await mm.close();
-  return { ms, cpu: cpuNow() - c0 };
+  const client = clientMs() - k0;
+  return { ms, cpu: cpuNow() - c0, client };
 }
 
 /** Round trips (pg `Client#query` calls) and the statements they carry while `fn` runs. */
@@ -193,6 +207,7 @@ try {
 
   const r: Record<string, number[]> = { raw: [], raw4: [], sequential: [], parallel: [] };
   const cpu: Record<string, number[]> = { raw: [], raw4: [], sequential: [], parallel: [] };
+  const client: Record<string, number[]> = { raw: [], raw4: [], sequential: [], parallel: [] };
   const variants: Record<string, () => Promise<Run>> = {
     raw: () => raw(1),
     sequential: () => managed(false),
@@ -207,10 +222,14 @@ try {
       const run = await variants[v]!();
       r[v]!.push(run.ms);
       cpu[v]!.push(run.cpu);
+      client[v]!.push(run.client);
     }
     console.log(
       `round ${round + 1}: ${Object.entries(r)
-        .map(([k, v]) => `${k} ${Math.round(v[round]!)} ms (cpu ${Math.round(cpu[k]![round]!)} ms)`)
+        .map(
+          ([k, v]) =>
+            `${k} ${Math.round(v[round]!)} ms (cpu ${Math.round(cpu[k]![round]!)} ms, client ${Math.round(client[k]![round]!)} ms)`,
+        )
         .join(', ')}`,
     );
   }
@@ -221,6 +240,13 @@ try {
   const seqCpuRatios = cpu.sequential!.map((x, i) => x / cpu.raw![i]!);
   const parCpuRatios = cpu.parallel!.map((x, i) => x / cpu.raw4![i]!);
   const cpuMedian = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Math.round(median(v))]));
+  const clientMedian = Object.fromEntries(Object.entries(client).map(([k, v]) => [k, Math.round(median(v))]));
+  // Client CPU per step in microseconds (the run's fixed costs included).
+  const clientPerStep = Object.fromEntries(
+    Object.entries(client).map(([k, v]) => [k, Math.round((median(v) / steps) * 1000)]),
+  );
+  const seqClientRatios = client.sequential!.map((x, i) => x / client.raw![i]!);
+  const parClientRatios = client.parallel!.map((x, i) => x / client.raw4![i]!);
   console.log(
     JSON.stringify({
       bench: 'migrate',
@@ -247,6 +273,12 @@ try {
       sequential_cpu_vs_raw_spread: spread(seqCpuRatios, r2),
       parallel_cpu_vs_raw4: r2(median(parCpuRatios)),
       parallel_cpu_vs_raw4_spread: spread(parCpuRatios, r2),
+      client_cpu_ms: clientMedian,
+      client_cpu_us_per_step: clientPerStep,
+      sequential_client_cpu_vs_raw: r2(median(seqClientRatios)),
+      sequential_client_cpu_vs_raw_spread: spread(seqClientRatios, r2),
+      parallel_client_cpu_vs_raw4: r2(median(parClientRatios)),
+      parallel_client_cpu_vs_raw4_spread: spread(parClientRatios, r2),
       counts,
       ratio: r2(median(seqRatios)),
     }),

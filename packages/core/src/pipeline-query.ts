@@ -24,7 +24,7 @@ interface PgQuery {
   _result?: { _types?: unknown };
 }
 type PgQueryClass = new (
-  config: { text: string; values?: readonly unknown[]; queryMode: 'extended' },
+  config: { text: string; values?: readonly unknown[]; queryMode?: 'extended' },
   values: undefined,
   callback: (err: Error | null, res: unknown) => void,
 ) => PgQuery;
@@ -54,11 +54,14 @@ export function canPipeline(client: object): boolean {
 
 /**
  * `prelude` (parameterless statements) and then `text` with `values` on a pg client in one
- * round trip: Parse/Bind/Execute per prelude statement, then pg's own Query for `text` in
- * extended mode, which ends with the one Sync. PostgreSQL skips everything after a failing
- * message up to that Sync, so a failed prelude statement keeps `text` from running. Only the
- * extension point pg documents for custom queries (`client.query(submittable)`, as pg-cursor
- * uses it) and pg's Query class are used. Call only when `canPipeline(client)`.
+ * round trip. With `values`: Parse/Bind/Execute per prelude statement, then pg's own Query for
+ * `text` in extended mode, which ends with the one Sync. Without (undefined or empty): one
+ * simple-protocol message, the prelude and `text` joined by `;`, so `text` may hold several
+ * statements (a migration file), and its result is what pg gives for it alone (one result, an
+ * array of them, or the empty result of a text without statements). Either way PostgreSQL skips
+ * everything after a failing statement, so a failed prelude statement keeps `text` from running.
+ * Only the extension point pg documents for custom queries (`client.query(submittable)`, as
+ * pg-cursor uses it) and pg's Query class are used. Call only when `canPipeline(client)`.
  */
 export function pipelineQuery<R>(
   client: object,
@@ -68,6 +71,7 @@ export function pipelineQuery<R>(
 ): Promise<PipelinedResult<R>> {
   const Q = queryClassOf(client)!;
   const c = client as PipelineClient;
+  const simple = values === undefined || values.length === 0;
   return new Promise((resolve, reject) => {
     const rows: (string | null)[][] = prelude.map(() => []);
     let done = 0; // prelude statements completed
@@ -78,6 +82,8 @@ export function pipelineQuery<R>(
         else resolve({ result: res as QueryResult<R>, prelude: rows });
       },
       submit(connection: ProtocolConnection) {
+        // One Query message: pg's own Query sends it; the prelude's results are taken out below.
+        if (simple) return inner.submit(connection);
         connection.stream.cork?.();
         try {
           for (const sql of prelude) {
@@ -114,7 +120,11 @@ export function pipelineQuery<R>(
       handleCopyInResponse: (con: ProtocolConnection) => inner.handleCopyInResponse(con),
       handleCopyData: (msg: unknown, con: ProtocolConnection) => inner.handleCopyData(msg, con),
     };
-    const inner = new Q({ text, values, queryMode: 'extended' }, undefined, (err, res) => composite.callback(err, res));
+    const inner = simple
+      ? new Q({ text: prelude.length > 0 ? `${prelude.join('; ')}; ${text}` : text }, undefined, (err, res) =>
+          composite.callback(err, res),
+        )
+      : new Q({ text, values, queryMode: 'extended' }, undefined, (err, res) => composite.callback(err, res));
     // What pg's client.query does for its own queries: the client's type parsers, binary mode.
     if (inner._result && inner._result._types === undefined && c._types !== undefined) inner._result._types = c._types;
     if (c.binary) inner.binary = true;

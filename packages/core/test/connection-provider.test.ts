@@ -188,6 +188,55 @@ describe('runStatement: what a provider costs', () => {
     }
   });
 
+  it('poolProvider.withConnection: queryAfter without values takes a text of several statements, one round trip', async () => {
+    const p = pool({ max: 1 });
+    const counted: Counted = { statements: [] };
+    const provider = poolProvider(p as unknown as PoolLike, 'c/primary');
+    const client = await p.connect();
+    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      counted.statements.push(typeof a[0] === 'string' ? a[0] : 'pipeline');
+      return q(...a);
+    };
+    client.release();
+    const table = `${quoteIdent(schema)}.after_simple`;
+    try {
+      await provider.withConnection((c) => c.query(`SET search_path TO ${searchPath}`)); // leaves the session dirty
+      counted.statements.length = 0;
+      const out = await provider.withConnection(async (c) => {
+        const several = await c.queryAfter!(
+          ['BEGIN', "SELECT current_user = session_user AS plain, current_setting('search_path') AS p"],
+          `CREATE TABLE ${table} (id int); INSERT INTO ${table} VALUES (1), (2); SELECT id FROM ${table} ORDER BY id`,
+        );
+        const one = await c.queryAfter!(['SAVEPOINT s1'], `SELECT count(*)::int AS n FROM ${table}`, []);
+        const none = await c.queryAfter!(['RELEASE SAVEPOINT s1'], '-- nothing');
+        await c.query('COMMIT');
+        return { several, one, none };
+      });
+      // The owed RESET ALL, the prelude and the text: one message each time.
+      expect(counted.statements).toEqual(['pipeline', 'pipeline', 'pipeline', 'COMMIT']);
+      // The text's own results, as query(text) gives them: an array for several statements.
+      const results = out.several.result as unknown as Array<{ command: string; rows: unknown[] }>;
+      expect(results.map((r) => r.command)).toEqual(['CREATE', 'INSERT', 'SELECT']);
+      expect(results[2]!.rows).toEqual([{ id: 1 }, { id: 2 }]);
+      // Prelude rows as text, after the reset (the SET above did not reach this checkout).
+      expect(out.several.prelude[0]).toEqual([]);
+      expect(out.several.prelude[1]![0]).toBe('t');
+      expect(out.several.prelude[1]![1]).not.toContain(schema);
+      expect(out.one.result.rows).toEqual([{ n: 2 }]);
+      expect(out.one.prelude).toEqual([[]]);
+      expect(out.none.result.rows).toEqual([]);
+      // A failing prelude statement keeps the text from running.
+      const err = await provider
+        .withConnection((c) => c.queryAfter!(['SELECT 1 / 0'], `INSERT INTO ${table} VALUES (3)`))
+        .catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('22012');
+      expect((await provider.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows).toEqual([{ n: 2 }]);
+    } finally {
+      await provider.end();
+    }
+  });
+
   for (const pipeline of [false, true]) {
     it(`a provider without run (pg pipeline: ${pipeline}): SET, statement, RESET, and a clean session`, async () => {
       const counted: Counted = { statements: [] };

@@ -132,35 +132,39 @@ export async function readHistory(
   return { exists: true, rows: out };
 }
 
-export const historySql = (t: ControlTables) => ({
-  /**
-   * The history row of an applied step followed by `COMMIT`: one simple-protocol
-   * round trip (values inlined with pg's `escapeLiteral`, safe whatever
-   * standard_conforming_strings says), so the row commits with the step's work.
-   */
-  insertAndCommit: (row: {
-    schema: string;
-    version: string;
-    name: string;
-    checksum: string;
-    ms: number;
-    holder: string;
-  }) =>
-    `INSERT INTO ${q(t).history} (schema_name, version, name, checksum, execution_ms, applied_by) VALUES (${[
-      row.schema,
-      row.version,
-      row.name,
-      row.checksum,
-    ]
-      .map(literal)
-      .join(', ')}, ${Math.max(0, Math.min(2_147_483_647, Math.round(row.ms)))}, ${literal(row.holder)}); COMMIT`,
-  /** A rolled-back step's history row removed, then `COMMIT` (one round trip). */
-  removeAndCommit: (schema: string, version: string) =>
-    `DELETE FROM ${q(t).history} WHERE schema_name = ${literal(schema)} AND version = ${literal(version)}; COMMIT`,
-  insert: `INSERT INTO ${q(t).history} (schema_name, version, name, checksum, execution_ms, applied_by) VALUES ($1, $2, $3, $4, $5, $6)`,
-  remove: `DELETE FROM ${q(t).history} WHERE schema_name = $1 AND version = $2`,
-  updateChecksum: `UPDATE ${q(t).history} SET checksum = $3 WHERE schema_name = $1 AND version = $2 AND checksum <> $3`,
-});
+export const historySql = (t: ControlTables) => {
+  const history = q(t).history;
+  return {
+    /**
+     * The history row of an applied step followed by `COMMIT`: one simple-protocol
+     * round trip (values inlined with pg's `escapeLiteral`, safe whatever
+     * standard_conforming_strings says), so the row commits with the step's work.
+     */
+    insertAndCommit: (row: {
+      schema: string;
+      version: string;
+      name: string;
+      checksum: string;
+      ms: number;
+      holder: string;
+    }) =>
+      `INSERT INTO ${history} (schema_name, version, name, checksum, execution_ms, applied_by) VALUES (${literal(
+        row.schema,
+      )}, ${literal(row.version)}, ${literal(row.name)}, ${literal(row.checksum)}, ${Math.max(
+        0,
+        Math.min(2_147_483_647, Math.round(row.ms)),
+      )}, ${literal(row.holder)}); COMMIT`,
+    /** A rolled-back step's history row removed, then `COMMIT` (one round trip). */
+    removeAndCommit: (schema: string, version: string) =>
+      `DELETE FROM ${history} WHERE schema_name = ${literal(schema)} AND version = ${literal(version)}; COMMIT`,
+    insert: `INSERT INTO ${history} (schema_name, version, name, checksum, execution_ms, applied_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+    remove: `DELETE FROM ${history} WHERE schema_name = $1 AND version = $2`,
+    updateChecksum: `UPDATE ${history} SET checksum = $3 WHERE schema_name = $1 AND version = $2 AND checksum <> $3`,
+  };
+};
+
+/** The history statements of some control tables (`historySql`). */
+export type HistorySql = ReturnType<typeof historySql>;
 
 /** Lock rows (visibility only; the advisory lock is the real lock). */
 export const lockSql = (t: ControlTables) => ({

@@ -70,6 +70,17 @@ export function planUp(
     if (!a) appliedCache.set(k, (a = appliedOn(t)));
     return a;
   };
+  /** The newest version applied on a target ('' for none), once per target. */
+  const newestCache = new Map<string, string>();
+  const newestOn = (key: string, a: Map<string, HistoryRow>) => {
+    let n = newestCache.get(key);
+    if (n === undefined) {
+      n = '';
+      for (const v of a.keys()) if (v > n) n = v;
+      newestCache.set(key, n);
+    }
+    return n;
+  };
 
   if (input.validateChecksums) {
     const selected = new Set<string>();
@@ -103,11 +114,11 @@ export function planUp(
       const a = applied(t);
       if (a.has(m.version)) continue;
       if (!input.allowOutOfOrder) {
-        const newer = [...a.keys()].filter((v) => v > m.version).sort();
-        if (newer.length > 0) {
+        const newest = newestOn(key, a);
+        if (newest > m.version) {
           throw new MigrationError(
             'MIGRATION_OUT_OF_ORDER',
-            `${fileOf(m, m.version)} is pending on ${key} but newer migration ${newer[newer.length - 1]} is already applied there. Give it a newer version, or pass allowOutOfOrder: true.`,
+            `${fileOf(m, m.version)} is pending on ${key} but newer migration ${newest} is already applied there. Give it a newer version, or pass allowOutOfOrder: true.`,
             { version: m.version, schema: t.schema, clusterId: t.cluster },
           );
         }

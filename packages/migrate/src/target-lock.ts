@@ -65,12 +65,16 @@ export async function lockTargets(
     sessions.clear();
   };
   try {
+    // Every location's lock session is checked out at once; the locks are then taken in order.
+    const first = new Map<string, Target>();
+    for (const t of sorted) if (!first.has(locationOf(t))) first.set(locationOf(t), t);
+    const opened = await Promise.allSettled(
+      [...first].map(async ([loc, t]) => sessions.set(loc, await holdConnection(provider(t)))),
+    );
+    const refused = opened.find((o) => o.status === 'rejected');
+    if (refused) throw refused.reason;
     for (const t of sorted) {
-      let s = sessions.get(locationOf(t));
-      if (!s) {
-        s = await holdConnection(provider(t));
-        sessions.set(locationOf(t), s);
-      }
+      const s = sessions.get(locationOf(t))!;
       const started = Date.now();
       let waited = false;
       for (let attempt = 0; ; attempt++) {

@@ -1,6 +1,6 @@
 // The sessions of a run's steps: kept from step to step (one per location when sequential), reset
-// between steps, separate from the lock session, discarded after a failure; three round trips per
-// transactional step; no deadlock when the pool is smaller than maxParallel + the lock session.
+// between steps, separate from the lock session, discarded after a failure; two round trips per
+// transactional step (its opening travels with its first statement); no deadlock when the pool is smaller than maxParallel + the lock session.
 import { type Connection, type ConnectionProvider, poolProvider } from '@pg-multiverse/core';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -159,7 +159,7 @@ describe('step sessions', () => {
     ]);
   });
 
-  it('a transactional step takes three round trips of its own; a run adds a few per location and target', async () => {
+  it('a transactional step takes two round trips of its own; a run adds a few per location and target', async () => {
     const pool = new pg.Pool({ ...sb.config.users_cluster!.primary, max: 4 });
     const provider = counting(pool, 'users_cluster/primary');
     const make = () =>
@@ -197,13 +197,15 @@ describe('step sessions', () => {
       await mm.close();
       expect(res.applied).toBe(8);
       // The first step also checks its session out (a reset of the pooled session at most).
-      expect(perStep[0]).toBeLessThanOrEqual(4);
-      expect(perStep.slice(1)).toEqual([3, 3, 3, 3, 3, 3, 3]);
+      expect(perStep[0]).toBeLessThanOrEqual(3);
+      expect(perStep.slice(1)).toEqual([2, 2, 2, 2, 2, 2, 2]);
       const stepTotal = perStep.reduce((a, b) => a + b, 0);
       // Per run: the history read before the lock (tables exist? rows) and its rows again under the lock,
       // one lock statement per target, one release statement, the lock session's reset: 2 + 1 + 2 + 1 + 1.
       expect(provider.sent.length - stepTotal).toBeLessThanOrEqual(7);
-      const steps = provider.sent.filter((s) => /^BEGIN; /.test(s));
+      // This provider's sessions cannot pipeline (no queryAfter): the opening and the first statement
+      // go as one simple-protocol text.
+      const steps = provider.sent.filter((s) => /^BEGIN; .*; CREATE TABLE t\d \(id int\)$/s.test(s));
       expect(steps).toHaveLength(8);
       expect(provider.sent.filter((s) => /INSERT INTO .*; COMMIT; RESET ALL$/s.test(s))).toHaveLength(8);
     } finally {
@@ -375,5 +377,152 @@ describe('step sessions over a pool shared by two locations', () => {
       await pool.query(`DROP SCHEMA IF EXISTS "${sb.c1}" CASCADE`);
       await pool.end();
     }
+  });
+});
+
+describe("a step's opening travels with its first statement", () => {
+  /** A provider over `pool` whose sessions can pipeline (queryAfter), counting the round trips. */
+  function pipelining(pool: pg.Pool, id: string): ConnectionProvider & { sent: string[] } {
+    const inner = poolProvider(pool, id, { ownsPool: false });
+    const sent: string[] = [];
+    return {
+      sent,
+      id,
+      query: (text, values) => {
+        sent.push(text);
+        return inner.query(text, values);
+      },
+      withConnection: (fn) =>
+        inner.withConnection((c) =>
+          fn({
+            query: (text, values) => {
+              sent.push(text);
+              return c.query(text, values);
+            },
+            queryAfter: (prelude, text, values) => {
+              sent.push(`[${prelude.join('; ')}] ${text}`);
+              return c.queryAfter!(prelude, text, values);
+            },
+          }),
+        ),
+      stats: () => inner.stats(),
+      end: async () => {},
+    };
+  }
+
+  it('with parameters, several statements, or none: results as query() gives them, two round trips (one without statements)', async () => {
+    const pool = new pg.Pool({ ...sb.config.users_cluster!.primary, max: 4 });
+    const provider = pipelining(pool, 'users_cluster/primary');
+    const mm = new MigrationManager({
+      clusters: { users_cluster: sb.clusters.users_cluster! },
+      primary: () => provider,
+      migrationsPath: sb.dir,
+      controlSchema: sb.controlSchema,
+    });
+    const seen: Record<string, unknown> = {};
+    mm.addMigration({
+      version: '20240101000001_params_first',
+      targetSchemas: [sb.u1],
+      async up(ctx) {
+        const r = await ctx.query<{ s: string; sp: string }>(
+          `SELECT $1::text AS s, current_setting('search_path') AS sp`,
+          ['x'],
+        );
+        seen.params = { ...r.rows[0], sp: r.rows[0]!.sp.replace(/"/g, '') };
+        await ctx.query('CREATE TABLE p (id int)');
+      },
+    });
+    mm.addMigration({
+      version: '20240101000002_several_first',
+      targetSchemas: [sb.u1],
+      async up(ctx) {
+        const r = (await ctx.query(
+          'CREATE TABLE s (id int); INSERT INTO s VALUES (1), (2); SELECT id FROM s',
+        )) as unknown;
+        seen.several = (r as Array<{ command: string; rows: unknown[] }>).map((x) => [x.command, x.rows]);
+      },
+    });
+    mm.addMigration({
+      version: '20240101000003_nothing',
+      targetSchemas: [sb.u1],
+      up() {},
+    });
+    const perStep: number[] = [];
+    let at = 0;
+    mm.on('migrationStarted', () => (at = provider.sent.length));
+    mm.on('migrationCompleted', () => perStep.push(provider.sent.length - at));
+    try {
+      expect((await mm.migrate()).applied).toBe(3);
+      expect(seen.params).toEqual({ s: 'x', sp: `${sb.u1}, public` });
+      expect(seen.several).toEqual([
+        ['CREATE', []],
+        ['INSERT', []],
+        ['SELECT', [{ id: 1 }, { id: 2 }]],
+      ]);
+      // Two round trips of the step's own plus its second statement; the pooled session's reset (first step)
+      // rides in the pipeline; a step without statements is one round trip.
+      expect(perStep).toEqual([3, 2, 1]);
+      expect(await sb.tables('users_cluster', sb.u1)).toEqual(['p', 's']);
+      expect((await sb.history('users_cluster', sb.u1)).map((r) => r.version.slice(15))).toEqual([
+        'params_first',
+        'several_first',
+        'nothing',
+      ]);
+    } finally {
+      await mm.close();
+      await pool.end();
+    }
+  });
+
+  it('a session that cannot pipeline: a first statement with parameters goes after the opening', async () => {
+    const pool = new pg.Pool({ ...sb.config.users_cluster!.primary, max: 4 });
+    const provider = counting(pool, 'users_cluster/primary');
+    const mm = new MigrationManager({
+      clusters: { users_cluster: sb.clusters.users_cluster! },
+      primary: () => provider,
+      migrationsPath: sb.dir,
+      controlSchema: sb.controlSchema,
+    });
+    let got: unknown;
+    mm.addMigration({
+      version: '20240101000001_params_first',
+      targetSchemas: [sb.u1],
+      async up(ctx) {
+        got = (await ctx.query<{ s: string }>('SELECT $1::text AS s', ['y'])).rows;
+        await ctx.query('CREATE TABLE q (id int)');
+      },
+    });
+    try {
+      provider.sent.length = 0;
+      expect((await mm.migrate()).applied).toBe(1);
+      expect(got).toEqual([{ s: 'y' }]);
+      const i = provider.sent.findIndex((t) => /^BEGIN; .*SET LOCAL search_path/s.test(t));
+      expect(provider.sent[i]).toMatch(/SET LOCAL search_path TO [^;]*$/);
+      expect(provider.sent.slice(i + 1, i + 4)).toEqual([
+        'SELECT $1::text AS s',
+        'CREATE TABLE q (id int)',
+        expect.stringMatching(/^INSERT INTO .*; COMMIT; RESET ALL$/s),
+      ]);
+      expect(await sb.tables('users_cluster', sb.u1)).toEqual(['q']);
+    } finally {
+      await mm.close();
+      await pool.end();
+    }
+  });
+
+  it('a migration that swallows the failure of its first statement still fails, with that error, and leaves nothing', async () => {
+    const mm = sb.manager();
+    mm.addMigration({
+      version: '20240101000001_swallows',
+      targetSchemas: [sb.u1],
+      async up(ctx) {
+        await ctx.query('CREATE TABLE x (id int); SELECT * FROM no_such_table').catch(() => {});
+      },
+    });
+    const err = await mm.migrate().catch((e) => e);
+    expect(err.code).toBe('MIGRATION_FAILED');
+    expect(err.message).toMatch(/no_such_table/);
+    expect(await sb.tables('users_cluster', sb.u1)).toEqual([]);
+    expect(await sb.history('users_cluster', sb.u1)).toEqual([]);
   });
 });

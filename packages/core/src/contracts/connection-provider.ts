@@ -42,9 +42,11 @@ export interface Connection {
    * `BEGIN`, `SELECT set_config(...)`) and then `text` with `values`, in one round trip, as one
    * pipeline: a prelude statement that fails stops everything after it (`text` does not run) and
    * rejects with its error. Resolves with `text`'s result and, per prelude statement, the text
-   * values of its first row (`[]` when it returned none). Callers fall back to `query` calls
-   * one after another when a connection lacks it. `poolProvider`'s sessions have it (pg's
-   * extended protocol, one Sync).
+   * values of its first row (`[]` when it returned none). Without `values` (or with none), `text`
+   * may hold several statements; its result is then what `query(text)` would give (an array for
+   * several). Callers fall back to `query` calls one after another when a connection lacks it.
+   * `poolProvider`'s sessions have it (with values: pg's extended protocol, one Sync; without: one
+   * simple-protocol message).
    */
   queryAfter?<R = Record<string, unknown>>(
     prelude: readonly string[],
