@@ -39,8 +39,10 @@ export default defineConfig({
     ],
   },
   test: {
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    // Bounds for a hung test, not measures of speed: the suite runs on loaded 2-core machines, where
+    // starting a topology or a move under load can take minutes.
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
     pool: 'forks',
     maxWorkers: 2,
     // `unit`: tests next to the code (src/), no servers; `integration`: real servers, one shared topology

@@ -383,5 +383,5 @@ describe('cross-shard reads: text order needs the C collation', () => {
         await a.close();
       }
     }
-  }, 60_000);
+  });
 });
