@@ -304,7 +304,7 @@ export function createNode(init: NodeInit): ManagedNode {
       const lsn = (
         await up.query<{ l: string }>("SELECT pg_logical_emit_message(false, 'pgm-testkit', 'catch-up')::text AS l")
       ).rows[0]!.l;
-      await waitUntil(`replay to reach ${lsn}`, opts.timeoutMs ?? 30_000, async () => {
+      await waitUntil(`replay to reach ${lsn}`, opts.timeoutMs ?? 120_000, async () => {
         const r = await query<{ ok: boolean | null }>(
           'SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), $1::pg_lsn) >= 0 AS ok',
           [lsn],
