@@ -150,10 +150,14 @@ beforeAll(async () => {
       promLog += d;
     });
     await spawned;
-    const ready = await until('prometheus ready', async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return 'exited' as const;
-      return (await fetch(`${promUrl}/-/ready`)).ok ? ('ready' as const) : undefined;
-    }, 180_000);
+    const ready = await until(
+      'prometheus ready',
+      async () => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return 'exited' as const;
+        return (await fetch(`${promUrl}/-/ready`)).ok ? ('ready' as const) : undefined;
+      },
+      180_000,
+    );
     if (ready === 'ready') break;
     if (attempt >= 5 || !/address already in use/i.test(promLog)) {
       throw new Error(`prometheus exited before it was ready:\n${promLog.slice(-2000)}`);
