@@ -106,8 +106,6 @@ beforeAll(async () => {
   const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   dir = await mkdtemp(join(tmpdir(), 'pgm-prometheus-'));
-  const port = await freePort();
-  promUrl = `http://127.0.0.1:${port}`;
   await writeFile(
     join(dir, 'prometheus.yml'),
     [
@@ -122,30 +120,49 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  prometheus = spawn(
-    'prometheus',
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const spawned = new Promise<void>((resolve, reject) => {
-    prometheus!.once('spawn', resolve);
-    prometheus!.once('error', (err) =>
-      reject(new Error(`prometheus could not start (.ci/run installs Debian's prometheus package): ${err.message}`)),
+  // The port was free when picked; another process may bind it before Prometheus does: then it
+  // exits, and it is started again on another port.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    promUrl = `http://127.0.0.1:${port}`;
+    promLog = '';
+    const proc = spawn(
+      'prometheus',
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-  });
-  prometheus.stdout!.on('data', (d) => {
-    promLog += d;
-  });
-  prometheus.stderr!.on('data', (d) => {
-    promLog += d;
-  });
-  await spawned;
-  await until('prometheus ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined));
+    prometheus = proc;
+    const spawned = new Promise<void>((resolve, reject) => {
+      proc.once('spawn', resolve);
+      proc.once('error', (err) =>
+        reject(new Error(`prometheus could not start (.ci/run installs Debian's prometheus package): ${err.message}`)),
+      );
+    });
+    proc.stdout!.on('data', (d) => {
+      promLog += d;
+    });
+    proc.stderr!.on('data', (d) => {
+      promLog += d;
+    });
+    await spawned;
+    const ready = await until(
+      'prometheus ready',
+      async () => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return 'exited' as const;
+        return (await fetch(`${promUrl}/-/ready`)).ok ? ('ready' as const) : undefined;
+      },
+      180_000,
+    );
+    if (ready === 'ready') break;
+    if (attempt >= 5 || !/address already in use/i.test(promLog)) {
+      throw new Error(`prometheus exited before it was ready:\n${promLog.slice(-2000)}`);
+    }
+  }
   load = traffic();
 });
 

@@ -25,7 +25,7 @@ export async function makeSchema(pool: pg.Pool, prefix: string): Promise<string>
 
 export const newPool = () => new pg.Pool({ ...primaryConn(), max: 4 });
 
-export async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

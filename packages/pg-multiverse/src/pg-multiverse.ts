@@ -820,15 +820,26 @@ export class PgMultiverse extends EventEmitter {
     }
   }
 
+  /**
+   * A committed transaction's follow-up failed: an `error` event for the application's listeners.
+   * Never thrown, never an unhandled 'error' or a process warning: the commit resolved, and this
+   * runs inside it (an `emit('error')` without a listener, or a listener that throws, would turn the
+   * committed transaction into a rejection).
+   */
   private reportAfterCommit(txId: string | undefined, what: string, err: unknown): void {
     const e = redactError(err as Error, this.secrets);
-    this.emit(
-      'error',
-      new PgmError('POST_COMMIT_FAILED', `transaction ${txId ?? ''} committed, but could not ${what}: ${e.message}`, {
-        cause: e,
-        ...(txId ? { details: { id: txId } } : {}),
-      }),
+    const report = new PgmError(
+      'POST_COMMIT_FAILED',
+      `transaction ${txId ?? ''} committed, but could not ${what}: ${e.message}`,
+      { cause: e, ...(txId ? { details: { id: txId } } : {}) },
     );
+    // Our own listener (the constructor's) may have been removed (`removeAllListeners()`).
+    if (this.listenerCount('error') === 0) return;
+    try {
+      this.emit('error', report);
+    } catch {
+      /* a listener threw: the commit stands */
+    }
   }
 
   /**

@@ -9,6 +9,7 @@ import {
   SCHEMA,
   spawnChild,
   startHarness,
+  until,
 } from './fixtures/move-harness.js';
 import { startLoad } from './fixtures/move-load.js';
 
@@ -79,7 +80,8 @@ describe('a crashed move is finished or rolled back by a fresh process', () => {
       expect(recovered.map((r) => [r.outcome, r.move.partitions, r.move.state])).toEqual([
         [c.outcome, [c.partition], c.outcome === 'finished' ? 'done' : 'rolled_back'],
       ]);
-      await new Promise((r) => setTimeout(r, 300)); // writes go on after the recovery
+      const written = load.progress().writes.length;
+      await until(() => load.progress().writes.length > written, 'writes after the recovery');
       const result = await load.stop();
       expect(result.errors).toEqual([]);
       expect(result.rywViolations).toEqual([]);

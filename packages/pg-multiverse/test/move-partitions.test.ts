@@ -18,6 +18,7 @@ import {
   SCHEMA,
   startHarness,
   storedMap,
+  until,
 } from './fixtures/move-harness.js';
 import { startLoad } from './fixtures/move-load.js';
 
@@ -73,7 +74,8 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       pgm.on('moveProgress', (p) => progress.push(p.rowsCopied));
       pgm.on('moveStateChanged', (m) => states.push({ state: m.state, at: performance.now(), id: m.id }));
       const load = startLoad(pgm, h.control, { writers: 8, readers: 8, keys: keysIn(moving, 64, 10_000) });
-      await new Promise((r) => setTimeout(r, 300));
+      // Conditions, not durations (a loaded machine may take seconds per write): the load runs before the move.
+      await until(() => load.progress().writes.length >= 8, 'writes before the move');
       const report = await pgm.movePartitions({
         cluster: CLUSTER,
         partitions: moving,
@@ -82,7 +84,16 @@ describe('movePartitions: a third server added, partitions moved under load', ()
         progressIntervalMs: 200,
         cleanupDelayMs: 1000,
       });
-      await new Promise((r) => setTimeout(r, 300)); // writes go on after the cutover
+      // Writes go on after the cutover, on the new owner; enough of them and of reads for the checks below.
+      const afterMove = performance.now();
+      await until(() => {
+        const p = load.progress();
+        return (
+          p.writes.some((w) => w.startMs > afterMove && w.port === h.serverPort['shard-2']) &&
+          p.writes.length > 50 &&
+          p.reads > 50
+        );
+      }, 'writes on the new owner after the move');
       const result = await load.stop();
 
       expect(report.moves.map((m) => [m.source, m.partitions])).toEqual([
@@ -279,7 +290,7 @@ describe('movePartitions: a third server added, partitions moved under load', ()
       const aborted: string[] = [];
       pgm.on('cutoverAborted', (e) => aborted.push(e.reason));
       const load = startLoad(pgm, h.control, { writers: 4, readers: 2, keys: keysIn([partition], 16, 30_000) });
-      await new Promise((r) => setTimeout(r, 200));
+      await until(() => load.progress().writes.length > 0, 'writes before the move');
       // 1 ms cannot hold a fence, a catch-up and a commit: every attempt gives up.
       const err = await pgm
         .movePartitions({
@@ -290,7 +301,8 @@ describe('movePartitions: a third server added, partitions moved under load', ()
           cutoverAttempts: 2,
         })
         .catch((e) => e);
-      await new Promise((r) => setTimeout(r, 200));
+      const written = load.progress().writes.length;
+      await until(() => load.progress().writes.length > written, 'writes after the aborted move');
       const result = await load.stop();
       expect(err.code).toBe('MOVE_CUTOVER_TIMEOUT');
       expect(err.message).toMatch(/aborted 2 times.*rolled back.*held write went to the source/);

@@ -9,7 +9,7 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness();
-}, 240_000);
+});
 
 afterAll(async () => {
   await h?.stop();
@@ -68,5 +68,5 @@ describe('fan-outs during a partition move', () => {
     } finally {
       await pgm.close();
     }
-  }, 240_000);
+  });
 });

@@ -10,6 +10,7 @@ import {
   spawnChild,
   startHarness,
   storedMap,
+  until,
 } from './fixtures/move-harness.js';
 import type { LoadResult } from './fixtures/move-load.js';
 
@@ -29,6 +30,16 @@ afterAll(async () => {
   await h?.stop();
 });
 
+const idBase = (i: number) => (i + 1) * 10_000_000_000;
+/** Rows instance `i` inserted that are on `shard` (asked on the server). */
+const rowsOf = async (shard: string, i: number) =>
+  (
+    await h.admin[shard]!.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${SCHEMA}.orders WHERE id >= $1 AND id < $2`,
+      [idBase(i), idBase(i + 1)],
+    )
+  ).rows[0]!.n;
+
 describe('two application instances routing during a move', () => {
   it('no write reaches the old owner after the commit; every write lands once on the new owner', async () => {
     const partition = 1;
@@ -41,11 +52,12 @@ describe('two application instances routing during a move', () => {
         cluster: CLUSTER,
         keys,
         writers: 4,
-        idBase: (i + 1) * 10_000_000_000,
+        idBase: idBase(i),
       }),
     );
     await Promise.all(children.map((c) => c.ready));
-    await new Promise((r) => setTimeout(r, 300));
+    // Each instance has written to the old owner before the move starts.
+    for (const i of [0, 1]) await until(async () => (await rowsOf('shard-1', i)) > 0, `instance ${i}'s first writes`);
 
     const pgm = new PgMultiverse({ enableMigrations: true, migrations: { migrationsPath: h.migrationsDir } });
     await pgm.initialize(h.config3);
@@ -61,7 +73,11 @@ describe('two application instances routing during a move', () => {
       expect(report.moves[0]!.state).toBe('done');
       map = await storedMap(h);
       expect(map.owners[partition]).toBe('shard-2');
-      await new Promise((r) => setTimeout(r, 500));
+      // Each instance writes to the new owner after the move (the copy is done: new rows are theirs).
+      for (const i of [0, 1]) {
+        const copied = await rowsOf('shard-2', i);
+        await until(async () => (await rowsOf('shard-2', i)) > copied, `instance ${i}'s writes to the new owner`);
+      }
       for (const c of children) c.send('stop');
       const results = (await Promise.all(children.map((c) => c.exited))).map((e) => {
         expect(e.code, e.stderr).toBe(0);

@@ -13,10 +13,15 @@ it('close() leaves no handles: the process exits by itself right after', async (
     { env: { ...process.env, PGM_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  // Safety net only: a process still alive after this long has leaked a handle.
-  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  // Safety net only, counted from close() (starting tsx on a loaded machine may take long): a process
+  // still alive this long after it closed has leaked a handle.
+  let killer: NodeJS.Timeout | undefined;
+  const onData = (d: Buffer) => {
+    out += d;
+    if (!killer && out.includes('closed')) killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   clearTimeout(killer);
   expect(out).toContain('closed');

@@ -114,7 +114,7 @@ beforeAll(async () => {
       expect(r.rows[0]!.bad).toBe(0);
     }
   }
-}, 120_000);
+});
 
 afterAll(async () => {
   await router?.close();
@@ -383,5 +383,5 @@ describe('cross-shard reads: text order needs the C collation', () => {
         await a.close();
       }
     }
-  }, 60_000);
+  });
 });

@@ -66,7 +66,7 @@ beforeAll(async () => {
     `BEGIN; SET LOCAL pgm.partition_guard = 'off'; INSERT INTO ${schema}.items (user_id, v) VALUES ${values}; COMMIT`,
   );
   await r.updatePartitionStrays(cid, 'shard-1', { add: [1] });
-}, 180_000);
+});
 
 afterAll(async () => {
   await r?.close();

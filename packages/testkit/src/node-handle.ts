@@ -6,6 +6,7 @@ import { TestkitError } from './errors.js';
 import { isProcessAlive } from './process-alive.js';
 import { runAsServerUser, serverUser } from './run-as.js';
 import { confString } from './settings.js';
+import { hopelessIn, logSize, portTakenIn, readLogFrom, redactLog } from './start-log.js';
 import type { TcpProxy } from './tcp-proxy.js';
 import type { NodeConnection, NodeHandle, NodeRole, QueryResultLite, StopNodeOptions } from './types.js';
 
@@ -23,14 +24,29 @@ export interface NodeInit {
   /** The cluster's current primary (for lag and catch-up of replicas). */
   upstream: () => NodeHandle | undefined;
   onPid: () => void;
+  /** Another free port, for a start whose port another process took before the server bound it. */
+  newPort: () => Promise<number>;
+  /** After the server moved to another port: the cluster's replicas must stream from the new one. */
+  onPortChanged?: () => Promise<void>;
 }
 
 export interface ManagedNode extends NodeHandle {
   /** Writes node.conf (port, socket dir, primary_conninfo) into the data directory. */
   writeNodeConf(primaryServerPort?: number, extraConf?: string): void;
+  /** A standby whose upstream moved to another port: rewrites primary_conninfo, reloads when running. */
+  followUpstream(): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long one `pg_ctl start -w` waits before giving up (seconds). */
+const PG_CTL_WAIT_S = 60;
+/** A server still starting when pg_ctl gave up (a loaded machine) gets this much more (ms). */
+const SLOW_START_MS = 240_000;
+/** Failed starts other than a taken port (e.g. a killed server's shared memory still held) retry this long (ms). */
+const RETRY_MS = 60_000;
+/** Starts on another port at most this many times. */
+const MAX_PORT_MOVES = 10;
 
 export function writeOwnedFile(path: string, text: string): void {
   writeFileSync(path, text);
@@ -41,6 +57,12 @@ export function writeOwnedFile(path: string, text: string): void {
 export function createNode(init: NodeInit): ManagedNode {
   let role = init.role;
   let pid: number | undefined;
+  let serverPort = init.serverPort;
+  /** What the last node.conf said (rewritten when this node or its upstream moves to another port). */
+  let conf: { primaryServerPort: number | undefined; extraConf: string } = {
+    primaryServerPort: undefined,
+    extraConf: '',
+  };
   const logFile = join(init.runDir, `${init.clusterId}.${init.id}.log`);
   const pgCtl = join(init.bins.serverBinDir, 'pg_ctl');
   const key = `${init.clusterId}/${init.id}`;
@@ -57,7 +79,7 @@ export function createNode(init: NodeInit): ManagedNode {
   async function query<R>(sql: string, params?: unknown[]): Promise<QueryResultLite<R>> {
     const client = new pg.Client({
       host: '127.0.0.1',
-      port: init.serverPort,
+      port: serverPort,
       user: 'postgres',
       database: 'postgres',
       connectionTimeoutMillis: 10_000,
@@ -98,7 +120,9 @@ export function createNode(init: NodeInit): ManagedNode {
     },
     host: '127.0.0.1',
     port: init.proxy.port,
-    serverPort: init.serverPort,
+    get serverPort() {
+      return serverPort;
+    },
     dataDir: init.dataDir,
     logFile,
     get pid() {
@@ -112,7 +136,8 @@ export function createNode(init: NodeInit): ManagedNode {
     query,
 
     writeNodeConf(primaryServerPort?: number, extraConf = '') {
-      const lines = [`port = ${init.serverPort}`, `unix_socket_directories = ${confString(init.runDir)}`];
+      conf = { primaryServerPort, extraConf };
+      const lines = [`port = ${serverPort}`, `unix_socket_directories = ${confString(init.runDir)}`];
       if (primaryServerPort !== undefined) {
         lines.push(
           `primary_conninfo = ${confString(`host=127.0.0.1 port=${primaryServerPort} user=postgres application_name=${init.clusterId}.${init.id}`)}`,
@@ -122,27 +147,89 @@ export function createNode(init: NodeInit): ManagedNode {
       writeOwnedFile(join(init.dataDir, 'node.conf'), `${lines.join('\n')}\n`);
     },
 
+    async followUpstream() {
+      const upPort = init.upstream()?.serverPort;
+      if (conf.primaryServerPort === undefined || upPort === undefined || upPort === conf.primaryServerPort) return;
+      node.writeNodeConf(upPort, conf.extraConf);
+      // primary_conninfo is reloadable (PostgreSQL 13+): the WAL receiver reconnects to the new port.
+      if (node.running) {
+        await runAsServerUser(pgCtl, ['-D', init.dataDir, '-s', 'reload'], { cwd: init.runDir, allowFailure: true });
+      }
+    },
+
     async start() {
       if (node.running) return;
-      // After a kill, orphaned backends may hold the old shared memory for a moment: retry.
-      const deadline = Date.now() + 20_000;
+      // A standby started after its primary moved to another port streams from the new one.
+      const upPort = init.upstream()?.serverPort;
+      if (conf.primaryServerPort !== undefined && upPort !== undefined && upPort !== conf.primaryServerPort) {
+        node.writeNodeConf(upPort, conf.extraConf);
+      }
+      // Retried: the port may have been taken by another process since it was picked (start again on
+      // another one); after a kill, orphaned backends may hold the old shared memory for a moment.
+      const deadline = Date.now() + RETRY_MS;
+      const tried: string[] = [];
+      let moves = 0;
       for (;;) {
-        const r = await runAsServerUser(pgCtl, ['-D', init.dataDir, '-l', logFile, '-w', '-t', '60', '-s', 'start'], {
-          cwd: init.runDir,
-          allowFailure: true,
-        });
+        const from = logSize(logFile);
+        const r = await runAsServerUser(
+          pgCtl,
+          ['-D', init.dataDir, '-l', logFile, '-w', '-t', String(PG_CTL_WAIT_S), '-s', 'start'],
+          { cwd: init.runDir, allowFailure: true },
+        );
         if (r.code === 0) break;
-        if (Date.now() > deadline) {
-          let tail = '';
-          try {
-            tail = readFileSync(logFile, 'utf8').slice(-2000);
-          } catch {}
-          throw fail(`pg_ctl start failed: ${(r.stderr || r.stdout).trim()}\n${tail}`);
+        const out = (r.stderr || r.stdout).trim();
+        const still = readPid();
+        if (still !== undefined && isProcessAlive(still)) {
+          // pg_ctl stopped waiting, the server is still starting (recovery on a loaded machine): wait on.
+          const until = Date.now() + SLOW_START_MS;
+          let last: unknown;
+          let up = false;
+          while (!up && isProcessAlive(still) && Date.now() < until) {
+            try {
+              await query('SELECT 1');
+              up = true;
+            } catch (err) {
+              last = err;
+              await sleep(200);
+            }
+          }
+          if (!up) {
+            const what = isProcessAlive(still)
+              ? `did not accept connections within ${PG_CTL_WAIT_S + SLOW_START_MS / 1000} s`
+              : 'exited while starting';
+            throw fail(
+              `pg_ctl start failed: the server ${what} (${out})\n--- server log (end):\n${redactLog(readLogFrom(logFile, from))}`,
+              last,
+            );
+          }
+          break;
         }
-        await sleep(100);
+        const log = readLogFrom(logFile, from);
+        if (portTakenIn(log) && moves < MAX_PORT_MOVES) {
+          const old = serverPort;
+          serverPort = await init.newPort();
+          moves++;
+          tried.push(`port ${old} was taken, moved to ${serverPort}`);
+          node.writeNodeConf(conf.primaryServerPort, conf.extraConf);
+          continue;
+        }
+        if (Date.now() > deadline || hopelessIn(log)) {
+          const why = portTakenIn(log)
+            ? `port ${serverPort} was taken (moved ${moves} times)`
+            : /shared memory block .* is still in use/.test(log)
+              ? 'the shared memory of a killed server is still in use'
+              : hopelessIn(log)
+                ? 'its configuration or data directory is wrong'
+                : 'see the server log';
+          throw fail(
+            `pg_ctl start failed (${why}): ${out}${tried.length ? `\n(${tried.join('; ')})` : ''}\n--- server log (end):\n${redactLog(log)}`,
+          );
+        }
+        await sleep(200);
       }
       pid = readPid();
       init.onPid();
+      if (moves > 0) await init.onPortChanged?.();
     },
 
     async stop(opts: StopNodeOptions = {}) {
@@ -217,7 +304,7 @@ export function createNode(init: NodeInit): ManagedNode {
       const lsn = (
         await up.query<{ l: string }>("SELECT pg_logical_emit_message(false, 'pgm-testkit', 'catch-up')::text AS l")
       ).rows[0]!.l;
-      await waitUntil(`replay to reach ${lsn}`, opts.timeoutMs ?? 30_000, async () => {
+      await waitUntil(`replay to reach ${lsn}`, opts.timeoutMs ?? 120_000, async () => {
         const r = await query<{ ok: boolean | null }>(
           'SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), $1::pg_lsn) >= 0 AS ok',
           [lsn],

@@ -67,7 +67,9 @@ export async function startRedis(opts: { useEnv?: boolean; binary?: string } = {
         resolve();
       });
     });
-    const deadline = Date.now() + 10_000;
+    // A port taken since it was picked makes redis-server exit at once (then another port); a slow
+    // start on a loaded machine is waited for.
+    const deadline = Date.now() + 60_000;
     while (!exited && Date.now() < deadline && !(await ping(port))) await new Promise((r) => setTimeout(r, 20));
     if (!exited && Date.now() < deadline) {
       child.unref();

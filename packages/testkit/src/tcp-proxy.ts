@@ -12,7 +12,7 @@ export type ProxyMode = 'pass' | 'refuse' | 'blackhole';
 export interface TcpProxy {
   /** Port clients connect to (127.0.0.1). */
   readonly port: number;
-  /** Port the proxy forwards to. */
+  /** Port the proxy forwards to (read at each new connection when given as a function). */
   readonly targetPort: number;
   readonly mode: ProxyMode;
   /** Connections currently open through the proxy. */
@@ -32,7 +32,12 @@ function reset(socket: Socket): void {
   else socket.destroy();
 }
 
-export async function startTcpProxy(targetPort: number, listenPort = 0): Promise<TcpProxy> {
+/**
+ * `targetPort` is a port, or a function read at each new connection (a node that had to move to
+ * another port when its first one was taken keeps its proxy, and so its client-facing port).
+ */
+export async function startTcpProxy(targetPort: number | (() => number), listenPort = 0): Promise<TcpProxy> {
+  const target = typeof targetPort === 'function' ? targetPort : () => targetPort;
   let mode: ProxyMode = 'pass';
   const clients = new Set<Socket>();
   const upstreams = new Set<Socket>();
@@ -43,7 +48,7 @@ export async function startTcpProxy(targetPort: number, listenPort = 0): Promise
     client.on('error', () => {});
     if (mode === 'refuse') return reset(client);
     if (mode === 'blackhole') return; // paused, never read, never answered
-    const upstream = connect({ host: '127.0.0.1', port: targetPort });
+    const upstream = connect({ host: '127.0.0.1', port: target() });
     upstreams.add(upstream);
     upstream.on('close', () => {
       upstreams.delete(upstream);
@@ -75,7 +80,9 @@ export async function startTcpProxy(targetPort: number, listenPort = 0): Promise
 
   return {
     port,
-    targetPort,
+    get targetPort() {
+      return target();
+    },
     get mode() {
       return mode;
     },

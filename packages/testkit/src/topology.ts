@@ -164,7 +164,9 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
 
   const makeNode = async (clusterId: string, id: string, role: 'primary' | 'replica', primary?: ManagedNode) => {
     const serverPort = await freePort();
-    const proxy = await startTcpProxy(serverPort);
+    // The proxy follows the node when a taken port makes it start on another one.
+    let self: ManagedNode | undefined;
+    const proxy = await startTcpProxy(() => self?.serverPort ?? serverPort);
     proxies.push(proxy);
     const connection: NodeConnection = {
       id,
@@ -186,7 +188,13 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       connection,
       upstream: () => primary,
       onPid: writePids,
+      newPort: freePort,
+      // A primary that moved: its cluster's standbys stream from the new port.
+      onPortChanged: async () => {
+        await Promise.all(all.filter((n) => n.clusterId === clusterId && n !== self).map((n) => n.followUpstream()));
+      },
     });
+    self = node;
     all.push(node);
     return node;
   };

@@ -24,7 +24,7 @@ async function one<T>(node: NodeConfig, sql: string): Promise<T> {
  */
 export async function waitForReplicas(
   cluster: { primary: NodeConfig; replicas?: readonly NodeConfig[] },
-  { timeoutMs = 60_000 }: { timeoutMs?: number } = {},
+  { timeoutMs = 120_000 }: { timeoutMs?: number } = {},
 ): Promise<void> {
   const replicas = cluster.replicas ?? [];
   if (replicas.length === 0) return;

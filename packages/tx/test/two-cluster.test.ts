@@ -252,7 +252,7 @@ describe('cross-cluster transactions on two clusters', () => {
         );
         expect(sleeping.rows[0].n).toBe(0);
       },
-      { timeout: 30_000, interval: 50 },
+      { timeout: 120_000, interval: 50 },
     );
     expect(h.tm.metrics().timedOut).toBe(1);
   });
