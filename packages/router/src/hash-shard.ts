@@ -62,7 +62,9 @@ function mix(s: State): void {
 }
 
 function final(s: State): void {
-  let [a, b, c] = s;
+  let a = s[0];
+  let b = s[1];
+  let c = s[2];
   c = (c ^ b) >>> 0;
   c = (c - rot(b, 14)) >>> 0;
   a = (a ^ c) >>> 0;
@@ -303,34 +305,20 @@ function intWord(key: ShardKey, type: ShardKeyType): number {
 
 /** lookup3 state of a 4-byte key once seeded with the partitioning seed: the same for every key. */
 const WORD_SEEDED = seeded(4, SEED_HI, SEED_LO);
-const WORD_A = WORD_SEEDED[0];
-const WORD_B = WORD_SEEDED[1];
-const WORD_C = WORD_SEEDED[2];
+/** One state reused by every `partitionOfWord` call (synchronous, so never shared by two at once). */
+const WORD_STATE: State = [0, 0, 0];
 
 /**
  * `partitionOfHalves` of hash_bytes_uint32_extended(word, partitioning seed): `uint32State` and
- * `final` on three locals from the precomputed seeded state (no array per key; the key routing
+ * `final` from the precomputed seeded state, in a reused state (no array per key; the key routing
  * of every point read on a sharded cluster comes here).
  */
 function partitionOfWord(word: number, m: number): number {
-  let a = (WORD_A + word) >>> 0;
-  let b = WORD_B;
-  let c = WORD_C;
-  c = (c ^ b) >>> 0;
-  c = (c - rot(b, 14)) >>> 0;
-  a = (a ^ c) >>> 0;
-  a = (a - rot(c, 11)) >>> 0;
-  b = (b ^ a) >>> 0;
-  b = (b - rot(a, 25)) >>> 0;
-  c = (c ^ b) >>> 0;
-  c = (c - rot(b, 16)) >>> 0;
-  a = (a ^ c) >>> 0;
-  a = (a - rot(c, 4)) >>> 0;
-  b = (b ^ a) >>> 0;
-  b = (b - rot(a, 14)) >>> 0;
-  c = (c ^ b) >>> 0;
-  c = (c - rot(b, 24)) >>> 0;
-  return partitionOfHalves(b, c, m);
+  WORD_STATE[0] = (WORD_SEEDED[0] + word) >>> 0;
+  WORD_STATE[1] = WORD_SEEDED[1];
+  WORD_STATE[2] = WORD_SEEDED[2];
+  final(WORD_STATE);
+  return partitionOfHalves(WORD_STATE[1], WORD_STATE[2], m);
 }
 
 /**
