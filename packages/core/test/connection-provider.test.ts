@@ -46,6 +46,26 @@ function thinWrapper(pool: pg.Pool, id: string, counted?: Counted): ConnectionPr
 
 const pool = (extra: pg.PoolConfig = {}) => new pg.Pool({ ...conn, max: 2, ...extra });
 
+/**
+ * `poolProvider` over a pool of one session whose `query` calls are counted: a text as itself,
+ * anything else (a pipeline, a prepared config) as `other`.
+ */
+async function countedProvider(
+  other: string,
+): Promise<{ provider: ReturnType<typeof poolProvider>; counted: Counted }> {
+  const p = pool({ max: 1 });
+  const counted: Counted = { statements: [] };
+  const provider = poolProvider(p as unknown as PoolLike, 'c/primary');
+  const client = await p.connect();
+  const q = client.query.bind(client) as (...a: unknown[]) => unknown;
+  (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+    counted.statements.push(typeof a[0] === 'string' ? a[0] : other);
+    return q(...a);
+  };
+  client.release();
+  return { provider, counted };
+}
+
 testConnectionProvider(() => poolProvider(pool() as unknown as PoolLike, 'commerce_cluster/primary'), {
   name: 'poolProvider over pg.Pool',
   schema,
@@ -61,17 +81,8 @@ testConnectionProvider(() => thinWrapper(pool(), 'commerce_cluster/primary'), {
 
 describe('runStatement: what a provider costs', () => {
   it('poolProvider: one statement per query once a session is on the search_path', async () => {
-    const p = pool({ max: 1 });
-    const counted: Counted = { statements: [] };
-    const provider = poolProvider(p as unknown as PoolLike, 'c/primary');
     // Count what the one pooled session receives.
-    const client = await p.connect();
-    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
-    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-      counted.statements.push(typeof a[0] === 'string' ? a[0] : '?');
-      return q(...a);
-    };
-    client.release();
+    const { provider, counted } = await countedProvider('?');
     try {
       for (let i = 0; i < 20; i++) {
         const out = await runStatement<{ s: string }>(provider, 'SELECT current_schema() AS s, $1::int', [i], {
@@ -87,16 +98,7 @@ describe('runStatement: what a provider costs', () => {
   });
 
   it('poolProvider.withConnection: the reset of a used session travels with a BEGIN, and survives its rollback', async () => {
-    const p = pool({ max: 1 });
-    const counted: Counted = { statements: [] };
-    const provider = poolProvider(p as unknown as PoolLike, 'c/primary');
-    const client = await p.connect();
-    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
-    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-      counted.statements.push(typeof a[0] === 'string' ? a[0] : '?');
-      return q(...a);
-    };
-    client.release();
+    const { provider, counted } = await countedProvider('?');
     const path = "SELECT current_setting('search_path') AS v";
     try {
       const defaultPath = (await provider.query<{ v: string }>(path)).rows[0]!.v;
@@ -127,16 +129,7 @@ describe('runStatement: what a provider costs', () => {
   });
 
   it('poolProvider.withConnection: queryAfter sends a prelude and a statement in one round trip, stopping at a failing prelude', async () => {
-    const p = pool({ max: 1 });
-    const counted: Counted = { statements: [] };
-    const provider = poolProvider(p as unknown as PoolLike, 'c/primary');
-    const client = await p.connect();
-    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
-    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-      counted.statements.push(typeof a[0] === 'string' ? a[0] : 'pipeline');
-      return q(...a);
-    };
-    client.release();
+    const { provider, counted } = await countedProvider('pipeline');
     const table = `${quoteIdent(schema)}.after_t`;
     try {
       await provider.query(`CREATE TABLE ${table} (id int, note text)`);
@@ -189,16 +182,7 @@ describe('runStatement: what a provider costs', () => {
   });
 
   it('poolProvider.withConnection: queryAfter without values takes a text of several statements, one round trip', async () => {
-    const p = pool({ max: 1 });
-    const counted: Counted = { statements: [] };
-    const provider = poolProvider(p as unknown as PoolLike, 'c/primary');
-    const client = await p.connect();
-    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
-    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-      counted.statements.push(typeof a[0] === 'string' ? a[0] : 'pipeline');
-      return q(...a);
-    };
-    client.release();
+    const { provider, counted } = await countedProvider('pipeline');
     const table = `${quoteIdent(schema)}.after_simple`;
     try {
       await provider.withConnection((c) => c.query(`SET search_path TO ${searchPath}`)); // leaves the session dirty
