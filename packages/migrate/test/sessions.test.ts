@@ -48,8 +48,12 @@ async function look(
   };
 }
 
-/** A provider over `pool` that counts the statements it sends (one round trip each: pg sends one query at a time). */
-function counting(pool: pg.Pool, id: string): ConnectionProvider & { sent: string[] } {
+/**
+ * A provider over `pool` that counts the statements it sends (one round trip each: pg sends one query
+ * at a time). `pipeline`: its sessions also have `queryAfter`, a prelude and a statement counted as
+ * one round trip (`[prelude] text`).
+ */
+function counting(pool: pg.Pool, id: string, pipeline = false): ConnectionProvider & { sent: string[] } {
   const inner = poolProvider(pool, id, { ownsPool: false });
   const sent: string[] = [];
   return {
@@ -66,6 +70,14 @@ function counting(pool: pg.Pool, id: string): ConnectionProvider & { sent: strin
             sent.push(text);
             return c.query(text, values);
           },
+          ...(pipeline
+            ? {
+                queryAfter: (prelude: readonly string[], text: string, values?: unknown[]) => {
+                  sent.push(`[${prelude.join('; ')}] ${text}`);
+                  return c.queryAfter!(prelude, text, values);
+                },
+              }
+            : {}),
         }),
       ),
     stats: () => inner.stats(),
@@ -381,38 +393,9 @@ describe('step sessions over a pool shared by two locations', () => {
 });
 
 describe("a step's opening travels with its first statement", () => {
-  /** A provider over `pool` whose sessions can pipeline (queryAfter), counting the round trips. */
-  function pipelining(pool: pg.Pool, id: string): ConnectionProvider & { sent: string[] } {
-    const inner = poolProvider(pool, id, { ownsPool: false });
-    const sent: string[] = [];
-    return {
-      sent,
-      id,
-      query: (text, values) => {
-        sent.push(text);
-        return inner.query(text, values);
-      },
-      withConnection: (fn) =>
-        inner.withConnection((c) =>
-          fn({
-            query: (text, values) => {
-              sent.push(text);
-              return c.query(text, values);
-            },
-            queryAfter: (prelude, text, values) => {
-              sent.push(`[${prelude.join('; ')}] ${text}`);
-              return c.queryAfter!(prelude, text, values);
-            },
-          }),
-        ),
-      stats: () => inner.stats(),
-      end: async () => {},
-    };
-  }
-
   it('with parameters, several statements, or none: results as query() gives them, two round trips (one without statements)', async () => {
     const pool = new pg.Pool({ ...sb.config.users_cluster!.primary, max: 4 });
-    const provider = pipelining(pool, 'users_cluster/primary');
+    const provider = counting(pool, 'users_cluster/primary', true);
     const mm = new MigrationManager({
       clusters: { users_cluster: sb.clusters.users_cluster! },
       primary: () => provider,
