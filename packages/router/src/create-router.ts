@@ -263,6 +263,24 @@ export function createRouter(
     if (closed) throw new PgmError('CLOSED', 'The router is closed');
   }
 
+  /**
+   * `plan` as this open router's own `Plan` (made by its `plan()`, its cluster still the one
+   * configured), for `method`; `crossShard`: it must also be a read or write on several shards.
+   */
+  function ownPlan(plan: QueryPlan, method: string, crossShard?: 'read' | 'write'): Plan {
+    open();
+    if (!(plan instanceof Plan) || clusters.get(plan.clusterId) !== plan.cluster) {
+      throw new PgmError('INVALID_ARGUMENT', `${method}(plan): pass a plan made by this router's plan()`);
+    }
+    if (crossShard !== undefined && (plan.kind !== crossShard || !plan.crossShard)) {
+      throw new PgmError(
+        'INVALID_ARGUMENT',
+        `${method}(plan): the plan is not a ${crossShard} on several shards (plan.crossShard)`,
+      );
+    }
+    return plan;
+  }
+
   function query<R>(sql: string, params?: readonly unknown[], o: RouteOptions = {}): Promise<RoutedResult<R>> {
     let plan: Plan;
     try {
@@ -382,45 +400,26 @@ export function createRouter(
     },
     analyze: (sql) => analyzer.analyze(sql),
     shardWrites(plan, params = []) {
-      open();
-      if (!(plan instanceof Plan) || clusters.get(plan.clusterId) !== plan.cluster) {
-        throw new PgmError('INVALID_ARGUMENT', "shardWrites(plan): pass a plan made by this router's plan()");
-      }
-      if (plan.kind !== 'write' || !plan.crossShard) {
-        throw new PgmError(
-          'INVALID_ARGUMENT',
-          'shardWrites(plan): the plan is not a write on several shards (plan.crossShard)',
-        );
-      }
-      return shardWrites(plan, params, (shardId) => maps.strayFilter(plan.clusterId, shardId));
+      const own = ownPlan(plan, 'shardWrites', 'write');
+      return shardWrites(own, params, (shardId) => maps.strayFilter(own.clusterId, shardId));
     },
     crossShardRead<R>(plan: QueryPlan, params: readonly unknown[] | undefined, run: ShardStatementRunner) {
+      let own: Plan;
       try {
-        open();
-        if (!(plan instanceof Plan) || clusters.get(plan.clusterId) !== plan.cluster) {
-          throw new PgmError('INVALID_ARGUMENT', "crossShardRead(plan): pass a plan made by this router's plan()");
-        }
-        if (plan.kind !== 'read' || !plan.crossShard) {
-          throw new PgmError(
-            'INVALID_ARGUMENT',
-            'crossShardRead(plan): the plan is not a read on several shards (plan.crossShard)',
-          );
-        }
+        own = ownPlan(plan, 'crossShardRead', 'read');
       } catch (err) {
         return Promise.reject(err);
       }
-      return readOnShards<R>(plan, params, run, (clusterId, shardId) => maps.strayFilter(clusterId, shardId));
+      return readOnShards<R>(own, params, run, (clusterId, shardId) => maps.strayFilter(clusterId, shardId));
     },
     execute<R>(plan: QueryPlan, params?: readonly unknown[], eo?: ExecuteOptions) {
+      let own: Plan;
       try {
-        open();
-        if (!(plan instanceof Plan) || clusters.get(plan.clusterId) !== plan.cluster) {
-          throw new PgmError('INVALID_ARGUMENT', "execute(plan): pass a plan made by this router's plan()");
-        }
+        own = ownPlan(plan, 'execute');
       } catch (err) {
         return Promise.reject(err);
       }
-      const p = eo?.readOrigin ? plan.withOrigin() : plan;
+      const p = eo?.readOrigin ? own.withOrigin() : own;
       return maps.execute<R>(p, params, executor.execute, eo?.shape);
     },
     resolveCluster: (schema, shardKey) => registry.resolve(schema, shardKey),
